@@ -1,0 +1,13 @@
+import type { QueueContract } from './contract.js';
+import { emails } from './emails.js';
+import { reports } from './reports.js';
+
+/** The queues producers post work to, by name. `dead-letters` is not among them. */
+export const catalog = { emails, reports } as const;
+
+export type CatalogQueueName = keyof typeof catalog;
+
+/** Looks a work queue up by name; `undefined` for names the catalog does not know. */
+export function findQueue(name: string): QueueContract | undefined {
+  return Object.hasOwn(catalog, name) ? catalog[name as CatalogQueueName] : undefined;
+}

@@ -1,0 +1,189 @@
+/**
+ * Environment configuration: each app declares its keys once with these
+ * readers, and `loadConfig` validates them all, reporting every bad key in one
+ * error, and returns a frozen camel-cased object.
+ */
+
+export interface EnvVar<T> {
+  /** Parses a raw value; throws an Error whose message says what was expected. */
+  parse(raw: string): T;
+  /** Used when the variable is unset or empty; `undefined` makes the key required. */
+  fallback?: () => T;
+  /** Whether a value is a secret, so error messages never echo it. */
+  secret?: boolean;
+}
+
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>;
+
+type Optional<T> = { fallback: () => T | undefined };
+
+export type ConfigOf<S extends Record<string, EnvVar<unknown>>> = Readonly<{
+  [K in keyof S & string as CamelCase<K>]: S[K] extends EnvVar<infer T> ? T : never;
+}>;
+
+/** Thrown by {@link loadConfig}; `issues` holds one line per bad key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+  }
+}
+
+export function camelCase(key: string): string {
+  return key.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Validates `env` against `spec`; throws one {@link ConfigError} naming every bad key. */
+export function loadConfig<S extends Record<string, EnvVar<unknown>>>(
+  spec: S,
+  env: Record<string, string | undefined> = process.env,
+): ConfigOf<S> {
+  const issues: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, variable] of Object.entries(spec)) {
+    const raw = env[key]?.trim();
+    try {
+      if (raw === undefined || raw === '') {
+        if (!variable.fallback) throw new Error('is required');
+        out[camelCase(key)] = variable.fallback();
+      } else {
+        out[camelCase(key)] = variable.parse(raw);
+      }
+    } catch (error) {
+      const shown = raw && !variable.secret ? ` (got ${JSON.stringify(raw.slice(0, 80))})` : '';
+      issues.push(`${key}: ${(error as Error).message}${shown}`);
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return Object.freeze(out) as ConfigOf<S>;
+}
+
+const withDefault = <T>(variable: EnvVar<T>, value: T | undefined): EnvVar<T> =>
+  value === undefined ? variable : { ...variable, fallback: () => value };
+
+const DAY_MS = 86_400_000;
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: DAY_MS };
+
+/** Readers for the kinds of value jobfleet's environment holds. */
+export const env = {
+  string(options: { default?: string; pattern?: RegExp; maxLength?: number; secret?: boolean } = {}) {
+    return withDefault<string>(
+      {
+        secret: options.secret ?? false,
+        parse(raw) {
+          if (options.maxLength !== undefined && raw.length > options.maxLength) {
+            throw new Error(`must be at most ${options.maxLength} characters`);
+          }
+          if (options.pattern && !options.pattern.test(raw)) throw new Error(`must match ${options.pattern}`);
+          return raw;
+        },
+      },
+      options.default,
+    );
+  },
+
+  /** An optional string: `undefined` when unset. */
+  optionalString(options: { secret?: boolean } = {}): EnvVar<string | undefined> & Optional<string> {
+    return { secret: options.secret ?? false, parse: (raw) => raw, fallback: () => undefined };
+  },
+
+  integer(options: { default?: number; min?: number; max?: number } = {}) {
+    const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = options;
+    return withDefault<number>(
+      {
+        parse(raw) {
+          const value = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
+          if (!Number.isSafeInteger(value) || value < min || value > max) {
+            throw new Error(`must be an integer from ${min} to ${max}`);
+          }
+          return value;
+        },
+      },
+      options.default,
+    );
+  },
+
+  /** Milliseconds as a plain number, or with a unit: `250ms`, `30s`, `5m`, `1h`, `2d`. */
+  duration(options: { default?: number; min?: number; max?: number } = {}) {
+    const { min = 0, max = 365 * DAY_MS } = options;
+    return withDefault<number>(
+      {
+        parse(raw) {
+          const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw);
+          const value = match ? Math.round(Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1)) : Number.NaN;
+          if (!Number.isFinite(value) || value < min || value > max) {
+            throw new Error(
+              `must be a duration in milliseconds (or with ms/s/m/h/d) from ${min} to ${max} ms`,
+            );
+          }
+          return value;
+        },
+      },
+      options.default,
+    );
+  },
+
+  boolean(options: { default?: boolean } = {}) {
+    return withDefault<boolean>(
+      {
+        parse(raw) {
+          const value = raw.toLowerCase();
+          if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+          if (['0', 'false', 'no', 'off'].includes(value)) return false;
+          throw new Error('must be true or false');
+        },
+      },
+      options.default,
+    );
+  },
+
+  oneOf<const T extends string>(values: readonly T[], options: { default?: T } = {}) {
+    return withDefault<T>(
+      {
+        parse(raw) {
+          if (!(values as readonly string[]).includes(raw))
+            throw new Error(`must be one of ${values.join(', ')}`);
+          return raw as T;
+        },
+      },
+      options.default,
+    );
+  },
+
+  url(options: { default?: string; protocols: readonly string[]; secret?: boolean }) {
+    return withDefault<string>(
+      {
+        secret: options.secret ?? false,
+        parse(raw) {
+          let url: URL;
+          try {
+            url = new URL(raw);
+          } catch {
+            throw new Error(`must be a URL (${options.protocols.map((p) => `${p}//`).join(' or ')})`);
+          }
+          if (!options.protocols.includes(url.protocol)) {
+            throw new Error(`must use ${options.protocols.join(' or ')}`);
+          }
+          return raw;
+        },
+      },
+      options.default,
+    );
+  },
+} as const;
+
+/** For entrypoints: {@link loadConfig}, or print the one message naming every bad key and exit 1. */
+export function loadConfigOrExit<S extends Record<string, EnvVar<unknown>>>(
+  spec: S,
+  env: Record<string, string | undefined> = process.env,
+): ConfigOf<S> {
+  try {
+    return loadConfig(spec, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,4 @@
+export * from './free-port.js';
+export * from './redis-fixture.js';
+export * from './redis-server.js';
+export * from './worker-contract-suite.js';

@@ -1,0 +1,34 @@
+import type { ValidationIssue } from '@jobfleet/queue-contracts';
+import { UnrecoverableError } from 'bullmq';
+
+/**
+ * Throw from a handler when retrying cannot help (a permanent refusal, bad
+ * input): the job fails at once and is dead-lettered.
+ */
+export class PermanentJobError extends UnrecoverableError {
+  override name = 'PermanentJobError';
+}
+
+/** The payload breaks the queue's contract; never retried. */
+export class InvalidPayloadError extends PermanentJobError {
+  override name = 'InvalidPayloadError';
+  constructor(
+    readonly jobName: string,
+    readonly issues: ValidationIssue[],
+  ) {
+    super(
+      `invalid payload for "${jobName}": ${issues
+        .slice(0, 10)
+        .map((i) => `${i.path || '/'} ${i.message}`)
+        .join('; ')}`,
+    );
+  }
+}
+
+/** The job's name is not in the queue's contract; never retried. */
+export class UnknownJobError extends PermanentJobError {
+  override name = 'UnknownJobError';
+  constructor(queue: string, jobName: string) {
+    super(`queue "${queue}" has no job named "${jobName}"`);
+  }
+}

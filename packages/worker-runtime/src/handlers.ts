@@ -1,0 +1,26 @@
+import type { JobData, JobName, JobResult, QueueContract } from '@jobfleet/queue-contracts';
+import type { Job } from 'bullmq';
+import type { Logger } from 'pino';
+
+/** What a handler gets besides its payload. */
+export interface JobContext {
+  /** The BullMQ job: id, name, attempts, `updateProgress()`. */
+  job: Job;
+  /** A child logger carrying `job_id`, `queue` and `job_name`. */
+  log: Logger;
+  /** Aborted when the job is cancelled; pass it to fetch, timers and child work. */
+  signal: AbortSignal;
+  /** 1 on the first try, 2 on the first retry, … */
+  attempt: number;
+}
+
+/** One job type's handler: its typed payload in, its typed result out. */
+export type Handler<Data, Result> = (data: Data, context: JobContext) => Promise<Result>;
+
+/**
+ * A handler for every job name of the contract, and only those: a missing or
+ * misspelt name, or a wrong payload or result type, is a compile error.
+ */
+export type HandlerMap<Q extends QueueContract> = {
+  [N in JobName<Q>]: Handler<JobData<Q, N>, JobResult<Q, N>>;
+};

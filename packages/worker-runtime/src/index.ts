@@ -1,0 +1,7 @@
+export * from './config.js';
+export * from './dead-letter.js';
+export * from './errors.js';
+export * from './handlers.js';
+export * from './metrics.js';
+export * from './run-worker.js';
+export * from './runtime.js';

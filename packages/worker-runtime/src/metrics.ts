@@ -1,0 +1,59 @@
+import { DURATION_BUCKETS } from '@jobfleet/service-kit';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export type Outcome = 'completed' | 'retried' | 'dead_lettered' | 'cancelled';
+
+export interface WorkerMetrics {
+  processed: Counter<'queue' | 'job_name' | 'outcome'>;
+  duration: Histogram<'queue' | 'job_name' | 'outcome'>;
+  wait: Histogram<'queue' | 'job_name'>;
+  stalled: Counter<'queue'>;
+  active: Gauge<'queue'>;
+}
+
+const WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600];
+
+const cache = new WeakMap<Registry, WorkerMetrics>();
+
+/** The core worker metrics of the architecture, registered once per registry. */
+export function workerMetrics(registry: Registry): WorkerMetrics {
+  const existing = cache.get(registry);
+  if (existing) return existing;
+  const registers = [registry];
+  const metrics: WorkerMetrics = {
+    processed: new Counter({
+      name: 'jobfleet_jobs_processed_total',
+      help: 'Job attempts finished, by outcome.',
+      labelNames: ['queue', 'job_name', 'outcome'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'jobfleet_job_duration_seconds',
+      help: 'Run time of one job attempt.',
+      labelNames: ['queue', 'job_name', 'outcome'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    wait: new Histogram({
+      name: 'jobfleet_job_wait_seconds',
+      help: "Time from a job's first becoming ready to run to the start of its first attempt.",
+      labelNames: ['queue', 'job_name'],
+      buckets: WAIT_BUCKETS,
+      registers,
+    }),
+    stalled: new Counter({
+      name: 'jobfleet_jobs_stalled_total',
+      help: 'Jobs found stalled (their worker lost the lock) and moved back to wait.',
+      labelNames: ['queue'],
+      registers,
+    }),
+    active: new Gauge({
+      name: 'jobfleet_worker_active_jobs',
+      help: 'Jobs this worker process is running now.',
+      labelNames: ['queue'],
+      registers,
+    }),
+  };
+  cache.set(registry, metrics);
+  return metrics;
+}

@@ -1,0 +1,131 @@
+import type { QueueContract } from '@jobfleet/queue-contracts';
+import {
+  createLogger,
+  createMetricsRegistry,
+  createRedisConnection,
+  handleShutdown,
+  type Logger,
+  observabilityPlugin,
+  type ReadinessCheck,
+  redactUrl,
+  redisReadinessCheck,
+} from '@jobfleet/service-kit';
+import type { WorkerOptions } from 'bullmq';
+import Fastify from 'fastify';
+import type { Registry } from 'prom-client';
+import type { WorkerConfig } from './config.js';
+import type { HandlerMap } from './handlers.js';
+import { createWorkerRuntime, type WorkerRuntime } from './runtime.js';
+
+export interface RunWorkerOptions<Q extends QueueContract> {
+  contract: Q;
+  handlers: HandlerMap<Q>;
+  config: WorkerConfig;
+  /** The service name in logs; defaults to `<queue>-worker`. */
+  service?: string;
+  logger?: Logger;
+  registry?: Registry;
+  /** Extra readiness conditions (an SMTP server reachable, a directory writable, …). */
+  readiness?: ReadinessCheck[];
+  /** BullMQ options the app sets itself, e.g. a rate `limiter`. */
+  workerOptions?: Pick<WorkerOptions, 'limiter'>;
+  /** Install SIGTERM/SIGINT handling; entrypoints want this, tests do not. */
+  handleSignals?: boolean;
+  /** Runs after the worker has stopped, before connections close (an app's own resources). */
+  onClose?: () => Promise<void>;
+}
+
+export interface RunningWorker extends WorkerRuntime {
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Where `/metrics` and `/health/*` answer. */
+  readonly metricsUrl: string;
+  /** Graceful stop: in-flight jobs finish (within the configured timeout), then everything closes. */
+  close(): Promise<boolean>;
+}
+
+/**
+ * Everything a worker process needs around a handler map: Redis, the BullMQ
+ * worker, dead-lettering, metrics and health on `METRICS_PORT`, and graceful
+ * shutdown on SIGTERM/SIGINT.
+ */
+export async function runWorker<Q extends QueueContract>(
+  options: RunWorkerOptions<Q>,
+): Promise<RunningWorker> {
+  const { contract, handlers, config } = options;
+  const service = options.service ?? `${contract.name}-worker`;
+  const logger = options.logger ?? createLogger({ service, level: config.logLevel as 'info' });
+  const registry = options.registry ?? createMetricsRegistry();
+  const connection = createRedisConnection({
+    url: config.redisUrl,
+    flavour: 'worker',
+    name: service,
+    logger,
+  });
+
+  const runtime = createWorkerRuntime({
+    contract,
+    handlers,
+    connection,
+    prefix: config.jobfleetPrefix,
+    logger,
+    registry,
+    concurrency: config.workerConcurrency,
+    workerOptions: {
+      lockDuration: config.workerLockDurationMs,
+      stalledInterval: config.workerStalledIntervalMs,
+      maxStalledCount: config.workerMaxStalledCount,
+      ...options.workerOptions,
+    },
+  });
+
+  const redisCheck = redisReadinessCheck(connection, logger);
+  const workerCheck: ReadinessCheck = {
+    name: 'worker',
+    check: async () =>
+      runtime.worker.isRunning() ? { ok: true } : { ok: false, reason: 'the worker is not running' },
+  };
+  const server = Fastify({ loggerInstance: logger.child({ component: 'http' }) });
+  await server.register(observabilityPlugin, {
+    registry,
+    checks: [redisCheck, workerCheck, ...(options.readiness ?? [])],
+    metricsToken: config.metricsToken,
+  });
+  const address = await server.listen({ port: config.metricsPort, host: config.host });
+  const port = server.server.address();
+  const metricsUrl = port && typeof port === 'object' ? `http://127.0.0.1:${port.port}` : address;
+
+  let closing: Promise<boolean> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const finished = await runtime.close(config.shutdownTimeoutMs);
+      await options.onClose?.();
+      await server.close();
+      await connection.quit().catch(() => connection.disconnect());
+      return finished;
+    })();
+    return closing;
+  };
+
+  if (options.handleSignals ?? true) {
+    handleShutdown({
+      logger,
+      hardTimeoutMs: config.shutdownTimeoutMs + 10_000,
+      close: async () => void (await close()),
+    });
+  }
+
+  // Warn early about a Redis that may evict job keys; readiness keeps reporting it.
+  connection.once('ready', () => void redisCheck.check());
+  logger.info(
+    {
+      queue: contract.name,
+      redis: redactUrl(config.redisUrl),
+      prefix: config.jobfleetPrefix,
+      concurrency: config.workerConcurrency,
+      metrics: `${metricsUrl}/metrics`,
+    },
+    'worker started',
+  );
+  return { ...runtime, logger, registry, metricsUrl, close };
+}

@@ -1,0 +1,159 @@
+import { findJob, type QueueContract, validate } from '@jobfleet/queue-contracts';
+import { type Job, MetricsTime, Worker, type WorkerOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { DeadLetterSink } from './dead-letter.js';
+import { InvalidPayloadError, UnknownJobError } from './errors.js';
+import type { HandlerMap, JobContext } from './handlers.js';
+import { type Outcome, workerMetrics } from './metrics.js';
+
+/** Every worker records BullMQ's per-minute completed/failed counts for a week; the dashboard reads them. */
+export const BULLMQ_METRICS = { maxDataPoints: MetricsTime.ONE_WEEK } as const;
+
+export interface WorkerRuntimeOptions<Q extends QueueContract> {
+  contract: Q;
+  handlers: HandlerMap<Q>;
+  /** A worker-flavoured connection (`maxRetriesPerRequest: null`); the caller closes it. */
+  connection: Redis;
+  prefix: string;
+  logger: Logger;
+  registry: Registry;
+  concurrency?: number;
+  /** Passed through to BullMQ's `Worker` (lock duration, stalled checks, limiter, …). */
+  workerOptions?: Partial<
+    Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount' | 'limiter' | 'drainDelay'>
+  >;
+}
+
+export interface WorkerRuntime {
+  readonly worker: Worker;
+  readonly deadLetters: DeadLetterSink;
+  /**
+   * Stops fetching and waits for in-flight jobs, at most `timeoutMs`; jobs still
+   * running then are left to BullMQ's stalled-job recovery (they run again
+   * elsewhere). Resolves `true` when every job finished in time.
+   */
+  close(timeoutMs?: number): Promise<boolean>;
+}
+
+/** Turns a contract and a handler map into a running BullMQ worker. */
+export function createWorkerRuntime<Q extends QueueContract>(
+  options: WorkerRuntimeOptions<Q>,
+): WorkerRuntime {
+  const { contract, connection, prefix, logger, registry, concurrency = 10 } = options;
+  const handlers = options.handlers as unknown as Record<
+    string,
+    (data: unknown, context: JobContext) => Promise<unknown>
+  >;
+  const queue = contract.name;
+  const metrics = workerMetrics(registry);
+  const deadLetters = new DeadLetterSink(connection, prefix);
+  const attemptSeconds = new WeakMap<Job, number>();
+  const pendingRecords = new Set<Promise<unknown>>();
+  // Label values stay a closed set even when a job was added with a name the contract lacks.
+  const label = (name: string) => (findJob(contract, name) ? name : 'unknown');
+  metrics.active.set({ queue }, 0);
+
+  const processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<unknown> => {
+    const started = performance.now();
+    metrics.active.inc({ queue });
+    try {
+      if (job.attemptsStarted <= 1 && job.processedOn) {
+        const readyAt = job.timestamp + (job.opts.delay ?? 0);
+        metrics.wait.observe(
+          { queue, job_name: label(job.name) },
+          Math.max(0, job.processedOn - readyAt) / 1000,
+        );
+      }
+      const definition = findJob(contract, job.name);
+      const handler = handlers[job.name];
+      if (!definition || !handler) throw new UnknownJobError(queue, job.name);
+      const check = validate(definition.data, job.data);
+      if (!check.ok) throw new InvalidPayloadError(job.name, check.issues);
+      const log = logger.child({ job_id: job.id, queue, job_name: job.name });
+      return await handler(job.data, {
+        job,
+        log,
+        signal: signal ?? new AbortController().signal,
+        attempt: job.attemptsMade + 1,
+      });
+    } finally {
+      attemptSeconds.set(job, (performance.now() - started) / 1000);
+      metrics.active.dec({ queue });
+    }
+  };
+
+  const worker = new Worker(queue, processor, {
+    connection,
+    prefix,
+    concurrency,
+    metrics: BULLMQ_METRICS,
+    // Retention for jobs added without options, e.g. straight through BullMQ.
+    removeOnComplete: contract.defaultJobOptions.removeOnComplete,
+    removeOnFail: contract.defaultJobOptions.removeOnFail,
+    ...options.workerOptions,
+  });
+
+  const count = (job: Job, outcome: Outcome) => {
+    const labels = { queue, job_name: label(job.name), outcome };
+    metrics.processed.inc(labels);
+    const seconds = attemptSeconds.get(job);
+    if (seconds !== undefined) metrics.duration.observe(labels, seconds);
+  };
+
+  worker.on('completed', (job) => count(job, 'completed'));
+
+  worker.on('failed', (job, error) => {
+    if (!job) {
+      logger.error({ queue, err: error }, 'a job failed and was removed before it could be dead-lettered');
+      return;
+    }
+    const log = logger.child({ job_id: job.id, queue, job_name: job.name });
+    // BullMQ sets finishedOn only when the failure is final (no retry left, or unrecoverable).
+    if (!job.finishedOn) {
+      count(job, 'retried');
+      log.warn({ err: error, attempt: job.attemptsMade }, 'job attempt failed; it will be retried');
+      return;
+    }
+    count(job, 'dead_lettered');
+    log.error({ err: error, attempts: job.attemptsMade }, 'job failed for good; dead-lettering it');
+    const recording = deadLetters
+      .record(job, error)
+      .then(
+        (id) => log.info({ dead_letter_id: id }, 'job dead-lettered'),
+        (err: unknown) => log.error({ err }, 'could not write the dead-letter record'),
+      )
+      .finally(() => pendingRecords.delete(recording));
+    pendingRecords.add(recording);
+  });
+
+  worker.on('stalled', (jobId) => {
+    metrics.stalled.inc({ queue });
+    logger.warn({ job_id: jobId, queue }, 'job stalled (its worker lost the lock); it will run again');
+  });
+
+  worker.on('error', (error) => logger.error({ err: error, queue }, 'worker error'));
+
+  return {
+    worker,
+    deadLetters,
+    async close(timeoutMs = 30_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      const finished = await Promise.race([worker.close().then(() => true as const), deadline]);
+      clearTimeout(timer);
+      if (!finished) {
+        logger.warn(
+          { queue, timeoutMs },
+          'jobs still running at the shutdown deadline; they will run again elsewhere',
+        );
+      }
+      await Promise.all(pendingRecords);
+      await deadLetters.close();
+      return finished;
+    },
+  };
+}
