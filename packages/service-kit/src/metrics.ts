@@ -3,10 +3,21 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 /** Every jobfleet metric name starts with this. */
 export const METRIC_PREFIX = 'jobfleet_';
 
+/**
+ * prom-client's default gauges that carry a `_total` suffix, which promtool
+ * rejects; the per-type gauges without the suffix carry the same counts.
+ */
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 /** A fresh registry with prom-client's default process metrics. */
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
   return registry;
 }
 

@@ -75,3 +75,19 @@ export async function checkEvictionPolicy(client: Redis): Promise<EvictionPolicy
   const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
   return { ok: policy === 'noeviction', policy };
 }
+
+/** Resolves once the connection is ready (immediately if it already is); rejects after `timeoutMs`. */
+export function waitUntilConnected(client: Redis, timeoutMs = 10_000): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new Error(`redis not ready after ${timeoutMs} ms (status ${client.status})`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', onReady);
+  });
+}

@@ -1,6 +1,7 @@
+import { deadLetters } from '@jobfleet/queue-contracts';
 import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
-import { useTestRedis, workerContractSuite } from '@jobfleet/test-utils';
-import { Queue, QueueEvents } from 'bullmq';
+import { promtoolCheckMetrics, useTestRedis, workerContractSuite } from '@jobfleet/test-utils';
+import { Queue, QueueEvents, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createWorkerRuntime, type HandlerMap } from '../src/index.js';
 import { pings } from './fixture-contract.js';
@@ -73,7 +74,61 @@ describe('worker runtime', () => {
     );
     expect(text).toMatch(/jobfleet_job_wait_seconds_count\{queue="pings",job_name="ping"\} 2/);
     expect(text).toMatch(/jobfleet_worker_active_jobs\{queue="pings"\} 0/);
+    expect(promtoolCheckMetrics(text)).toBe('');
     await queue.close();
+  });
+
+  it('dead-letters a job that stalled past the limit, once', async () => {
+    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
+    // A worker that takes the job and then goes silent, as a frozen or killed process would.
+    let entered = () => {};
+    const taken = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const frozen = new Worker(
+      pings.name,
+      async () => {
+        entered();
+        await new Promise(() => {});
+      },
+      {
+        connection: redis.connection(),
+        prefix: redis.prefix,
+        lockDuration: 500,
+        skipLockRenewal: true,
+        skipStalledCheck: true,
+      },
+    );
+    const job = await queue.add('ping', { text: 'a' }, pings.defaultJobOptions);
+    await taken;
+    const registry = createMetricsRegistry();
+    const runtime = createWorkerRuntime({
+      contract: pings,
+      handlers,
+      connection: redis.connection(),
+      prefix: redis.prefix,
+      logger: silent,
+      registry,
+      workerOptions: { stalledInterval: 300, maxStalledCount: 0 },
+    });
+    const dlqEvents = new QueueEvents(deadLetters.name, {
+      connection: { url: redis.url },
+      prefix: redis.prefix,
+    });
+    const recorded = new Promise<string>((resolve) => dlqEvents.on('added', ({ jobId }) => resolve(jobId)));
+    const recordId = await recorded;
+    const dlq = new Queue(deadLetters.name, { connection: redis.connection(), prefix: redis.prefix });
+    const record = await dlq.getJob(recordId);
+    expect(record?.data).toMatchObject({
+      jobId: job.id,
+      failedReason: 'job stalled more than allowable limit',
+    });
+    expect(await dlq.count()).toBe(1);
+    const text = await registry.metrics();
+    expect(text).toMatch(/jobfleet_jobs_stalled_total\{queue="pings"\} 1/);
+    await runtime.close();
+    await frozen.close(true);
+    await Promise.all([dlqEvents.close(), dlq.close(), queue.close()]);
   });
 
   it('records BullMQ per-minute metrics the dashboard reads', async () => {
