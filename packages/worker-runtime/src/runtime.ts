@@ -79,14 +79,11 @@ export function createWorkerRuntime<Q extends QueueContract>(
 
   const processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<unknown> => {
     const started = performance.now();
-    metrics.active.inc({ queue });
+    active.inc();
     try {
       if (job.attemptsStarted <= 1 && job.processedOn) {
         const readyAt = job.timestamp + (job.opts.delay ?? 0);
-        metrics.wait.observe(
-          { queue, job_name: label(job.name) },
-          Math.max(0, job.processedOn - readyAt) / 1000,
-        );
+        observeWait(label(job.name), Math.max(0, job.processedOn - readyAt) / 1000);
       }
       const definition = findJob(contract, job.name);
       const handler = handlers[job.name];
