@@ -12,14 +12,26 @@ import {
 } from '@jobfleet/service-kit';
 import type { WorkerOptions } from 'bullmq';
 import Fastify from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { WorkerConfig } from './config.js';
 import type { HandlerMap } from './handlers.js';
 import { createWorkerRuntime, type WorkerRuntime } from './runtime.js';
 
+/** What `runWorker` has made that an app's handlers may share. */
+export interface WorkerResources {
+  /** The worker's Redis connection (worker flavour); closed by `runWorker`. */
+  connection: Redis;
+  prefix: string;
+  logger: Logger;
+  /** Where an app registers its own metrics, served on the same `/metrics`. */
+  registry: Registry;
+}
+
 export interface RunWorkerOptions<Q extends QueueContract> {
   contract: Q;
-  handlers: HandlerMap<Q>;
+  /** The handler map, or a factory that builds it from the worker's resources. */
+  handlers: HandlerMap<Q> | ((resources: WorkerResources) => HandlerMap<Q>);
   config: WorkerConfig;
   /** The service name in logs; defaults to `<queue>-worker`. */
   service?: string;
@@ -63,9 +75,10 @@ export async function runWorker<Q extends QueueContract>(
     logger,
   });
 
+  const resources: WorkerResources = { connection, prefix: config.jobfleetPrefix, logger, registry };
   const runtime = createWorkerRuntime({
     contract,
-    handlers,
+    handlers: typeof handlers === 'function' ? handlers(resources) : handlers,
     connection,
     prefix: config.jobfleetPrefix,
     logger,
