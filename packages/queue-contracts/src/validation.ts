@@ -44,8 +44,8 @@ const pointerEscape = (key: string) => key.replaceAll('~', '~0').replaceAll('/',
 
 /**
  * Turns ajv or TypeBox errors into the same issues, so the gateway and the
- * worker report a bad payload identically: an unknown property is named by its
- * own path, and duplicates are dropped.
+ * worker report a bad payload identically: an unknown or a missing property is
+ * named by its own path, and duplicates are dropped.
  */
 export function toValidationIssues(errors: Iterable<SchemaError>): ValidationIssue[] {
   const issues = new Map<string, ValidationIssue>();
@@ -57,6 +57,13 @@ export function toValidationIssues(errors: Iterable<SchemaError>): ValidationIss
         params.additionalProperties ?? (params.additionalProperty ? [params.additionalProperty] : []);
       for (const name of names)
         add(`${error.instancePath}/${pointerEscape(name)}`, 'is not an allowed property');
+      continue;
+    }
+    if (error.keyword === 'required') {
+      // ajv names one missing property per error, TypeBox all of them in one; both are reported at the property.
+      const params = error.params as { missingProperty?: string; requiredProperties?: string[] };
+      const names = params.requiredProperties ?? (params.missingProperty ? [params.missingProperty] : []);
+      for (const name of names) add(`${error.instancePath}/${pointerEscape(name)}`, 'is required');
       continue;
     }
     // TypeBox reports each unknown property a second time as "schema is false".

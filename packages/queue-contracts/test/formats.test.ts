@@ -119,6 +119,19 @@ describe('string formats and schemas', () => {
     expect(bad).toMatchObject({ ok: false, issues: [expect.objectContaining({ path: '/to' })] });
   });
 
+  it('reports a missing property at its own path, from ajv and TypeBox alike', () => {
+    const schema = catalog.emails.jobs.welcome.data;
+    const result = validate(schema, { name: 'Ada' });
+    const expected = [
+      { path: '/userId', message: 'is required' },
+      { path: '/to', message: 'is required' },
+    ];
+    expect(result).toEqual({ ok: false, issues: expected });
+    const check = ajv.compile(schema);
+    check({ name: 'Ada' });
+    expect(toValidationIssues(check.errors ?? [])).toEqual(expected);
+  });
+
   it('a reset link must be http(s)', () => {
     const data = { userId: 1, to: 'a@b.co', resetUrl: 'javascript:alert(1)' };
     expect(validate(catalog.emails.jobs['password-reset'].data, data).ok).toBe(false);

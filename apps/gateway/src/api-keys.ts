@@ -1,0 +1,147 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { TenantId, validate } from '@jobfleet/queue-contracts';
+import { Type } from 'typebox';
+import { scopeProblem } from './scopes.js';
+
+/**
+ * One entry of `GATEWAY_API_KEYS` (or the file `GATEWAY_API_KEYS_FILE` names):
+ * `{ id, key | keySha256, tenant?, scopes }`. `id` names the client in logs,
+ * metrics and on its jobs; `key` is the secret itself, `keySha256` its hex
+ * SHA-256 (so the secret need not sit in the environment).
+ */
+export const ApiKeyEntry = Type.Object(
+  {
+    id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', minLength: 1, maxLength: 64 }),
+    key: Type.Optional(Type.String()),
+    keySha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$' })),
+    tenant: Type.Optional(TenantId),
+    scopes: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 64 }),
+  },
+  { additionalProperties: false },
+);
+
+/** A configured API key, ready for lookups. The secret itself is not kept. */
+export interface ApiKey {
+  readonly id: string;
+  readonly tenant: string | undefined;
+  readonly scopes: ReadonlySet<string>;
+  /** SHA-256 of the secret. Not enumerable, so a logged key shows no digest. */
+  readonly digest: Buffer;
+}
+
+/** Shortest secret accepted in `key`: 16 characters is ~96 bits when random. */
+export const MIN_KEY_LENGTH = 16;
+const MAX_KEY_LENGTH = 512;
+const PRINTABLE_NO_SPACE = /^[\x21-\x7E]+$/;
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+
+/** JSON.parse messages can quote the input (and so a secret): keep only the position. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const where = /position \d+(?: \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0];
+    throw new Error(`is not valid JSON${where ? ` (at ${where})` : ''}`);
+  }
+}
+
+function entryLabel(index: number, entry: unknown): string {
+  const id = (entry as { id?: unknown } | null)?.id;
+  return typeof id === 'string' && /^[\x20-\x7E]{1,64}$/.test(id)
+    ? `entry ${index} (id "${id}")`
+    : `entry ${index}`;
+}
+
+/** The problems of one entry, as `<pointer> <message>` texts; never quotes a secret. */
+function entryProblems(entry: unknown): string[] {
+  const checked = validate(ApiKeyEntry, entry);
+  if (!checked.ok) return checked.issues.map((issue) => `${issue.path || '/'} ${issue.message}`);
+  const { key, keySha256, scopes } = entry as { key?: string; keySha256?: string; scopes: string[] };
+  const problems: string[] = [];
+  if (key === undefined && keySha256 === undefined) problems.push('needs "key" or "keySha256"');
+  if (key !== undefined && keySha256 !== undefined) problems.push('has both "key" and "keySha256"; keep one');
+  if (
+    key !== undefined &&
+    (key.length < MIN_KEY_LENGTH || key.length > MAX_KEY_LENGTH || !PRINTABLE_NO_SPACE.test(key))
+  ) {
+    problems.push(
+      `/key must be ${MIN_KEY_LENGTH} to ${MAX_KEY_LENGTH} printable ASCII characters without spaces`,
+    );
+  }
+  scopes.forEach((scope, i) => {
+    const problem = scopeProblem(scope);
+    if (problem) problems.push(`/scopes/${i} ${problem}`);
+  });
+  return problems;
+}
+
+/**
+ * Parses and checks an API key list (the JSON text). Throws one Error whose
+ * message names every bad entry by index and id; secrets never appear in it.
+ */
+export function parseApiKeys(json: string): ApiKey[] {
+  const list = parseJson(json);
+  if (!Array.isArray(list)) throw new Error('must be a JSON array of {id, key|keySha256, tenant?, scopes}');
+  const problems: string[] = [];
+  list.forEach((entry, index) => {
+    for (const problem of entryProblems(entry)) problems.push(`${entryLabel(index, entry)}: ${problem}`);
+  });
+  if (problems.length === 0) {
+    const seenIds = new Map<string, number>();
+    const seenDigests = new Map<string, number>();
+    list.forEach((entry: { id: string; key?: string; keySha256?: string }, index) => {
+      const digest =
+        entry.key !== undefined ? sha256(entry.key).toString('hex') : entry.keySha256?.toLowerCase();
+      const sameId = seenIds.get(entry.id);
+      if (sameId !== undefined) problems.push(`entries ${sameId} and ${index} share the id "${entry.id}"`);
+      const sameSecret = digest === undefined ? undefined : seenDigests.get(digest);
+      if (sameSecret !== undefined) problems.push(`entries ${sameSecret} and ${index} have the same secret`);
+      seenIds.set(entry.id, index);
+      if (digest) seenDigests.set(digest, index);
+    });
+  }
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 10);
+    if (problems.length > shown.length) shown.push(`… and ${problems.length - shown.length} more`);
+    throw new Error(shown.join('; '));
+  }
+  return list.map(
+    (entry: { id: string; key?: string; keySha256?: string; tenant?: string; scopes: string[] }) => {
+      const digest = entry.key !== undefined ? sha256(entry.key) : Buffer.from(entry.keySha256 ?? '', 'hex');
+      const scopes: ReadonlySet<string> = new Set(entry.scopes);
+      const key = { id: entry.id, tenant: entry.tenant, scopes };
+      return Object.freeze(
+        Object.defineProperty(key, 'digest', { value: digest, enumerable: false }) as ApiKey,
+      );
+    },
+  );
+}
+
+/** The configured keys; finds the one a presented secret belongs to. */
+export class ApiKeyRing {
+  readonly #keys: readonly ApiKey[];
+
+  constructor(keys: readonly ApiKey[]) {
+    this.#keys = keys;
+  }
+
+  get size(): number {
+    return this.#keys.length;
+  }
+
+  /**
+   * The key whose secret `secret` is. The secret is hashed and its digest
+   * compared with every key's digest in constant time, so neither timing nor an
+   * early exit tells how much of a guess was right, or which key it matched.
+   */
+  find(secret: string): ApiKey | undefined {
+    const digest = sha256(secret);
+    let found: ApiKey | undefined;
+    for (const key of this.#keys) {
+      const same = timingSafeEqual(digest, key.digest);
+      if (same && found === undefined) found = key;
+    }
+    return found;
+  }
+}

@@ -1,0 +1,135 @@
+import { addFormatsToAjv, ajvOptions } from '@jobfleet/queue-contracts';
+import {
+  createLogger,
+  createMetricsRegistry,
+  createRedisConnection,
+  type Logger,
+  observabilityPlugin,
+  redisReadinessCheck,
+} from '@jobfleet/service-kit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { resolveAuth } from './auth.js';
+import type { GatewayConfig } from './config.js';
+import { acceptOnlyJson } from './json-body.js';
+import { gatewayMetrics, UNMATCHED_ROUTE } from './metrics.js';
+import { installProblemHandlers, sendFrameworkProblem } from './problem.js';
+import { GatewayQueues } from './queues.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+import { enqueueRoutes, jobStatusRoutes, type QueueRouteOptions } from './routes/index.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The producer connection every queue uses. */
+    redis: Redis;
+    /** The catalog's queues, as the gateway posts to them. */
+    queues: GatewayQueues;
+  }
+}
+
+export interface BuildGatewayOptions {
+  config: GatewayConfig;
+  /** Defaults to a JSON logger at `LOG_LEVEL`. */
+  logger?: Logger;
+  /** Defaults to a fresh registry with the default process metrics. */
+  registry?: Registry;
+  /**
+   * A producer-flavoured connection to use instead of opening one from
+   * `REDIS_URL`. Whoever passes it closes it; a connection the gateway opened
+   * itself is closed when the app closes.
+   */
+  redis?: Redis;
+}
+
+/**
+ * The contract's formats, as an ajv plugin. Named `formatsPlugin` on purpose:
+ * Fastify's ajv compiler adds ajv-formats after the plugins unless one has
+ * that name, and ajv-formats would then replace the contract's format checks
+ * with its own ones, which differ from what the worker's TypeBox checks.
+ */
+function formatsPlugin<A extends Parameters<typeof addFormatsToAjv>[0]>(ajv: A): A {
+  return addFormatsToAjv(ajv);
+}
+
+/**
+ * Builds the gateway, ready to `listen` (or to `inject` in tests): the
+ * enqueue and status routes for every catalog queue, API-key authentication,
+ * problem+json errors, `/metrics` and `/health/*`. Closing the app closes the
+ * queues and the Redis connection it opened.
+ *
+ * Throws a `ConfigError` when no API key is configured and authentication is
+ * not explicitly disabled.
+ */
+export async function buildGateway(options: BuildGatewayOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ service: 'gateway', level: config.logLevel });
+  // Before anything is opened: a gateway without keys must not start at all.
+  const auth = resolveAuth(config, logger);
+  const registry = options.registry ?? createMetricsRegistry();
+  const metrics = gatewayMetrics(registry);
+
+  // Typed as Fastify's logger interface, so the app is a plain `FastifyInstance`.
+  const loggerInstance: FastifyBaseLogger = logger;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: requestIdOf,
+    frameworkErrors: sendFrameworkProblem,
+    // Job ids (and later custom ids) up to the length the status route accepts.
+    routerOptions: { maxParamLength: 512 },
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // Same judgement as the worker's TypeBox checks: no coercion, no stripping, the contract's formats.
+    ajv: { customOptions: { ...ajvOptions }, plugins: [formatsPlugin] },
+  });
+
+  try {
+    const ownsRedis = options.redis === undefined;
+    const redis =
+      options.redis ??
+      createRedisConnection({ url: config.redisUrl, flavour: 'producer', name: 'gateway', logger });
+    const queues = new GatewayQueues(redis, config.jobfleetPrefix, logger);
+    app.decorate('redis', redis);
+    app.decorate('queues', queues);
+    app.decorateRequest('principal', null);
+    app.addHook('onClose', async () => {
+      await queues.close();
+      if (ownsRedis) await redis.quit().catch(() => redis.disconnect());
+    });
+
+    acceptOnlyJson(app);
+    installProblemHandlers(app);
+
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header(REQUEST_ID_HEADER, request.id);
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.httpDuration.observe(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? UNMATCHED_ROUTE,
+          status_code: String(reply.statusCode),
+        },
+        reply.elapsedTime / 1_000,
+      );
+    });
+
+    const redisCheck = redisReadinessCheck(redis, logger);
+    await app.register(observabilityPlugin, {
+      registry,
+      checks: [redisCheck],
+      metricsToken: config.metricsToken,
+    });
+    const routeOptions: QueueRouteOptions = { queues, auth, redis, metrics };
+    await app.register(enqueueRoutes, routeOptions);
+    await app.register(jobStatusRoutes, routeOptions);
+    await app.ready();
+    // Warn early about a Redis that may evict job keys; readiness keeps reporting it.
+    if (redis.status === 'ready') void redisCheck.check();
+    else redis.once('ready', () => void redisCheck.check());
+    return app;
+  } catch (error) {
+    await app.close().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,107 @@
+import { catalog, findQueue } from '@jobfleet/queue-contracts';
+import { ConfigError, type Logger } from '@jobfleet/service-kit';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { ApiKeyRing } from './api-keys.js';
+import type { GatewayConfig } from './config.js';
+import { ForbiddenError, UnauthorizedError, UnknownQueueError } from './errors.js';
+import { ADMIN_SCOPE, grants, type QueueAction, scopeFor } from './scopes.js';
+
+/** Who sent a request: the API key's id, its tenant and its scopes. */
+export interface Principal {
+  readonly id: string;
+  readonly tenant: string | undefined;
+  readonly scopes: ReadonlySet<string>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the authorization hook of routes that need a key; `null` elsewhere. */
+    principal: Principal | null;
+  }
+}
+
+/** With `GATEWAY_AUTH=disabled` every request acts as this principal. */
+export const ANONYMOUS: Principal = Object.freeze({
+  id: 'anonymous',
+  tenant: undefined,
+  scopes: new Set([ADMIN_SCOPE]),
+});
+
+export type AuthMode = { enabled: true; keys: ApiKeyRing } | { enabled: false };
+
+/**
+ * Decides how requests are authenticated. Refuses (a {@link ConfigError}) to
+ * run without keys unless authentication is explicitly disabled, and to guess
+ * between two key sources.
+ */
+export function resolveAuth(
+  config: Pick<GatewayConfig, 'gatewayApiKeys' | 'gatewayApiKeysFile' | 'gatewayAuth'>,
+  logger?: Logger,
+): AuthMode {
+  if (config.gatewayAuth === 'disabled') {
+    logger?.warn(
+      'GATEWAY_AUTH=disabled: every request is accepted without an API key and may do anything; never do this in production',
+    );
+    return { enabled: false };
+  }
+  if (config.gatewayApiKeys && config.gatewayApiKeysFile) {
+    throw new ConfigError(['GATEWAY_API_KEYS, GATEWAY_API_KEYS_FILE: both are set; set only one of them']);
+  }
+  const keys = config.gatewayApiKeys ?? config.gatewayApiKeysFile ?? [];
+  if (keys.length === 0) {
+    throw new ConfigError([
+      'GATEWAY_API_KEYS: no API keys configured; set GATEWAY_API_KEYS or GATEWAY_API_KEYS_FILE, or GATEWAY_AUTH=disabled for local development',
+    ]);
+  }
+  return { enabled: true, keys: new ApiKeyRing(keys) };
+}
+
+const REALM = 'Bearer realm="jobfleet"';
+const MAX_TOKEN_LENGTH = 1_024;
+
+function challenge(reply: FastifyReply, extra = ''): void {
+  reply.header('www-authenticate', `${REALM}${extra}`);
+}
+
+/** The principal of a request, or a 401 (with a `WWW-Authenticate` challenge). */
+export function authenticate(mode: AuthMode, request: FastifyRequest, reply: FastifyReply): Principal {
+  if (!mode.enabled) return ANONYMOUS;
+  const header = request.headers.authorization;
+  if (!header) {
+    challenge(reply);
+    throw new UnauthorizedError('an API key is required: send "Authorization: Bearer <key>"');
+  }
+  const token = /^Bearer +([\x21-\x7E]+) *$/i.exec(header)?.[1];
+  if (!token || token.length > MAX_TOKEN_LENGTH) {
+    challenge(reply, ', error="invalid_request"');
+    throw new UnauthorizedError('the Authorization header must be "Bearer <key>"');
+  }
+  const key = mode.keys.find(token);
+  if (!key) {
+    challenge(reply, ', error="invalid_token"');
+    throw new UnauthorizedError('the API key is not valid');
+  }
+  return key;
+}
+
+/**
+ * An `onRequest` hook for a queue route: authenticate (401), the queue must
+ * exist (404), the key must hold `<queue>:<action>` (403). It runs before the
+ * body is read, so an unauthenticated or unauthorised request is refused
+ * before its body is parsed or validated, and never enqueues anything.
+ *
+ * `queue` is the route's fixed queue; without it, the `:queue` path parameter.
+ */
+export function authorizeQueue(mode: AuthMode, action: QueueAction, queue?: string): onRequestHookHandler {
+  return async (request, reply) => {
+    const principal = authenticate(mode, request, reply);
+    request.principal = principal;
+    const name = queue ?? (request.params as { queue?: string }).queue ?? '';
+    if (!findQueue(name)) throw new UnknownQueueError(name.slice(0, 128), Object.keys(catalog).join(', '));
+    if (!grants(principal.scopes, name, action)) {
+      const scope = scopeFor(name, action);
+      challenge(reply, `, error="insufficient_scope", scope="${scope}"`);
+      throw new ForbiddenError(principal.id, scope);
+    }
+  };
+}

@@ -1,0 +1,3 @@
+export * from './enqueue.js';
+export * from './job-status.js';
+export * from './options.js';

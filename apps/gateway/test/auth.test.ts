@@ -1,0 +1,95 @@
+import { ORIGIN_OPTION, originOf } from '@jobfleet/queue-contracts';
+import { useTestRedis } from '@jobfleet/test-utils';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bearer, inspectQueue, memoryLogger, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
+
+const redis = useTestRedis();
+let app: FastifyInstance | undefined;
+
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+async function enqueue(secret: string | undefined, queue = 'emails', body: object = welcome) {
+  const response = await app?.inject({
+    method: 'POST',
+    url: `/v1/queues/${queue}/jobs`,
+    headers: secret ? bearer(secret) : {},
+    payload: body,
+  });
+  if (!response) throw new Error('no app');
+  return response;
+}
+
+describe('API keys', () => {
+  it('accepts a keySha256 key', async () => {
+    app = await startGateway(redis);
+    const response = await enqueue(SECRETS.hashed);
+    expect(response.statusCode).toBe(202);
+    const job = await inspectQueue(redis, 'emails').getJob(response.json<{ id: string }>().id);
+    expect(originOf(job ?? { opts: {} })).toEqual({ client: 'hashed-reader' });
+  });
+
+  it("records the key's id and tenant on the job, outside its payload, in Redis", async () => {
+    app = await startGateway(redis);
+    const response = await enqueue(SECRETS.signup);
+    const { id } = response.json<{ id: string }>();
+    const job = await inspectQueue(redis, 'emails').getJob(id);
+    expect(job?.data).toEqual(welcome.data);
+    expect(originOf(job ?? { opts: {} })).toEqual({ client: 'signup-service', tenant: 'acme' });
+    // Stored, not just held in memory: the job hash's options carry it.
+    const stored = await redis.connection().hget(`${redis.prefix}:emails:${id}`, 'opts');
+    expect(JSON.parse(stored ?? '{}')[ORIGIN_OPTION]).toEqual({ client: 'signup-service', tenant: 'acme' });
+  });
+
+  it('needs <queue>:read for the status, and hides jobs of another tenant', async () => {
+    app = await startGateway(redis);
+    const { id } = (await enqueue(SECRETS.signup)).json<{ id: string }>();
+    const read = (secret: string) =>
+      app?.inject({ method: 'GET', url: `/v1/queues/emails/jobs/${id}`, headers: bearer(secret) });
+    expect((await read(SECRETS.signup))?.statusCode).toBe(200);
+    expect((await read(SECRETS.hashed))?.statusCode).toBe(200); // *:read, no tenant
+    expect((await read(SECRETS.admin))?.statusCode).toBe(200);
+    expect((await read(SECRETS.reportsOnly))?.statusCode).toBe(403); // reports scopes only
+    const otherTenant = await read(SECRETS.globexReader);
+    expect(otherTenant?.statusCode).toBe(404);
+    expect(otherTenant?.json()).toMatchObject({ code: 'JOBFLEET_JOB_NOT_FOUND' });
+    const anonymous = await app?.inject({ method: 'GET', url: `/v1/queues/emails/jobs/${id}` });
+    expect(anonymous?.statusCode).toBe(401);
+  });
+
+  it('scopes a key to its queues', async () => {
+    app = await startGateway(redis);
+    expect((await enqueue(SECRETS.reportsOnly)).statusCode).toBe(403);
+    const report = { name: 'daily-report', data: { tenantId: 'globex' } };
+    expect((await enqueue(SECRETS.reportsOnly, 'reports', report)).statusCode).toBe(202);
+    expect((await enqueue(SECRETS.signup, 'reports', report)).statusCode).toBe(403);
+    expect((await enqueue(SECRETS.admin, 'reports', report)).statusCode).toBe(202);
+  });
+
+  it('never logs a secret, even at debug level', async () => {
+    const { logger, lines } = memoryLogger('debug');
+    app = await startGateway(redis, { logger });
+    await enqueue(SECRETS.signup);
+    await enqueue('a-wrong-secret-that-is-long-enough');
+    await enqueue(SECRETS.reportsOnly);
+    const log = lines.join('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const secret of [...Object.values(SECRETS), 'a-wrong-secret-that-is-long-enough']) {
+      expect(log).not.toContain(secret);
+    }
+  });
+
+  it('GATEWAY_AUTH=disabled: starts without keys, warns, and lets anonymous requests through', async () => {
+    const { logger, lines } = memoryLogger();
+    const config = testConfig(redis, { GATEWAY_API_KEYS: '', GATEWAY_AUTH: 'disabled' });
+    app = await startGateway(redis, { config, logger });
+    expect(lines.some((l) => JSON.parse(l).level === 40 && l.includes('GATEWAY_AUTH=disabled'))).toBe(true);
+    const response = await enqueue(undefined);
+    expect(response.statusCode).toBe(202);
+    const job = await inspectQueue(redis, 'emails').getJob(response.json<{ id: string }>().id);
+    expect(originOf(job ?? { opts: {} })).toEqual({ client: 'anonymous' });
+  });
+});

@@ -1,0 +1,110 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { useTestRedis } from '@jobfleet/test-utils';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { inspectQueue, KEY_LIST, SECRETS, welcome } from './helpers.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const main = join(root, 'dist', 'main.js');
+const redis = useTestRedis();
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  // Test what ships: compile src/ to dist/ (the workspace packages are built by turbo's ^build).
+  await promisify(execFile)(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+    cwd: root,
+  });
+}, 120_000);
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+function startMain(env: Record<string, string>) {
+  const child = spawn(process.execPath, [main], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const lines: string[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  // 'close', not 'exit': it comes after stdout and stderr are drained, so every line has been read.
+  const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  const listening = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout ?? process.stdin }).on('line', (line) => {
+      lines.push(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'gateway listening' && entry.url) resolve(entry.url);
+      } catch {
+        // Not a log line.
+      }
+    });
+    void exited.then(([code]) =>
+      reject(new Error(`gateway exited with ${code} before listening:\n${stderr}`)),
+    );
+  });
+  // Tests that expect a refusal never await it.
+  listening.catch(() => {});
+  return { child, lines, listening, exited, stderr: () => stderr };
+}
+
+describe('node dist/main.js', () => {
+  it('listens on the address it logs, enqueues over HTTP, and exits 0 on SIGTERM', async () => {
+    const gateway = startMain({
+      REDIS_URL: redis.url,
+      JOBFLEET_PREFIX: redis.prefix,
+      GATEWAY_API_KEYS: JSON.stringify(KEY_LIST),
+    });
+    const url = await gateway.listening;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const response = await fetch(`${url}/v1/queues/emails/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRETS.signup}`, 'content-type': 'application/json' },
+      body: JSON.stringify(welcome),
+    });
+    expect(response.status).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+    const job = await inspectQueue(redis, 'emails').getJob(id);
+    expect(job?.data).toEqual(welcome.data);
+
+    const status = await fetch(`${url}/v1/queues/emails/jobs/${id}`, {
+      headers: { authorization: `Bearer ${SECRETS.signup}` },
+    });
+    expect(await status.json()).toMatchObject({ id, state: 'waiting' });
+    expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+
+    gateway.child.kill('SIGTERM');
+    const [code] = await gateway.exited;
+    expect(code, gateway.stderr()).toBe(0);
+    expect(
+      gateway.lines.some((l) => l.includes('shutdown complete')),
+      gateway.lines.join('\n'),
+    ).toBe(true);
+    expect(gateway.lines.join('\n')).not.toContain(SECRETS.signup);
+  });
+
+  it('refuses to start without API keys (exit 1, one clear message)', async () => {
+    const gateway = startMain({ REDIS_URL: redis.url });
+    const [code] = await gateway.exited;
+    expect(code).toBe(1);
+    expect(gateway.stderr()).toContain('GATEWAY_API_KEYS: no API keys configured');
+  });
+
+  it('refuses a bad configuration, naming every bad key (exit 1)', async () => {
+    const gateway = startMain({ PORT: 'eighty', GATEWAY_API_KEYS: '[{"id":"a","scopes":["admin"]}]' });
+    const [code] = await gateway.exited;
+    expect(code).toBe(1);
+    expect(gateway.stderr()).toContain('PORT:');
+    expect(gateway.stderr()).toContain('GATEWAY_API_KEYS: entry 0 (id "a"): needs "key" or "keySha256"');
+  });
+});

@@ -1,0 +1,280 @@
+import { once } from 'node:events';
+import { emails, ORIGIN_OPTION } from '@jobfleet/queue-contracts';
+import { createRedisConnection } from '@jobfleet/service-kit';
+import { useTestRedis } from '@jobfleet/test-utils';
+import { Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildGateway } from '../src/index.js';
+import { bearer, inspectQueue, memoryLogger, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
+
+const redis = useTestRedis();
+let app: FastifyInstance | undefined;
+
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+describe('POST /v1/queues/:queue/jobs', () => {
+  it('accepts a valid welcome job with 202, stores it with the contract defaults, and GET shows it waiting', async () => {
+    app = await startGateway(redis);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: bearer(SECRETS.signup),
+      payload: welcome,
+    });
+    expect(response.statusCode).toBe(202);
+    const body = response.json<{ id: string; queue: string; name: string }>();
+    expect(body).toEqual({ id: expect.any(String), queue: 'emails', name: 'welcome' });
+    expect(response.headers.location).toBe(`/v1/queues/emails/jobs/${body.id}`);
+
+    const queue = inspectQueue(redis, 'emails');
+    const job = await queue.getJob(body.id);
+    expect(job?.name).toBe('welcome');
+    expect(job?.data).toEqual(welcome.data);
+    expect(job?.opts).toMatchObject({
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1_000 },
+      removeOnComplete: emails.defaultJobOptions.removeOnComplete,
+      removeOnFail: emails.defaultJobOptions.removeOnFail,
+    });
+    expect(await job?.getState()).toBe('waiting');
+
+    const status = await app.inject({
+      method: 'GET',
+      url: `/v1/queues/emails/jobs/${body.id}`,
+      headers: bearer(SECRETS.signup),
+    });
+    expect(status.statusCode).toBe(200);
+    const shown = status.json<Record<string, unknown>>();
+    expect(shown).toEqual({
+      id: body.id,
+      queue: 'emails',
+      name: 'welcome',
+      state: 'waiting',
+      attemptsMade: 0,
+      progress: 0,
+      data: welcome.data,
+      createdAt: new Date(job?.timestamp ?? 0).toISOString(),
+    });
+    // The origin record stays out of the payload and out of the status.
+    expect(JSON.stringify(shown)).not.toContain(ORIGIN_OPTION);
+  });
+
+  it('applies the allowed options over the contract defaults', async () => {
+    app = await startGateway(redis);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: bearer(SECRETS.admin),
+      payload: { ...welcome, options: { delay: 60_000, attempts: 2, priority: 7 } },
+    });
+    expect(response.statusCode).toBe(202);
+    const job = await inspectQueue(redis, 'emails').getJob(response.json<{ id: string }>().id);
+    expect(job?.opts).toMatchObject({
+      delay: 60_000,
+      attempts: 2,
+      priority: 7,
+      backoff: { type: 'exponential', delay: 1_000 },
+    });
+    expect(await job?.getState()).toBe('delayed');
+    const status = await app.inject({
+      method: 'GET',
+      url: `/v1/queues/emails/jobs/${job?.id}`,
+      headers: bearer(SECRETS.admin),
+    });
+    expect(status.json()).toMatchObject({ state: 'delayed' });
+  });
+
+  it('reports a prioritised job as waiting', async () => {
+    app = await startGateway(redis);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: bearer(SECRETS.admin),
+      payload: { ...welcome, options: { priority: 3 } },
+    });
+    const { id } = response.json<{ id: string }>();
+    expect(await (await inspectQueue(redis, 'emails').getJob(id))?.getState()).toBe('prioritized');
+    const status = await app.inject({
+      method: 'GET',
+      url: `/v1/queues/emails/jobs/${id}`,
+      headers: bearer(SECRETS.admin),
+    });
+    expect(status.json()).toMatchObject({ state: 'waiting' });
+  });
+
+  it('accepts every job type of every catalog queue', async () => {
+    app = await startGateway(redis);
+    const cases = [
+      {
+        queue: 'emails',
+        name: 'password-reset',
+        data: { userId: 'u-1', to: 'ada@example.com', resetUrl: 'https://example.com/reset?t=1' },
+      },
+      {
+        queue: 'emails',
+        name: 'notification',
+        data: { to: 'ada@example.com', subject: 'Hi', text: 'Hello' },
+      },
+      {
+        queue: 'reports',
+        name: 'daily-report',
+        data: { tenantId: 'acme', date: '2025-01-31', format: 'csv' },
+      },
+    ];
+    for (const { queue, name, data } of cases) {
+      const response = await app.inject({
+        method: 'POST',
+        url: `/v1/queues/${queue}/jobs`,
+        headers: bearer(SECRETS.admin),
+        payload: { name, data },
+      });
+      expect(response.statusCode, `${queue}/${name}: ${response.body}`).toBe(202);
+      const job = await inspectQueue(redis, queue).getJob(response.json<{ id: string }>().id);
+      expect(job?.data).toEqual(data);
+    }
+    const reports = await inspectQueue(redis, 'reports').getJobs(['waiting']);
+    expect(reports[0]?.opts).toMatchObject({ attempts: 3, backoff: { type: 'exponential', delay: 5_000 } });
+  });
+
+  it("judges formats as the worker's TypeBox check does, not as ajv-formats would", async () => {
+    app = await startGateway(redis);
+    // TypeBox accepts a dotless domain and a quoted local part; ajv-formats' email check rejects both.
+    for (const to of ['ada@localhost', '"ada lovelace"@example.com']) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/queues/emails/jobs',
+        headers: bearer(SECRETS.admin),
+        payload: { name: 'welcome', data: { userId: 1, to } },
+      });
+      expect(response.statusCode, `${to}: ${response.body}`).toBe(202);
+    }
+  });
+
+  it('echoes a printable X-Request-Id, replaces an unusable one, and logs request_id', async () => {
+    const { logger, lines } = memoryLogger();
+    app = await startGateway(redis, { logger });
+    const given = await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: { ...bearer(SECRETS.signup), 'x-request-id': 'trace-abc-123' },
+      payload: welcome,
+    });
+    expect(given.headers['x-request-id']).toBe('trace-abc-123');
+    expect(lines.some((l) => JSON.parse(l).request_id === 'trace-abc-123')).toBe(true);
+
+    for (const bad of ['x'.repeat(129), 'tab\there']) {
+      const response = await app.inject({
+        method: 'GET',
+        url: '/health/live',
+        headers: { 'x-request-id': bad },
+      });
+      expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const generated = await app.inject({ method: 'GET', url: '/nope' });
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // No secret reaches the log, whatever was logged.
+    expect(lines.join('\n')).not.toContain(SECRETS.signup);
+  });
+
+  it('answers GET for an unknown or removed job with 404', async () => {
+    app = await startGateway(redis);
+    const missing = await app.inject({
+      method: 'GET',
+      url: '/v1/queues/emails/jobs/424242',
+      headers: bearer(SECRETS.signup),
+    });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(missing.json()).toMatchObject({ status: 404, code: 'JOBFLEET_JOB_NOT_FOUND' });
+
+    const posted = await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: bearer(SECRETS.signup),
+      payload: welcome,
+    });
+    const { id } = posted.json<{ id: string }>();
+    await (await inspectQueue(redis, 'emails').getJob(id))?.remove();
+    const removed = await app.inject({
+      method: 'GET',
+      url: `/v1/queues/emails/jobs/${id}`,
+      headers: bearer(SECRETS.signup),
+    });
+    expect(removed.statusCode).toBe(404);
+
+    const unknownQueue = await app.inject({
+      method: 'GET',
+      url: `/v1/queues/nope/jobs/${id}`,
+      headers: bearer(SECRETS.admin),
+    });
+    expect(unknownQueue.statusCode).toBe(404);
+    expect(unknownQueue.json()).toMatchObject({ code: 'JOBFLEET_UNKNOWN_QUEUE' });
+  });
+
+  it('shows result, attempts and timestamps of a finished job', async () => {
+    app = await startGateway(redis);
+    const posted = await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: bearer(SECRETS.signup),
+      payload: welcome,
+    });
+    const { id } = posted.json<{ id: string }>();
+    const worker = new Worker(
+      'emails',
+      async (job) => {
+        await job.updateProgress(100);
+        return { messageId: '<m1@example.com>', transport: 'outbox' };
+      },
+      { connection: redis.connection(), prefix: redis.prefix, autorun: false },
+    );
+    const done = new Promise((resolve) => worker.once('completed', resolve));
+    void worker.run();
+    await done;
+    await worker.close();
+    const status = await app.inject({
+      method: 'GET',
+      url: `/v1/queues/emails/jobs/${id}`,
+      headers: bearer(SECRETS.signup),
+    });
+    const body = status.json<Record<string, string>>();
+    expect(body).toMatchObject({
+      state: 'completed',
+      attemptsMade: 1,
+      progress: 100,
+      result: { messageId: '<m1@example.com>', transport: 'outbox' },
+    });
+    for (const field of ['createdAt', 'startedAt', 'finishedAt']) {
+      expect(body[field]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+  });
+
+  it('uses an injected Redis connection and leaves it open on close; closes its own', async () => {
+    const injected = createRedisConnection({ url: redis.url, flavour: 'producer' });
+    await once(injected, 'ready');
+    const gateway = await buildGateway({ config: testConfig(redis), redis: injected });
+    expect(gateway.redis).toBe(injected);
+    const response = await gateway.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: bearer(SECRETS.signup),
+      payload: welcome,
+    });
+    expect(response.statusCode).toBe(202);
+    await gateway.close();
+    expect(injected.status).toBe('ready');
+    await injected.quit();
+
+    app = await startGateway(redis);
+    const own = app.redis;
+    const ended = own.status === 'end' ? Promise.resolve() : once(own, 'end');
+    await app.close();
+    app = undefined;
+    await ended;
+    expect(own.status).toBe('end');
+  });
+});

@@ -1,0 +1,94 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { useTestRedis } from '@jobfleet/test-utils';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bearer, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
+
+const redis = useTestRedis();
+let app: FastifyInstance | undefined;
+
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+const PROMTOOL = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
+
+/** A little traffic of every kind, so every metric has samples. */
+async function traffic(gateway: FastifyInstance) {
+  const post = (secret: string | undefined, payload: unknown) =>
+    gateway.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: secret ? bearer(secret) : {},
+      payload: payload as object,
+    });
+  const accepted = await post(SECRETS.signup, welcome);
+  await post(SECRETS.signup, welcome);
+  await post(SECRETS.signup, { name: 'welcome', data: { userId: 1, to: 'nope' } });
+  await post(SECRETS.reportsOnly, welcome);
+  await post(undefined, welcome);
+  await gateway.inject({
+    method: 'GET',
+    url: `/v1/queues/emails/jobs/${accepted.json<{ id: string }>().id}`,
+    headers: bearer(SECRETS.signup),
+  });
+  await gateway.inject({ method: 'GET', url: '/some/random/path?x=1' });
+}
+
+describe('/metrics and /health', () => {
+  it('exports the gateway metrics with closed label sets', async () => {
+    app = await startGateway(redis);
+    await traffic(app);
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    const text = response.body;
+    expect(text).toContain(
+      'jobfleet_jobs_enqueued_total{queue="emails",job_name="welcome",client="signup-service",result="accepted"} 2',
+    );
+    expect(text).toContain(
+      'jobfleet_jobs_enqueued_total{queue="emails",job_name="welcome",client="signup-service",result="rejected"} 1',
+    );
+    expect(text).toContain(
+      'jobfleet_jobs_enqueued_total{queue="emails",job_name="unknown",client="reports-only",result="rejected"} 1',
+    );
+    expect(text).toMatch(
+      /jobfleet_http_request_duration_seconds_count\{method="POST",route="\/v1\/queues\/emails\/jobs",status_code="202"\} 2/,
+    );
+    expect(text).toMatch(/route="\/v1\/queues\/:queue\/jobs\/:id",status_code="200"/);
+    expect(text).toMatch(/route="unmatched",status_code="404"/);
+    // Never a raw URL, a job id or a query string as a label value.
+    expect(text).not.toMatch(/route="\/v1\/queues\/emails\/jobs\/\d/);
+    expect(text).not.toContain('/some/random/path');
+    expect(text).toContain('process_cpu_seconds_total');
+  });
+
+  it('passes promtool check metrics without a warning', async (context) => {
+    if (!existsSync(PROMTOOL)) {
+      context.skip(`promtool not found at ${PROMTOOL} (apt-get install prometheus, or set PROMTOOL_BIN)`);
+      return;
+    }
+    app = await startGateway(redis);
+    await traffic(app);
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const result = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('answers /health/* and /metrics without an API key; METRICS_TOKEN guards /metrics', async () => {
+    app = await startGateway(redis, { config: testConfig(redis, { METRICS_TOKEN: 'scrape-token-123' }) });
+    expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toMatchObject({ status: 'ok', checks: [{ name: 'redis', ok: true }] });
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    const scraped = await app.inject({
+      method: 'GET',
+      url: '/metrics',
+      headers: { authorization: 'Bearer scrape-token-123' },
+    });
+    expect(scraped.statusCode).toBe(200);
+  });
+});

@@ -1,0 +1,92 @@
+import { once } from 'node:events';
+import { freePort, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGateway } from '../src/index.js';
+import { bearer, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
+
+let server: RedisServer;
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  // This test's own Redis, since it kills it.
+  server = await startRedisServer();
+  const target = { url: server.url, prefix: 'outage' };
+  app = await startGateway(target, { config: testConfig(target) });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await server?.stop();
+});
+
+const enqueue = () =>
+  app.inject({
+    method: 'POST',
+    url: '/v1/queues/emails/jobs',
+    headers: bearer(SECRETS.signup),
+    payload: welcome,
+  });
+
+describe('Redis outage', () => {
+  it('answers 503 with Retry-After quickly while Redis is down, and recovers without a rebuild', async () => {
+    expect((await enqueue()).statusCode).toBe(202);
+    expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+
+    await server.kill();
+    const started = performance.now();
+    const refused = await enqueue();
+    const elapsed = performance.now() - started;
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(refused.json()).toMatchObject({ status: 503, code: 'JOBFLEET_REDIS_UNAVAILABLE' });
+    expect(refused.body).not.toMatch(/ECONN|stack|Stream isn't writeable/);
+    expect(elapsed).toBeLessThan(1_000);
+
+    const status = await app.inject({
+      method: 'GET',
+      url: '/v1/queues/emails/jobs/1',
+      headers: bearer(SECRETS.signup),
+    });
+    expect(status.statusCode).toBe(503);
+    expect(status.headers['retry-after']).toBe('1');
+
+    const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ status: 'unavailable', checks: [{ name: 'redis', ok: false }] });
+    expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+
+    // Bad requests are still the client's fault while Redis is away, and auth still comes first.
+    const anonymous = await app.inject({ method: 'POST', url: '/v1/queues/emails/jobs', payload: welcome });
+    expect(anonymous.statusCode).toBe(401);
+
+    await server.start();
+    if (app.redis.status !== 'ready') await once(app.redis, 'ready');
+    const again = await enqueue();
+    expect(again.statusCode, again.body).toBe(202);
+    expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+  });
+
+  it('starts while Redis is unreachable, answers 503 at once, and closes promptly', async () => {
+    const nowhere = { url: `redis://127.0.0.1:${await freePort()}`, prefix: 'nowhere' };
+    const gateway = await buildGateway({ config: testConfig(nowhere) });
+    try {
+      const started = performance.now();
+      const refused = await gateway.inject({
+        method: 'POST',
+        url: '/v1/queues/emails/jobs',
+        headers: bearer(SECRETS.signup),
+        payload: welcome,
+      });
+      expect(refused.statusCode).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect((await gateway.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
+    } finally {
+      const closing = performance.now();
+      await gateway.close();
+      expect(performance.now() - closing).toBeLessThan(2_000);
+    }
+  });
+});
