@@ -5,7 +5,7 @@ import { describeThroughput, runtimeThroughput } from './runtime-throughput.js';
  * `pnpm bench`: throughput as ratios against raw BullMQ measured in the same
  * run. Uses its own redis-server unless BENCH_REDIS_URL is set.
  */
-const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const jobs = Number(process.env.BENCH_JOBS ?? 5_000);
 
 const server = process.env.BENCH_REDIS_URL ? undefined : await startRedisServer();

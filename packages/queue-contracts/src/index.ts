@@ -1,3 +1,4 @@
+export * from './cancellation.js';
 export * from './catalog.js';
 export * from './contract.js';
 export * from './dead-letters.js';

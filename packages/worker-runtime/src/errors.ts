@@ -1,4 +1,4 @@
-import type { ValidationIssue } from '@jobfleet/queue-contracts';
+import { CANCELLED_REASON, type ValidationIssue } from '@jobfleet/queue-contracts';
 import { UnrecoverableError } from 'bullmq';
 
 /**
@@ -30,5 +30,13 @@ export class UnknownJobError extends PermanentJobError {
   override name = 'UnknownJobError';
   constructor(queue: string, jobName: string) {
     super(`queue "${queue}" has no job named "${jobName}"`);
+  }
+}
+
+/** The job was cancelled on request: it ends at once, without a retry or a dead-letter record. */
+export class JobCancelledError extends UnrecoverableError {
+  override name = 'JobCancelledError';
+  constructor() {
+    super(CANCELLED_REASON);
   }
 }

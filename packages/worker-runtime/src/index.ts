@@ -1,3 +1,4 @@
+export * from './cancel-listener.js';
 export * from './config.js';
 export * from './dead-letter.js';
 export * from './errors.js';

@@ -1,10 +1,11 @@
-import { findJob, type QueueContract, validate } from '@jobfleet/queue-contracts';
+import { CANCELLED_REASON, findJob, type QueueContract, validate } from '@jobfleet/queue-contracts';
 import { type Job, MetricsTime, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { CancelListener } from './cancel-listener.js';
 import { DeadLetterSink } from './dead-letter.js';
-import { InvalidPayloadError, UnknownJobError } from './errors.js';
+import { InvalidPayloadError, JobCancelledError, UnknownJobError } from './errors.js';
 import type { HandlerMap, JobContext } from './handlers.js';
 import { type Outcome, workerMetrics } from './metrics.js';
 
@@ -20,6 +21,8 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
   logger: Logger;
   registry: Registry;
   concurrency?: number;
+  /** How often active jobs' cancel markers are re-checked (for missed cancel messages); default 2 s. */
+  cancelSweepMs?: number;
   /** Passed through to BullMQ's `Worker` (lock duration, stalled checks, limiter, …). */
   workerOptions?: Partial<
     Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount' | 'limiter' | 'drainDelay'>
@@ -51,6 +54,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
   const deadLetters = new DeadLetterSink(connection, prefix);
   const attemptSeconds = new WeakMap<Job, number>();
   const pendingRecords = new Set<Promise<unknown>>();
+  const activeIds = new Set<string>();
   // Label values stay a closed set even when a job was added with a name the contract lacks.
   const label = (name: string) => (findJob(contract, name) ? name : 'unknown');
   const active = metrics.active.labels({ queue });
@@ -91,17 +95,29 @@ export function createWorkerRuntime<Q extends QueueContract>(
       const check = validate(definition.data, job.data);
       if (!check.ok) throw new InvalidPayloadError(job.name, check.issues);
       let log: Logger | undefined;
-      return await handler(job.data, {
+      const jobSignal = signal ?? new AbortController().signal;
+      if (job.id) activeIds.add(job.id);
+      const running = handler(job.data, {
         job,
         // Created on first use: a child logger per job costs more than many handlers do.
         get log() {
           log ??= logger.child({ job_id: job.id, queue, job_name: job.name });
           return log;
         },
-        signal: signal ?? new AbortController().signal,
+        signal: jobSignal,
         attempt: job.attemptsMade + 1,
       });
+      // A cancelled job ends now, whether or not its handler honours the signal.
+      return await new Promise<unknown>((resolve, reject) => {
+        const onAbort = () => {
+          if (jobSignal.reason === CANCELLED_REASON) reject(new JobCancelledError());
+        };
+        if (jobSignal.aborted) onAbort();
+        jobSignal.addEventListener('abort', onAbort, { once: true });
+        running.then(resolve, reject).finally(() => jobSignal.removeEventListener('abort', onAbort));
+      });
     } finally {
+      if (job.id) activeIds.delete(job.id);
       attemptSeconds.set(job, (performance.now() - started) / 1000);
       active.dec();
     }
@@ -125,6 +141,16 @@ export function createWorkerRuntime<Q extends QueueContract>(
     if (seconds !== undefined) duration.observe(seconds);
   };
 
+  const cancels = new CancelListener({
+    worker,
+    connection,
+    prefix,
+    queue,
+    logger,
+    sweepMs: options.cancelSweepMs ?? 2_000,
+    active: activeIds,
+  });
+
   worker.on('completed', (job) => count(job, 'completed'));
 
   worker.on('failed', (job, error) => {
@@ -133,6 +159,13 @@ export function createWorkerRuntime<Q extends QueueContract>(
       return;
     }
     const log = logger.child({ job_id: job.id, queue, job_name: job.name });
+    if (error instanceof JobCancelledError) {
+      count(job, 'cancelled');
+      log.info('job cancelled on request');
+      if (job.id)
+        cancels.clear(job.id).catch((err: unknown) => log.warn({ err }, 'could not clear the cancel marker'));
+      return;
+    }
     // BullMQ sets finishedOn only when the failure is final (no retry left, or unrecoverable).
     if (!job.finishedOn) {
       count(job, 'retried');
@@ -175,7 +208,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
         );
       }
       await Promise.all(pendingRecords);
-      await deadLetters.close();
+      await Promise.all([deadLetters.close(), cancels.close()]);
       return finished;
     },
   };

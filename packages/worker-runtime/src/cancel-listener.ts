@@ -1,0 +1,76 @@
+import { CANCELLED_REASON, cancelChannel, cancelMarkerKey } from '@jobfleet/queue-contracts';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export interface CancelListenerOptions {
+  worker: Worker;
+  connection: Redis;
+  prefix: string;
+  queue: string;
+  logger: Logger;
+  /** How often the markers of this process's active jobs are re-read, for requests whose message was missed. */
+  sweepMs: number;
+  /** Ids of the jobs this process runs now, kept by the processor. */
+  active: ReadonlySet<string>;
+}
+
+/**
+ * Receives cross-process cancel requests (see queue-contracts' cancellation)
+ * and aborts the signal of the job if this process runs it.
+ */
+export class CancelListener {
+  private readonly active: ReadonlySet<string>;
+  private readonly subscriber: Redis;
+  private readonly channel: string;
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(private readonly options: CancelListenerOptions) {
+    this.active = options.active;
+    this.channel = cancelChannel(options.prefix, options.queue);
+    this.subscriber = options.connection.duplicate();
+    this.subscriber.on('error', () => {});
+    // Subscribing again after a reconnect is ioredis's `autoResubscribe`, on by default.
+    this.subscriber.subscribe(this.channel).catch((err: unknown) => {
+      options.logger.error({ err, queue: options.queue }, 'could not subscribe to cancel requests');
+    });
+    this.subscriber.on('message', (_channel: string, jobId: string) => this.cancel(jobId));
+    this.sweep = setInterval(() => void this.sweepMarkers(), options.sweepMs);
+    this.sweep.unref();
+  }
+
+  /** Aborts the job's signal if this process runs it; true when it did. */
+  cancel(jobId: string): boolean {
+    if (!this.active.has(jobId)) return false;
+    const cancelled = this.options.worker.cancelJob(jobId, CANCELLED_REASON);
+    if (cancelled)
+      this.options.logger.info({ job_id: jobId, queue: this.options.queue }, 'cancelling job on request');
+    return cancelled;
+  }
+
+  /** Forgets a finished cancel request. */
+  async clear(jobId: string): Promise<void> {
+    await this.options.connection.del(cancelMarkerKey(this.options.prefix, this.options.queue, jobId));
+  }
+
+  private async sweepMarkers(): Promise<void> {
+    if (this.active.size === 0) return;
+    const ids = [...this.active];
+    try {
+      const markers = await this.options.connection.mget(
+        ids.map((id) => cancelMarkerKey(this.options.prefix, this.options.queue, id)),
+      );
+      markers.forEach((marker, i) => {
+        const id = ids[i];
+        if (marker !== null && id !== undefined) this.cancel(id);
+      });
+    } catch (err) {
+      this.options.logger.warn({ err, queue: this.options.queue }, 'could not read cancel markers');
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweep);
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+  }
+}

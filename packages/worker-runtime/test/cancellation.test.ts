@@ -1,0 +1,107 @@
+import { CANCELLED_REASON, cancelChannel, cancelMarkerKey, deadLetters } from '@jobfleet/queue-contracts';
+import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
+import { useTestRedis } from '@jobfleet/test-utils';
+import { type Job, Queue, QueueEvents } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { createWorkerRuntime, type HandlerMap } from '../src/index.js';
+import { pings } from './fixture-contract.js';
+
+const silent = createLogger({ service: 'test', level: 'silent' });
+
+describe('cancelling an active job', () => {
+  const redis = useTestRedis();
+
+  async function start(handlers: HandlerMap<typeof pings>) {
+    const registry = createMetricsRegistry();
+    const runtime = createWorkerRuntime({
+      contract: pings,
+      handlers,
+      connection: redis.connection(),
+      prefix: redis.prefix,
+      logger: silent,
+      registry,
+      cancelSweepMs: 200,
+    });
+    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
+    const events = new QueueEvents(pings.name, { connection: { url: redis.url }, prefix: redis.prefix });
+    await Promise.all([runtime.worker.waitUntilReady(), events.waitUntilReady()]);
+    const active = (job: Job) =>
+      new Promise<void>((resolve) =>
+        events.on('active', ({ jobId }) => {
+          if (jobId === job.id) resolve();
+        }),
+      );
+    const stop = async () => {
+      await runtime.close();
+      await Promise.all([events.close(), queue.close()]);
+    };
+    return { runtime, registry, queue, events, active, stop };
+  }
+
+  async function expectCancelled(queue: Queue, registry: ReturnType<typeof createMetricsRegistry>, job: Job) {
+    const failed = await queue.getJob(job.id ?? '');
+    expect(await failed?.getState()).toBe('failed');
+    expect(failed?.failedReason).toBe(CANCELLED_REASON);
+    expect(failed?.attemptsMade).toBe(1);
+    const dlq = new Queue(deadLetters.name, { connection: redis.connection(), prefix: redis.prefix });
+    expect(await dlq.count()).toBe(0);
+    const processed = await registry.getSingleMetric('jobfleet_jobs_processed_total')?.get();
+    expect(processed?.values).toEqual([
+      { labels: { queue: 'pings', job_name: 'pause', outcome: 'cancelled' }, value: 1 },
+    ]);
+  }
+
+  it('aborts the handler on a published request; the job ends cancelled, not retried, not dead-lettered', async () => {
+    let sawAbort = false;
+    const ctx = await start({
+      ping: async ({ text }) => ({ echoed: text }),
+      pause: async (_data, { signal }) => {
+        await new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => resolve(), { once: true }),
+        );
+        sawAbort = true;
+        return null;
+      },
+    });
+    const job = await ctx.queue.add('pause', { ms: 10_000 }, pings.defaultJobOptions);
+    await ctx.active(job);
+    const publisher = redis.connection();
+    await publisher.set(cancelMarkerKey(redis.prefix, pings.name, job.id ?? ''), '{}', 'EX', 60);
+    await publisher.publish(cancelChannel(redis.prefix, pings.name), job.id ?? '');
+    await expect(job.waitUntilFinished(ctx.events, 5_000)).rejects.toThrow(CANCELLED_REASON);
+    expect(sawAbort).toBe(true);
+    await expectCancelled(ctx.queue, ctx.registry, job);
+    expect(await publisher.exists(cancelMarkerKey(redis.prefix, pings.name, job.id ?? ''))).toBe(0);
+    await ctx.stop();
+  });
+
+  it('ends a job whose handler ignores the signal, and finds a request whose message it missed', async () => {
+    let release = () => {};
+    const ctx = await start({
+      ping: async ({ text }) => ({ echoed: text }),
+      pause: () =>
+        new Promise<null>((resolve) => {
+          release = () => resolve(null);
+        }),
+    });
+    const job = await ctx.queue.add('pause', { ms: 10_000 }, pings.defaultJobOptions);
+    await ctx.active(job);
+    // Only the marker, no message: the periodic sweep must find it.
+    await redis.connection().set(cancelMarkerKey(redis.prefix, pings.name, job.id ?? ''), '{}', 'EX', 60);
+    await expect(job.waitUntilFinished(ctx.events, 5_000)).rejects.toThrow(CANCELLED_REASON);
+    await expectCancelled(ctx.queue, ctx.registry, job);
+    release();
+    await ctx.stop();
+  });
+
+  it('ignores a request for a job it does not run', async () => {
+    const ctx = await start({
+      ping: async ({ text }) => ({ echoed: text }),
+      pause: async () => null,
+    });
+    await redis.connection().publish(cancelChannel(redis.prefix, pings.name), 'no-such-job');
+    const job = await ctx.queue.add('ping', { text: 'still works' }, pings.defaultJobOptions);
+    expect(await job.waitUntilFinished(ctx.events, 5_000)).toEqual({ echoed: 'still works' });
+    await ctx.stop();
+  });
+});
