@@ -22,6 +22,17 @@ export const DeadLetterRecord = Type.Object(
     attemptsMade: Type.Integer({ minimum: 0 }),
     enqueuedAt: IsoTime,
     failedAt: IsoTime,
+    /** Set once the record has been sent back to its queue: who did it, when, and the new job's id. */
+    redrive: Type.Optional(
+      Type.Object(
+        {
+          by: Type.String({ minLength: 1, maxLength: 128 }),
+          at: IsoTime,
+          jobId: Type.String({ minLength: 1, maxLength: 512 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
