@@ -9,6 +9,7 @@ export function workerConfig(defaults: { metricsPort: number; concurrency: numbe
     WORKER_LOCK_DURATION_MS: env.duration({ default: 30_000, min: 1_000 }),
     WORKER_STALLED_INTERVAL_MS: env.duration({ default: 30_000, min: 1_000 }),
     WORKER_MAX_STALLED_COUNT: env.integer({ default: 1, min: 0, max: 100 }),
+    USAGE_RETENTION_DAYS: env.integer({ default: 40, min: 1, max: 3_650 }),
   };
 }
 
@@ -25,4 +26,5 @@ export interface WorkerConfig {
   readonly workerLockDurationMs: number;
   readonly workerStalledIntervalMs: number;
   readonly workerMaxStalledCount: number;
+  readonly usageRetentionDays: number;
 }

@@ -6,3 +6,4 @@ export * from './handlers.js';
 export * from './metrics.js';
 export * from './run-worker.js';
 export * from './runtime.js';
+export * from './usage-ledger.js';

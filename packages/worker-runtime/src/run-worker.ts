@@ -84,6 +84,7 @@ export async function runWorker<Q extends QueueContract>(
     logger,
     registry,
     concurrency: config.workerConcurrency,
+    usageRetentionDays: config.usageRetentionDays,
     workerOptions: {
       lockDuration: config.workerLockDurationMs,
       stalledInterval: config.workerStalledIntervalMs,

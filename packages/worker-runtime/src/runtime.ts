@@ -1,4 +1,4 @@
-import { CANCELLED_REASON, findJob, type QueueContract, validate } from '@jobfleet/queue-contracts';
+import { CANCELLED_REASON, findJob, type QueueContract, tenantOf, validate } from '@jobfleet/queue-contracts';
 import { type Job, MetricsTime, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -8,6 +8,7 @@ import { DeadLetterSink } from './dead-letter.js';
 import { InvalidPayloadError, JobCancelledError, UnknownJobError } from './errors.js';
 import type { HandlerMap, JobContext } from './handlers.js';
 import { type Outcome, workerMetrics } from './metrics.js';
+import { UsageLedger } from './usage-ledger.js';
 
 /** Every worker records BullMQ's per-minute completed/failed counts for a week; the dashboard reads them. */
 export const BULLMQ_METRICS = { maxDataPoints: MetricsTime.ONE_WEEK } as const;
@@ -21,6 +22,8 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
   logger: Logger;
   registry: Registry;
   concurrency?: number;
+  /** Days the per-tenant usage ledger keeps each day; default 40. */
+  usageRetentionDays?: number;
   /** How often active jobs' cancel markers are re-checked (for missed cancel messages); default 2 s. */
   cancelSweepMs?: number;
   /** Passed through to BullMQ's `Worker` (lock duration, stalled checks, limiter, …). */
@@ -135,12 +138,20 @@ export function createWorkerRuntime<Q extends QueueContract>(
   });
 
   const count = (job: Job, outcome: Outcome) => {
-    const { processed, duration } = boundFor(label(job.name), outcome);
+    const jobName = label(job.name);
+    const { processed, duration } = boundFor(jobName, outcome);
     processed.inc();
     const seconds = attemptSeconds.get(job);
     if (seconds !== undefined) duration.observe(seconds);
+    usage.record(tenantOf(job), queue, jobName, outcome, seconds);
   };
 
+  const usage = new UsageLedger({
+    connection,
+    prefix,
+    logger,
+    retentionDays: options.usageRetentionDays ?? 40,
+  });
   const cancels = new CancelListener({
     worker,
     connection,
@@ -208,7 +219,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
         );
       }
       await Promise.all(pendingRecords);
-      await Promise.all([deadLetters.close(), cancels.close()]);
+      await Promise.all([deadLetters.close(), cancels.close(), usage.close()]);
       return finished;
     },
   };

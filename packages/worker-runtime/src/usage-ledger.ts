@@ -1,0 +1,174 @@
+import { DURATION_BUCKETS } from '@jobfleet/service-kit';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Outcome } from './metrics.js';
+
+/**
+ * Per-tenant, per-UTC-day usage: for each queue and job name, how many
+ * attempts ended in each outcome, and a histogram of their run times.
+ *
+ * Redis layout: one hash per tenant and day,
+ * `<prefix>:jobfleet:usage:<tenant>:<YYYY-MM-DD>`, with fields
+ * `<queue>|<job>|<outcome>` (attempt counts) and `<queue>|<job>|le|<i>` (attempts
+ * whose run time fell in bucket `i` of {@link USAGE_BUCKETS}, the last being
+ * +Inf). Each hash expires `retentionDays` after its day ends.
+ *
+ * Writes are buffered and flushed in one pipeline per interval, so a job costs
+ * no Redis round trip of its own; a crash loses at most one interval of usage.
+ */
+export const USAGE_BUCKETS = DURATION_BUCKETS;
+
+export const OUTCOMES: readonly Outcome[] = ['completed', 'retried', 'dead_lettered', 'cancelled'];
+
+export function usageKey(prefix: string, tenant: string, day: string): string {
+  return `${prefix}:jobfleet:usage:${tenant}:${day}`;
+}
+
+/** `YYYY-MM-DD` of a time, in UTC. */
+export function utcDay(time: number): string {
+  return new Date(time).toISOString().slice(0, 10);
+}
+
+function bucketIndex(seconds: number): number {
+  const index = USAGE_BUCKETS.findIndex((bound) => seconds <= bound);
+  return index === -1 ? USAGE_BUCKETS.length : index;
+}
+
+export interface UsageLedgerOptions {
+  connection: Redis;
+  prefix: string;
+  logger: Logger;
+  retentionDays: number;
+  flushMs?: number;
+}
+
+export class UsageLedger {
+  /** key → field → increment, waiting for the next flush. */
+  private pending = new Map<string, Map<string, number>>();
+  private readonly timer: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: UsageLedgerOptions) {
+    this.timer = setInterval(() => void this.flush(), options.flushMs ?? 1_000);
+    this.timer.unref();
+  }
+
+  /** Counts one finished attempt; `seconds` is its run time when it ran. */
+  record(
+    tenant: string,
+    queue: string,
+    jobName: string,
+    outcome: Outcome,
+    seconds: number | undefined,
+    at = Date.now(),
+  ) {
+    const key = usageKey(this.options.prefix, tenant, utcDay(at));
+    let fields = this.pending.get(key);
+    if (!fields) {
+      fields = new Map();
+      this.pending.set(key, fields);
+    }
+    const add = (field: string) => fields.set(field, (fields.get(field) ?? 0) + 1);
+    add(`${queue}|${jobName}|${outcome}`);
+    if (seconds !== undefined) add(`${queue}|${jobName}|le|${bucketIndex(seconds)}`);
+  }
+
+  /** Writes what is pending; increments that could not be written stay for the next flush. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.pending.size === 0) return;
+      const batch = this.pending;
+      this.pending = new Map();
+      // One transaction: applied whole or not at all.
+      const pipeline = this.options.connection.multi();
+      for (const [key, fields] of batch) {
+        for (const [field, increment] of fields) pipeline.hincrby(key, field, increment);
+        const day = key.slice(-10);
+        const expiresAt = Date.parse(`${day}T00:00:00Z`) / 1000 + (this.options.retentionDays + 1) * 86_400;
+        pipeline.expireat(key, Math.ceil(expiresAt));
+      }
+      try {
+        const results = (await pipeline.exec()) ?? [];
+        if (results.some(([error]) => error)) throw results.find(([error]) => error)?.[0];
+      } catch (err) {
+        this.options.logger.warn({ err }, 'could not write usage; will retry');
+        // The transaction did not apply: keep its increments for the next flush.
+        for (const [key, fields] of batch) {
+          for (const [field, increment] of fields) {
+            const current = this.pending.get(key) ?? new Map<string, number>();
+            current.set(field, (current.get(field) ?? 0) + increment);
+            this.pending.set(key, current);
+          }
+        }
+      }
+    });
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}
+
+/** One queue and job name's usage on one day. */
+export interface UsageRow {
+  queue: string;
+  jobName: string;
+  counts: Record<Outcome, number>;
+  /** Attempts per run-time bucket of {@link USAGE_BUCKETS}, the last being +Inf. */
+  buckets: number[];
+}
+
+/** A tenant's usage on one UTC day, sorted by queue and job name. */
+export async function readUsage(
+  client: Redis,
+  prefix: string,
+  tenant: string,
+  day: string,
+): Promise<UsageRow[]> {
+  const hash = await client.hgetall(usageKey(prefix, tenant, day));
+  const rows = new Map<string, UsageRow>();
+  for (const [field, value] of Object.entries(hash)) {
+    const [queue = '', jobName = '', kind = '', index] = field.split('|');
+    const id = `${queue}|${jobName}`;
+    let row = rows.get(id);
+    if (!row) {
+      row = {
+        queue,
+        jobName,
+        counts: { completed: 0, retried: 0, dead_lettered: 0, cancelled: 0 },
+        buckets: new Array(USAGE_BUCKETS.length + 1).fill(0),
+      };
+      rows.set(id, row);
+    }
+    if (kind === 'le' && index !== undefined) row.buckets[Number(index)] = Number(value);
+    else if ((OUTCOMES as string[]).includes(kind)) row.counts[kind as Outcome] = Number(value);
+  }
+  return [...rows.values()].sort(
+    (a, b) => a.queue.localeCompare(b.queue) || a.jobName.localeCompare(b.jobName),
+  );
+}
+
+/**
+ * The `q` quantile (0–1) of a bucketed histogram in seconds, interpolated
+ * linearly inside its bucket as Prometheus' `histogram_quantile` does; `null`
+ * when empty. A quantile in the +Inf bucket is reported as the last finite bound.
+ */
+export function quantileFromBuckets(buckets: readonly number[], q: number): number | null {
+  const total = buckets.reduce((sum, n) => sum + n, 0);
+  if (total === 0) return null;
+  const rank = q * total;
+  let seen = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    const count = buckets[i] ?? 0;
+    if (seen + count >= rank && count > 0) {
+      const upper = USAGE_BUCKETS[i];
+      if (upper === undefined) return USAGE_BUCKETS[USAGE_BUCKETS.length - 1] ?? null;
+      const lower = i === 0 ? 0 : (USAGE_BUCKETS[i - 1] ?? 0);
+      return lower + (upper - lower) * ((rank - seen) / count);
+    }
+    seen += count;
+  }
+  return USAGE_BUCKETS[USAGE_BUCKETS.length - 1] ?? null;
+}
