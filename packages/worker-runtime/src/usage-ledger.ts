@@ -24,9 +24,16 @@ export function usageKey(prefix: string, tenant: string, day: string): string {
   return `${prefix}:jobfleet:usage:${tenant}:${day}`;
 }
 
-/** `YYYY-MM-DD` of a time, in UTC. */
+const DAY_MS = 86_400_000;
+let cachedDay = { start: 0, end: 0, text: '' };
+
+/** `YYYY-MM-DD` of a time, in UTC; formatted once per day, as it is asked for every job. */
 export function utcDay(time: number): string {
-  return new Date(time).toISOString().slice(0, 10);
+  if (time < cachedDay.start || time >= cachedDay.end) {
+    const start = time - (time % DAY_MS);
+    cachedDay = { start, end: start + DAY_MS, text: new Date(start).toISOString().slice(0, 10) };
+  }
+  return cachedDay.text;
 }
 
 function bucketIndex(seconds: number): number {
