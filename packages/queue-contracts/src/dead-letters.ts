@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import { defineQueue } from './contract.js';
 
 /** Longest failure reason or stack frame kept in a record; longer ones are cut. */
@@ -66,4 +66,44 @@ export const DEAD_LETTER_JOB = 'dead-letter';
  */
 export function deadLetterId(queue: string, jobId: string, failedAt: number): string {
   return `${queue}.${jobId}.${failedAt}`;
+}
+
+/** One dead-letter record. */
+export type DeadLetter = Static<typeof DeadLetterRecord>;
+
+/** What a record is made from: the fields of a finally failed BullMQ job. */
+export interface FailedJob {
+  queueName: string;
+  id?: string | undefined;
+  name: string;
+  data: unknown;
+  opts: object;
+  failedReason?: string | undefined;
+  stacktrace?: string[] | null | undefined;
+  attemptsMade: number;
+  timestamp: number;
+  finishedOn?: number | undefined;
+}
+
+const clip = (text: string) =>
+  text.length > DEAD_LETTER_TEXT_LIMIT ? `${text.slice(0, DEAD_LETTER_TEXT_LIMIT - 1)}…` : text;
+
+/**
+ * The record of a finally failed job. The live path (the worker) and the
+ * reconciliation pass (the DLQ processor) both build records with this, so a
+ * failure yields the same record whoever writes it.
+ */
+export function toDeadLetter(job: FailedJob, error?: Error): DeadLetter {
+  return {
+    queue: job.queueName,
+    jobId: String(job.id),
+    jobName: job.name,
+    data: job.data,
+    options: { ...job.opts },
+    failedReason: clip(job.failedReason || error?.message || 'unknown failure'),
+    stacktrace: (job.stacktrace ?? []).filter(Boolean).slice(-DEAD_LETTER_STACK_LIMIT).map(clip),
+    attemptsMade: job.attemptsMade,
+    enqueuedAt: new Date(job.timestamp).toISOString(),
+    failedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
+  };
 }

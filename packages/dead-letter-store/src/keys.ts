@@ -1,0 +1,66 @@
+import { deadLetters } from '@jobfleet/queue-contracts';
+
+/** The hash field of a record's job in which a redrive claims the record (JSON, see `redrive.ts`). */
+export const REDRIVE_CLAIM_FIELD = 'jobfleet:redrive';
+
+/**
+ * Every Redis key of the dead-letter store. Records are BullMQ jobs of the
+ * `dead-letters` queue (`<prefix>:dead-letters:<id>`); the store's own keys sit
+ * beside them under `<prefix>:dead-letters:jobfleet:`, so with a hash-tagged
+ * prefix (`{jobfleet}`) they share the queue's Redis Cluster slot. Record ids
+ * always contain a `.`, so no record's job key can be `…:jobfleet`.
+ */
+export interface DeadLetterKeys {
+  /** The prefix of the `dead-letters` queue's BullMQ keys (`<prefix>:dead-letters:`). */
+  readonly queuePrefix: string;
+  /** A record's BullMQ job hash. */
+  job(id: string): string;
+  /** Every record, scored by failure time (ms). */
+  readonly all: string;
+  /** The records of one source queue. */
+  byQueue(queue: string): string;
+  /** The records of one job name of one source queue. */
+  byJob(queue: string, name: string): string;
+  /** The records of one job name, whatever the queue. */
+  byName(name: string): string;
+  /** SET: every source queue that has had a record. */
+  readonly queues: string;
+  /** SET: every job name a source queue has had a record for. */
+  names(queue: string): string;
+  /** ZSET: removed records of a source queue (id → failure time) that reconciliation must not bring back. */
+  tombstones(queue: string): string;
+  /** STRING: how far (failure time, ms) reconciliation has read the source queue's `failed` set. */
+  reconcileCursor(queue: string): string;
+  /** STRING: held while one process reconciles a source queue. */
+  reconcileLock(queue: string): string;
+  /** STRING: held while one process applies retention. */
+  readonly retentionLock: string;
+  /** ZSET: the source queue's records inside the spike-alert window (id → failure time). */
+  alertWindow(queue: string): string;
+  /** STRING with a TTL: set while the source queue's spike alert is cooling down. */
+  alertCooldown(queue: string): string;
+  /** The BullMQ key of a source queue's `failed` set. */
+  failed(queue: string): string;
+}
+
+export function deadLetterKeys(prefix: string): DeadLetterKeys {
+  const queuePrefix = `${prefix}:${deadLetters.name}:`;
+  const own = `${queuePrefix}jobfleet`;
+  return {
+    queuePrefix,
+    job: (id) => `${queuePrefix}${id}`,
+    all: `${own}:idx:all`,
+    byQueue: (queue) => `${own}:idx:queue:${queue}`,
+    byJob: (queue, name) => `${own}:idx:job:${queue}:${name}`,
+    byName: (name) => `${own}:idx:name:${name}`,
+    queues: `${own}:queues`,
+    names: (queue) => `${own}:names:${queue}`,
+    tombstones: (queue) => `${own}:tombstones:${queue}`,
+    reconcileCursor: (queue) => `${own}:reconcile:cursor:${queue}`,
+    reconcileLock: (queue) => `${own}:reconcile:lock:${queue}`,
+    retentionLock: `${own}:retention:lock`,
+    alertWindow: (queue) => `${own}:alert:window:${queue}`,
+    alertCooldown: (queue) => `${own}:alert:cooldown:${queue}`,
+    failed: (queue) => `${prefix}:${queue}:failed`,
+  };
+}

@@ -1,0 +1,24 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { releaseLockScript } from './lua.js';
+
+/**
+ * Runs `work` while holding a Redis lock (SET NX PX), so that of several
+ * processes one does it at a time; resolves `undefined` without running it when
+ * another holds the lock. The TTL frees the lock of a process that died.
+ */
+export async function withLock<T>(
+  client: Redis,
+  key: string,
+  ttlMs: number,
+  work: () => Promise<T>,
+): Promise<T | undefined> {
+  const token = randomUUID();
+  const acquired = await client.set(key, token, 'PX', ttlMs, 'NX');
+  if (acquired !== 'OK') return undefined;
+  try {
+    return await work();
+  } finally {
+    await releaseLockScript.run(client, [key], [token]);
+  }
+}

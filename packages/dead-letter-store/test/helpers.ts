@@ -1,0 +1,83 @@
+import type { TestRedis } from '@jobfleet/test-utils';
+import { type Job, type JobsOptions, Queue, Worker } from 'bullmq';
+import type { DeadLetter, DeadLetterStore } from '../src/index.js';
+
+/** A well-formed record without a BullMQ job behind it, for index and query tests. */
+export function sampleRecord(
+  fields: Pick<DeadLetter, 'queue' | 'jobId' | 'jobName'> & { failedAt: number } & Omit<
+      Partial<DeadLetter>,
+      'failedAt'
+    >,
+): DeadLetter {
+  const { failedAt, ...rest } = fields;
+  return {
+    data: { userId: 1, to: 'ada@example.com' },
+    options: { attempts: 1 },
+    failedReason: 'boom',
+    stacktrace: [],
+    attemptsMade: 1,
+    enqueuedAt: new Date(failedAt - 1_000).toISOString(),
+    ...rest,
+    failedAt: new Date(failedAt).toISOString(),
+  };
+}
+
+/** Writes records as the worker and the DLQ processor would: captured, then indexed. */
+export async function seed(store: DeadLetterStore, records: DeadLetter[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const record of records) {
+    const id = await store.capture(record);
+    await store.index(id, record);
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** Polls a condition (a Redis state that no event announces) until it holds. */
+export async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000, what = 'condition') {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface FailingJob {
+  name: string;
+  data: unknown;
+  /** The error message the worker fails it with. */
+  reason?: string;
+  opts?: JobsOptions;
+}
+
+/**
+ * Adds jobs and fails each once, for good, with a plain BullMQ worker: the
+ * failed set fills, and no dead-letter record is written (a worker that died
+ * before writing them, as far as the store can tell).
+ */
+export async function failJobs(redis: TestRedis, queueName: string, jobs: FailingJob[]): Promise<Job[]> {
+  const queue = new Queue(queueName, { connection: redis.connection(), prefix: redis.prefix });
+  const before = await queue.getFailedCount();
+  const added = await queue.addBulk(
+    jobs.map((job) => ({
+      name: job.name,
+      data: { payload: job.data, reason: job.reason ?? 'boom' },
+      opts: { attempts: 1, ...job.opts },
+    })),
+  );
+  // The payload is wrapped so the worker knows the reason; unwrap it before the job fails for good.
+  const worker = new Worker(
+    queueName,
+    async (job) => {
+      const { payload, reason } = job.data as { payload: unknown; reason: string };
+      await job.updateData(payload);
+      throw new Error(reason);
+    },
+    { connection: redis.connection(), prefix: redis.prefix, concurrency: 10 },
+  );
+  await waitFor(async () => (await queue.getFailedCount()) >= before + jobs.length, 10_000, 'jobs to fail');
+  await worker.close();
+  const failed = await Promise.all(added.map((job) => queue.getJob(job.id ?? '')));
+  await queue.close();
+  return failed.filter((job): job is Job => job !== undefined);
+}
