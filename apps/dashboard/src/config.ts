@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { type ConfigOf, commonConfig, type EnvVar, env } from '@jobfleet/service-kit';
+import { type ConfiguredUser, parseUsers } from './users.js';
+
+type UserList = readonly ConfiguredUser[] | undefined;
+
+/** `DASHBOARD_USERS`: the user list as JSON; a secret, so errors never echo it. */
+const usersJson: EnvVar<UserList> = {
+  secret: true,
+  parse: (raw) => parseUsers(raw),
+  fallback: () => undefined,
+};
+
+/** `DASHBOARD_USERS_FILE`: a path to the same JSON (a mounted secret). Read once, at start. */
+const usersFile: EnvVar<UserList> = {
+  parse(raw) {
+    let text: string;
+    try {
+      text = readFileSync(raw, 'utf8');
+    } catch (error) {
+      throw new Error(`cannot read the users file: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    return parseUsers(text);
+  },
+  fallback: () => undefined,
+};
+
+/** Shortest accepted session secret: 32 characters, as much as the derived key holds when random. */
+export const MIN_SESSION_SECRET_LENGTH = 32;
+
+const sessionSecret: EnvVar<string | undefined> = {
+  secret: true,
+  parse(raw) {
+    if (raw.length < MIN_SESSION_SECRET_LENGTH) {
+      throw new Error(
+        `must be at least ${MIN_SESSION_SECRET_LENGTH} characters (e.g. \`openssl rand -base64 48\`)`,
+      );
+    }
+    return raw;
+  },
+  fallback: () => undefined,
+};
+
+/** An optional absolute http(s) URL; only its origin is kept. */
+const publicUrl: EnvVar<string | undefined> = {
+  parse(raw) {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new Error('must be an absolute URL such as https://dashboard.example.com');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must use http: or https:');
+    return url.origin;
+  },
+  fallback: () => undefined,
+};
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The dashboard's environment. The user list is parsed and checked here, at
+ * start; that some user (or `DASHBOARD_AUTH=disabled`) is configured is checked
+ * by `buildDashboard`, since it spans several variables.
+ */
+export const dashboardConfig = {
+  ...commonConfig,
+  PORT: env.integer({ default: 3001, min: 0, max: 65_535 }),
+  DASHBOARD_AUTH: env.oneOf(['enabled', 'disabled'], { default: 'enabled' }),
+  DASHBOARD_USERS: usersJson,
+  DASHBOARD_USERS_FILE: usersFile,
+  DASHBOARD_SESSION_SECRET: sessionSecret,
+  DASHBOARD_SESSION_TTL_MS: env.duration({ default: 8 * HOUR_MS, min: 60_000, max: 30 * 24 * HOUR_MS }),
+  DASHBOARD_COOKIE_SECURE: env.oneOf(['auto', 'always', 'never'], { default: 'auto' }),
+  DASHBOARD_PUBLIC_URL: publicUrl,
+  DASHBOARD_TRUST_PROXY: env.boolean({ default: false }),
+  DASHBOARD_LOGIN_MAX_FAILURES: env.integer({ default: 5, min: 1, max: 1_000 }),
+  DASHBOARD_LOGIN_LOCKOUT_MS: env.duration({ default: 15 * 60_000, min: 1_000, max: 24 * HOUR_MS }),
+  DASHBOARD_REFRESH_MS: env.duration({ default: 10_000, min: 1_000, max: 10 * 60_000 }),
+};
+
+export type DashboardConfig = ConfigOf<typeof dashboardConfig>;

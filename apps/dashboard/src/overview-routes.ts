@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { type FleetOverview, readOverview } from './overview-data.js';
+import { overviewPage } from './overview-page.js';
+import type { DashboardQueues } from './queues.js';
+import { redisGate } from './redis-gate.js';
+
+export interface OverviewRouteOptions {
+  queues: DashboardQueues;
+  redis: Redis;
+  refreshMs: number;
+  authDisabled: boolean;
+  now?: () => number;
+}
+
+/** How long one overview read may take before the page reports Redis as unreachable. */
+export const OVERVIEW_READ_TIMEOUT_MS = 3_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * `GET /`: the fleet overview. While Redis is unreachable it answers 503 at
+ * once, with the last figures it read (marked stale) and the reason, and it
+ * recovers by itself when Redis is back.
+ */
+export async function overviewRoutes(app: FastifyInstance, options: OverviewRouteOptions): Promise<void> {
+  const { queues, redis, refreshMs, authDisabled, now = Date.now } = options;
+  let last: FleetOverview | undefined;
+  let downSince: number | undefined;
+  const redisUsable = redisGate(redis);
+
+  app.get('/', async (request, reply) => {
+    const principal = request.principal;
+    if (!principal) throw new Error('the overview route ran without a principal');
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
+    try {
+      // Without a connection, do not even start: BullMQ may wait for one inside some calls.
+      if (!(await redisUsable())) throw new Error(`the connection is ${redis.status}`);
+      last = await withTimeout(readOverview(queues, now()), OVERVIEW_READ_TIMEOUT_MS);
+      downSince = undefined;
+      return overviewPage({ overview: last, principal, refreshMs, authDisabled });
+    } catch (error) {
+      downSince ??= now();
+      request.log.warn({ err: error }, 'could not read the overview from Redis');
+      return reply.code(503).send(
+        overviewPage({
+          overview: last,
+          unavailable: { since: downSince, reason: (error as Error).message },
+          principal,
+          refreshMs,
+          authDisabled,
+        }),
+      );
+    }
+  });
+}
