@@ -1,0 +1,186 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { USAGE_BUCKETS, type UsageRow } from '@jobfleet/worker-runtime';
+import { parse } from 'csv-parse/sync';
+import { describe, expect, it } from 'vitest';
+import { buildReportModel, CSV_COLUMNS, chartBars, formatSeconds, renderReport } from '../src/index.js';
+
+const buckets = (entries: Record<number, number>) => {
+  const out = new Array<number>(USAGE_BUCKETS.length + 1).fill(0);
+  for (const [i, n] of Object.entries(entries)) out[Number(i)] = n;
+  return out;
+};
+
+const usage: UsageRow[] = [
+  {
+    queue: 'emails',
+    jobName: 'welcome',
+    counts: { completed: 1_200, retried: 30, dead_lettered: 4, cancelled: 2 },
+    buckets: buckets({ 2: 900, 4: 300, 9: 36 }),
+  },
+  {
+    queue: 'reports',
+    jobName: 'daily-report',
+    counts: { completed: 3, retried: 0, dead_lettered: 0, cancelled: 0 },
+    buckets: buckets({ 10: 3 }),
+  },
+  {
+    queue: 'weird, "queue"',
+    jobName: 'unknown',
+    counts: { completed: 0, retried: 0, dead_lettered: 0, cancelled: 1 },
+    buckets: buckets({}),
+  },
+];
+const createdAt = new Date('2026-03-15T02:00:00Z');
+
+/** Runs poppler's pdftotext, a real PDF parser, on `pdf`. */
+function pdfToText(pdf: Uint8Array): string {
+  const dir = mkdtempSync(join(tmpdir(), 'report-pdf-'));
+  try {
+    writeFileSync(join(dir, 'report.pdf'), pdf);
+    return execFileSync('pdftotext', ['-layout', join(dir, 'report.pdf'), '-'], { encoding: 'utf8' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error('pdftotext not found: apt-get install poppler-utils');
+    }
+    throw error;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('the report model', () => {
+  it('sums totals and jobs per queue, and estimates quantiles from the buckets', () => {
+    const model = buildReportModel('acme', '2026-03-14', usage, createdAt);
+    expect(model.totals).toEqual({
+      completed: 1_203,
+      retried: 30,
+      deadLettered: 4,
+      cancelled: 3,
+      jobs: 1_210,
+      attempts: 1_240,
+    });
+    expect(model.queues.map((q) => [q.queue, q.jobs])).toEqual([
+      ['emails', 1_206],
+      ['reports', 3],
+      ['weird, "queue"', 1],
+    ]);
+    // 900 of 1236 in (0.01, 0.025]: the median is inside that bucket.
+    expect(model.rows[0]?.p50Seconds).toBeGreaterThan(0.01);
+    expect(model.rows[0]?.p50Seconds).toBeLessThanOrEqual(0.025);
+    expect(model.rows[2]?.p50Seconds).toBeNull();
+  });
+
+  it('caps the chart at 20 bars, summing the smallest queues into one', () => {
+    const queues = Array.from({ length: 25 }, (_, i) => ({
+      queue: `q${i}`,
+      completed: 25 - i,
+      deadLettered: 0,
+      cancelled: 0,
+      jobs: 25 - i,
+    }));
+    const bars = chartBars(queues);
+    expect(bars).toHaveLength(20);
+    expect(bars[19]).toEqual({
+      queue: 'other (6 queues)',
+      completed: 21,
+      deadLettered: 0,
+      cancelled: 0,
+      jobs: 21,
+    });
+  });
+
+  it('formats run times for people', () => {
+    expect([null, 0.0004, 0.0125, 2.345, 45, 150].map(formatSeconds)).toEqual([
+      '-',
+      '<1 ms',
+      '13 ms',
+      '2.35 s',
+      '45.0 s',
+      '2.5 min',
+    ]);
+  });
+});
+
+describe('CSV', () => {
+  it('has a header and one row per queue and job name, quoted where needed', async () => {
+    const model = buildReportModel('acme', '2026-03-14', usage, createdAt);
+    const csv = Buffer.from(await renderReport({ model, format: 'csv' })).toString('utf8');
+    const records = parse(csv, { columns: true }) as Array<Record<string, string>>;
+    expect(Object.keys(records[0] ?? {})).toEqual([...CSV_COLUMNS]);
+    expect(records).toHaveLength(3);
+    expect(records[2]).toEqual({
+      queue: 'weird, "queue"',
+      job_name: 'unknown',
+      completed: '0',
+      retried: '0',
+      dead_lettered: '0',
+      cancelled: '1',
+      p50_seconds: '',
+      p95_seconds: '',
+    });
+    expect(Number(records[0]?.p95_seconds)).toBe(model.rows[0]?.p95Seconds);
+    expect(csv).toContain('\r\n');
+  });
+
+  it('is a header alone for a day without jobs', async () => {
+    const model = buildReportModel('acme', '2026-03-14', [], createdAt);
+    const csv = Buffer.from(await renderReport({ model, format: 'csv' })).toString('utf8');
+    expect(csv).toBe(`${CSV_COLUMNS.join(',')}\r\n`);
+  });
+});
+
+describe('PDF', () => {
+  it('opens in pdftotext with the title, tenant, date, totals, table and chart', async () => {
+    const model = buildReportModel('acme', '2026-03-14', usage, createdAt);
+    const progress: number[] = [];
+    const pdf = await renderReport({ model, format: 'pdf' }, (p) => progress.push(p));
+    expect(Buffer.from(pdf).subarray(0, 5).toString()).toBe('%PDF-');
+    const text = pdfToText(pdf);
+    expect(text).toContain('jobfleet daily report');
+    expect(text).toContain('Tenant: acme');
+    expect(text).toContain('Date: 2026-03-14');
+    expect(text).toMatch(/Jobs finished\s+1,210/);
+    expect(text).toMatch(/Completed\s+1,203/);
+    expect(text).toMatch(/Dead-lettered\s+4/);
+    expect(text).toMatch(/Cancelled\s+3/);
+    expect(text).toMatch(/Retried attempts\s+30/);
+    expect(text).toMatch(/emails\s+welcome\s+1,200\s+30\s+4\s+2/);
+    expect(text).toMatch(/reports\s+daily-report\s+3\s+0\s+0\s+0/);
+    expect(text).toContain('Jobs per queue');
+    expect(text).toMatch(/emails\s+1,206/);
+    expect(progress[0]).toBe(0);
+    expect(progress.at(-1)).toBe(100);
+    expect([...progress].sort((a, b) => a - b)).toEqual(progress);
+  });
+
+  it('is byte-identical when rendered again from the same data', async () => {
+    const model = buildReportModel('acme', '2026-03-14', usage, createdAt);
+    const a = await renderReport({ model, format: 'pdf' });
+    const b = await renderReport({ model, format: 'pdf' });
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+  });
+
+  it('paginates a long table, repeating its header, and says so when a day had no jobs', async () => {
+    const many: UsageRow[] = Array.from({ length: 120 }, (_, i) => ({
+      queue: `queue-${String(i).padStart(3, '0')}`,
+      jobName: 'job',
+      counts: { completed: i, retried: 0, dead_lettered: 0, cancelled: 0 },
+      buckets: buckets({ 3: i }),
+    }));
+    const long = pdfToText(
+      await renderReport({ model: buildReportModel('acme', '2026-03-14', many, createdAt), format: 'pdf' }),
+    );
+    expect(long).toContain('queue-119');
+    expect(long.match(/Queue\s+Job\s+Completed/g)?.length).toBeGreaterThanOrEqual(3);
+    expect(long).toMatch(/page 1 of \d/);
+
+    const empty = pdfToText(
+      await renderReport({ model: buildReportModel('acme', '2026-03-14', [], createdAt), format: 'pdf' }),
+    );
+    expect(empty).toContain('No jobs finished on this day.');
+    expect(empty).toMatch(/Jobs finished\s+0/);
+  });
+});
