@@ -105,7 +105,16 @@ export async function runWorker<Q extends QueueContract>(
     checks: [redisCheck, workerCheck, ...(options.readiness ?? [])],
     metricsToken: config.metricsToken,
   });
-  const address = await server.listen({ port: config.metricsPort, host: config.host });
+  let address: string;
+  try {
+    address = await server.listen({ port: config.metricsPort, host: config.host });
+  } catch (error) {
+    // Nothing else would close what was opened above.
+    await runtime.close(0);
+    await server.close();
+    connection.disconnect();
+    throw error;
+  }
   const port = server.server.address();
   const metricsUrl = port && typeof port === 'object' ? `http://127.0.0.1:${port.port}` : address;
 
