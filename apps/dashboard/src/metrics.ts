@@ -34,7 +34,7 @@ export function dashboardMetrics(registry: Registry): DashboardMetrics {
       registers,
     }),
   };
-  for (const outcome of ['success', 'failure', 'throttled'] as const) metrics.logins.labels({ outcome });
+  for (const outcome of ['success', 'failure', 'throttled'] as const) metrics.logins.labels({ outcome }).inc(0);
   cache.set(registry, metrics);
   return metrics;
 }

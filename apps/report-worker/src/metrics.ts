@@ -66,8 +66,8 @@ export function reportMetrics(registry: Registry): ReportMetrics {
     }),
   };
   for (const format of Object.keys(REPORT_FORMATS)) {
-    metrics.renderDuration.labels({ format });
-    metrics.size.labels({ format });
+    metrics.renderDuration.zero({ format });
+    metrics.size.zero({ format });
     for (const reason of RENDER_FAILURE_REASONS) metrics.renderFailures.labels({ format, reason }).inc(0);
   }
   for (const result of NOTICE_RESULTS) metrics.notices.labels({ result }).inc(0);

@@ -8,7 +8,7 @@ import { DeadLetterSink } from './dead-letter.js';
 import { InvalidPayloadError, JobCancelledError, UnknownJobError } from './errors.js';
 import type { HandlerMap, JobContext } from './handlers.js';
 import { type Outcome, workerMetrics } from './metrics.js';
-import { UsageLedger } from './usage-ledger.js';
+import { OUTCOMES, UsageLedger } from './usage-ledger.js';
 
 /** Every worker records BullMQ's per-minute completed/failed counts for a week; the dashboard reads them. */
 export const BULLMQ_METRICS = { maxDataPoints: MetricsTime.ONE_WEEK } as const;
@@ -63,7 +63,10 @@ export function createWorkerRuntime<Q extends QueueContract>(
   const active = metrics.active.labels({ queue });
   active.set(0);
   // prom-client hashes label objects on every call; bind each label set once instead (the hot path).
-  const bound = new Map<string, { processed: { inc(): void }; duration: { observe(v: number): void } }>();
+  const bound = new Map<
+    string,
+    { processed: { inc(value?: number): void }; duration: { observe(v: number): void } }
+  >();
   const boundFor = (jobName: string, outcome: Outcome) => {
     const key = `${jobName}\u0000${outcome}`;
     let entry = bound.get(key);
@@ -83,6 +86,16 @@ export function createWorkerRuntime<Q extends QueueContract>(
     }
     child.observe(seconds);
   };
+
+  // Every series exists from the start at 0, so rate() and increase() see a process's first event too.
+  metrics.stalled.inc({ queue }, 0);
+  for (const jobName of Object.keys(contract.jobs)) {
+    metrics.wait.zero({ queue, job_name: jobName });
+    for (const outcome of OUTCOMES) {
+      boundFor(jobName, outcome).processed.inc(0);
+      metrics.duration.zero({ queue, job_name: jobName, outcome });
+    }
+  }
 
   const processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<unknown> => {
     const started = performance.now();

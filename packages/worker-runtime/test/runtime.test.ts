@@ -65,10 +65,17 @@ describe('worker runtime', () => {
     await events.close();
     const processed = await registry.getSingleMetric('jobfleet_jobs_processed_total')?.get();
     const values = Object.fromEntries(
-      (processed?.values ?? []).map((v) => [`${v.labels.job_name}/${v.labels.outcome}`, v.value]),
+      (processed?.values ?? [])
+        .filter((v) => v.value > 0)
+        .map((v) => [`${v.labels.job_name}/${v.labels.outcome}`, v.value]),
     );
     expect(values).toEqual({ 'ping/completed': 1, 'ping/dead_lettered': 1, 'unknown/dead_lettered': 1 });
     const text = await registry.metrics();
+    // Every contract job and outcome has a series from the start, so the first event is visible to rate().
+    expect(text).toContain(
+      'jobfleet_jobs_processed_total{queue="pings",job_name="pause",outcome="cancelled"} 0',
+    );
+    expect(text).toContain('jobfleet_jobs_stalled_total{queue="pings"} 0');
     expect(text).toMatch(
       /jobfleet_job_duration_seconds_count\{queue="pings",job_name="ping",outcome="completed"\} 1/,
     );
