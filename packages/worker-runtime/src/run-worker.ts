@@ -41,6 +41,10 @@ export interface RunWorkerOptions<Q extends QueueContract> {
   readiness?: ReadinessCheck[];
   /** BullMQ options the app sets itself, e.g. a rate `limiter`. */
   workerOptions?: Pick<WorkerOptions, 'limiter'>;
+  /** See `createWorkerRuntime`: off only for the consumer of `dead-letters`. */
+  deadLetterFailures?: boolean;
+  /** See `createWorkerRuntime`. */
+  recordUsage?: boolean;
   /** Install SIGTERM/SIGINT handling; entrypoints want this, tests do not. */
   handleSignals?: boolean;
   /** Runs after the worker has stopped, before connections close (an app's own resources). */
@@ -85,6 +89,8 @@ export async function runWorker<Q extends QueueContract>(
     registry,
     concurrency: config.workerConcurrency,
     usageRetentionDays: config.usageRetentionDays,
+    ...(options.deadLetterFailures === undefined ? {} : { deadLetterFailures: options.deadLetterFailures }),
+    ...(options.recordUsage === undefined ? {} : { recordUsage: options.recordUsage }),
     workerOptions: {
       lockDuration: config.workerLockDurationMs,
       stalledInterval: config.workerStalledIntervalMs,

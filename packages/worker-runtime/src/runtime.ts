@@ -22,6 +22,14 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
   logger: Logger;
   registry: Registry;
   concurrency?: number;
+  /**
+   * Write a dead-letter record for each final failure (default true). The DLQ
+   * processor, which consumes `dead-letters`, turns this off: its own failures
+   * must not feed the queue it reads.
+   */
+  deadLetterFailures?: boolean;
+  /** Count attempts in the per-tenant usage ledger (default true). */
+  recordUsage?: boolean;
   /** Days the per-tenant usage ledger keeps each day; default 40. */
   usageRetentionDays?: number;
   /** How often active jobs' cancel markers are re-checked (for missed cancel messages); default 2 s. */
@@ -48,6 +56,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
   options: WorkerRuntimeOptions<Q>,
 ): WorkerRuntime {
   const { contract, connection, prefix, logger, registry, concurrency = 10 } = options;
+  const { deadLetterFailures = true, recordUsage = true } = options;
   const handlers = options.handlers as unknown as Record<
     string,
     (data: unknown, context: JobContext) => Promise<unknown>
@@ -156,7 +165,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
     processed.inc();
     const seconds = attemptSeconds.get(job);
     if (seconds !== undefined) duration.observe(seconds);
-    usage.record(tenantOf(job), queue, jobName, outcome, seconds);
+    if (recordUsage) usage.record(tenantOf(job), queue, jobName, outcome, seconds);
   };
 
   const usage = new UsageLedger({
@@ -197,6 +206,10 @@ export function createWorkerRuntime<Q extends QueueContract>(
       return;
     }
     count(job, 'dead_lettered');
+    if (!deadLetterFailures) {
+      log.error({ err: error, attempts: job.attemptsMade }, 'job failed for good');
+      return;
+    }
     log.error({ err: error, attempts: job.attemptsMade }, 'job failed for good; dead-lettering it');
     const recording = deadLetters
       .record(job, error)

@@ -138,6 +138,27 @@ describe('worker runtime', () => {
     await Promise.all([dlqEvents.close(), dlq.close(), queue.close()]);
   });
 
+  it('writes no dead-letter record when told not to (the consumer of dead-letters itself)', async () => {
+    const runtime = createWorkerRuntime({
+      contract: pings,
+      handlers,
+      connection: redis.connection(),
+      prefix: redis.prefix,
+      logger: silent,
+      registry: createMetricsRegistry(),
+      deadLetterFailures: false,
+    });
+    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
+    const events = new QueueEvents(pings.name, { connection: { url: redis.url }, prefix: redis.prefix });
+    await events.waitUntilReady();
+    const job = await queue.add('ping', { text: 1 }, pings.defaultJobOptions);
+    await expect(job.waitUntilFinished(events)).rejects.toThrow(/invalid payload/);
+    await runtime.close();
+    const dlq = new Queue(deadLetters.name, { connection: redis.connection(), prefix: redis.prefix });
+    expect(await dlq.count()).toBe(0);
+    await Promise.all([events.close(), queue.close(), dlq.close()]);
+  });
+
   it('records BullMQ per-minute metrics the dashboard reads', async () => {
     const { runtime, queue, events } = await start();
     const job = await queue.add('ping', { text: 'a' });
