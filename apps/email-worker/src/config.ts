@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type ConfigOf, type EnvVar, env } from '@jobfleet/service-kit';
 import { workerConfig } from '@jobfleet/worker-runtime';
 import { type Mailbox, parseMailbox } from './mailbox.js';
+import { parseSmtpUrl, type SmtpEndpoint } from './smtp-endpoint.js';
 
 const CONTROL = /\p{Cc}/u;
+const DAY_MS = 86_400_000;
 
 /** A directory, resolved against the working directory when relative. */
 function directory(fallback: string): EnvVar<string> {
@@ -26,28 +29,102 @@ function optionalHttpUrl(): EnvVar<string | undefined> {
   };
 }
 
+/** `SMTP_URL`: unset means the file outbox. A secret: it may carry a password. */
+function optionalSmtpUrl(): EnvVar<SmtpEndpoint | undefined> {
+  return { secret: true, parse: parseSmtpUrl, fallback: () => undefined };
+}
+
+/** A PEM file of CA certificates, read at start so a bad path stops the process with the other bad keys. */
+function optionalPemFile(): EnvVar<string | undefined> {
+  return {
+    parse(raw) {
+      let pem: string;
+      try {
+        pem = readFileSync(resolve(raw), 'utf8');
+      } catch (error) {
+        throw new Error(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('must be a PEM file of certificates');
+      return pem;
+    },
+    fallback: () => undefined,
+  };
+}
+
+/** Messages per second, a positive number; unset or 0 means no limit. */
+function optionalRate(): EnvVar<number | undefined> {
+  return {
+    parse(raw) {
+      const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
+      if (!Number.isFinite(value) || value > 100_000) {
+        throw new Error('must be messages per second, a number from 0 (no limit) to 100000');
+      }
+      if (value > 0 && value < 0.001) throw new Error('must be at least 0.001 messages per second');
+      return value === 0 ? undefined : value;
+    },
+    fallback: () => undefined,
+  };
+}
+
+/** An optional single-line string without spaces (a host name). */
+function optionalHostName(): EnvVar<string | undefined> {
+  return {
+    parse(raw) {
+      if (!/^[A-Za-z0-9.[\]:-]{1,253}$/.test(raw))
+        throw new Error('must be a host name or an address literal');
+      return raw;
+    },
+    fallback: () => undefined,
+  };
+}
+
 /**
  * The email worker's environment: the keys of every worker (`REDIS_URL`,
- * `METRICS_PORT` 9101, `WORKER_CONCURRENCY` 10, …) plus
+ * `METRICS_PORT` 9101, `WORKER_CONCURRENCY` 10, …) plus the ones below. The
+ * README lists them with their defaults.
  *
- * - `EMAIL_OUTBOX_DIR` (`.data/outbox`, resolved against the working directory):
- *   where the outbox transport writes one `.eml` file per message.
- * - `EMAIL_FROM` (`jobfleet <no-reply@jobfleet.local>`): the sender of every
- *   message; its domain ends every Message-ID.
- * - `EMAIL_SEND_DELAY_MS` (`0`): a pause before each delivery. It throttles a
- *   process (at most `WORKER_CONCURRENCY` messages per pause) and, with the
- *   outbox, mimics a mail server's latency in development, demos and shutdown
- *   drills. Cancelling a job cuts its pause short.
- * - `APP_NAME` (`jobfleet`): the product name in subjects, greetings and signatures.
- * - `APP_URL` (unset): the product's address, linked from the welcome e-mail;
- *   without it the welcome e-mail has no link.
+ * Transport: with `SMTP_URL` set, messages go over SMTP through a connection
+ * pool; without it, to the file outbox in `EMAIL_OUTBOX_DIR`.
  */
 export const emailWorkerConfig = {
   ...workerConfig({ metricsPort: 9101, concurrency: 10 }),
+  /** Where the outbox transport writes one `.eml` file per message (used without `SMTP_URL`). */
   EMAIL_OUTBOX_DIR: directory('.data/outbox'),
+  /** The sender of every message; its domain ends every Message-ID. */
   EMAIL_FROM: mailbox('jobfleet <no-reply@jobfleet.local>'),
+  /** A pause before each delivery (a per-process throttle, or simulated latency); cancelling cuts it short. */
   EMAIL_SEND_DELAY_MS: env.duration({ default: 0, max: 60_000 }),
+  /** Messages per second across every email-worker replica (BullMQ's limiter, kept in Redis). */
+  EMAIL_RATE_LIMIT: optionalRate(),
+  /**
+   * How long the delivery ledger remembers a delivered job. Longer than the
+   * contract keeps failed jobs (7 days), so any rerun of a kept job — a retry,
+   * a stalled-job recovery, an operator's retry of a failed job — still finds it.
+   */
+  EMAIL_LEDGER_TTL_MS: env.duration({ default: 8 * DAY_MS, min: 60_000 }),
+  /** `smtp://user:password@host:port` or `smtps://…`; unset: the file outbox. */
+  SMTP_URL: optionalSmtpUrl(),
+  /** `auto`: upgrade when offered; `required`: refuse to send in clear text; `off`: never upgrade. */
+  SMTP_STARTTLS: env.oneOf(['auto', 'required', 'off'], { default: 'auto' }),
+  /** Verify the server's certificate (TLS and STARTTLS). */
+  SMTP_TLS_REJECT_UNAUTHORIZED: env.boolean({ default: true }),
+  /** Extra CA certificates (a PEM file) to trust, e.g. a private CA. */
+  SMTP_TLS_CA_FILE: optionalPemFile(),
+  /** The name the worker gives in EHLO; nodemailer uses the machine's host name when unset. */
+  SMTP_EHLO_NAME: optionalHostName(),
+  /** Open connections in the pool, per process. */
+  SMTP_MAX_CONNECTIONS: env.integer({ default: 5, min: 1, max: 100 }),
+  /** Messages one connection sends before it is replaced by a new one. */
+  SMTP_MAX_MESSAGES: env.integer({ default: 100, min: 1, max: 100_000 }),
+  /** Time to establish the TCP (and, with smtps, TLS) connection. */
+  SMTP_CONNECTION_TIMEOUT_MS: env.duration({ default: 10_000, min: 10, max: 600_000 }),
+  /** Time for the server's greeting once connected. */
+  SMTP_GREETING_TIMEOUT_MS: env.duration({ default: 10_000, min: 10, max: 600_000 }),
+  /** Longest silence of the server at any point, including the reply after the message itself. */
+  SMTP_SOCKET_TIMEOUT_MS: env.duration({ default: 60_000, min: 10, max: 3_600_000 }),
+  /** The product name in subjects, greetings and signatures. */
   APP_NAME: env.string({ default: 'jobfleet', maxLength: 100, pattern: /^\P{Cc}+$/u }),
+  /** The product's address, linked from the welcome e-mail; no link when unset. */
   APP_URL: optionalHttpUrl(),
 };
 

@@ -1,8 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { emails, type JobResult } from '@jobfleet/queue-contracts';
 import type { HandlerMap, JobContext } from '@jobfleet/worker-runtime';
+import type { DeliveryLedger, LedgerJob } from './delivery-ledger.js';
 import { domainOf, type Mailbox } from './mailbox.js';
 import { messageIdFor } from './message-id.js';
+import type { EmailMetrics, EmailTemplate } from './metrics.js';
+import { isSmtpError } from './smtp-errors.js';
 import {
   type Brand,
   type RenderedEmail,
@@ -10,10 +13,13 @@ import {
   renderPasswordReset,
   renderWelcome,
 } from './templates/index.js';
-import type { MailTransport } from './transport.js';
+import type { MailTransport, SendResult } from './transport.js';
 
 export interface EmailHandlerDeps {
   transport: MailTransport;
+  /** Checked before sending and written as soon as a message is accepted. */
+  ledger: DeliveryLedger;
+  metrics: EmailMetrics;
   /** The sender of every message; its domain ends every Message-ID. */
   from: Mailbox;
   brand: Brand;
@@ -30,38 +36,95 @@ type EmailResult = JobResult<typeof emails, 'welcome'>;
 const HEADERS = { 'Auto-Submitted': 'auto-generated' } as const;
 
 /**
- * The `emails` queue's handlers: render the template, deliver through
- * `transport`, answer `{ messageId, transport }`. Logs name the job, template
+ * The `emails` queue's handlers: look the job up in the delivery ledger (a
+ * job whose message was already accepted completes without sending it
+ * again), render the template, deliver through `transport`, record the
+ * delivery, answer `{ messageId, transport }`. Logs name the job, template
  * and Message-ID, never the recipient (personal data).
  */
 export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof emails> {
-  const { transport, from, brand, sendDelayMs = 0 } = deps;
+  const { transport, ledger, metrics, from, brand, sendDelayMs = 0 } = deps;
   const domain = domainOf(from.address);
+  const sent = new Map<EmailTemplate, { inc(): void }>();
+  const countSent = (template: EmailTemplate) => {
+    let counter = sent.get(template);
+    if (!counter) {
+      counter = metrics.sent.labels({ template });
+      sent.set(template, counter);
+    }
+    counter.inc();
+  };
 
   async function deliver(
-    template: string,
+    template: EmailTemplate,
     to: string,
-    rendered: RenderedEmail,
+    render: () => RenderedEmail,
     { job, log, signal }: JobContext,
   ): Promise<EmailResult> {
     if (job.id === undefined) throw new Error('the job has no id');
+    const ledgerJob: LedgerJob = { queue: emails.name, jobId: job.id, createdAt: job.timestamp };
     const messageId = messageIdFor({ queue: emails.name, jobId: job.id, createdAt: job.timestamp, domain });
+
+    const earlier = await ledger.lookup(ledgerJob);
+    if (earlier) {
+      // An unreadable record still means "delivered"; the result is then rebuilt from this attempt.
+      const result = earlier.messageId
+        ? { messageId: earlier.messageId, transport: earlier.transport }
+        : { messageId, transport: transport.kind };
+      log.info(
+        { template, message_id: result.messageId, delivered_at: earlier.deliveredAt },
+        'e-mail already delivered by an earlier attempt; not sending it again',
+      );
+      return result;
+    }
+
+    const rendered = render();
     if (sendDelayMs > 0) await sleep(sendDelayMs, undefined, { signal });
-    const sent = await transport.send({ messageId, from, to, headers: HEADERS, ...rendered }, { signal });
-    log.info({ template, message_id: sent.messageId, transport: transport.kind }, 'e-mail delivered');
-    return { messageId: sent.messageId, transport: transport.kind };
+    let result: SendResult;
+    try {
+      result = await transport.send({ messageId, from, to, headers: HEADERS, ...rendered }, { signal });
+    } catch (error) {
+      if (isSmtpError(error)) {
+        log.warn(
+          {
+            template,
+            message_id: messageId,
+            smtp_class: error.smtpClass,
+            smtp_code: error.responseCode,
+            smtp_command: error.command,
+            permanent: error.permanent,
+            reason: error.message,
+          },
+          error.permanent ? 'e-mail refused for good by the SMTP server' : 'e-mail not delivered this time',
+        );
+      }
+      throw error;
+    }
+
+    try {
+      await ledger.record(ledgerJob, {
+        messageId: result.messageId,
+        transport: transport.kind,
+        deliveredAt: new Date().toISOString(),
+        response: result.response,
+      });
+    } catch (error) {
+      // The message is out: failing the job now would only send it again on the retry.
+      log.error(
+        { err: error, template, message_id: result.messageId },
+        'e-mail delivered, but the delivery ledger could not record it; a rerun of this job would send it again',
+      );
+    }
+    countSent(template);
+    log.info({ template, message_id: result.messageId, transport: transport.kind }, 'e-mail delivered');
+    return { messageId: result.messageId, transport: transport.kind };
   }
 
   return {
-    welcome: (data, context) => deliver('welcome', data.to, renderWelcome(data, brand), context),
+    welcome: (data, context) => deliver('welcome', data.to, () => renderWelcome(data, brand), context),
     'password-reset': (data, context) =>
-      deliver('password-reset', data.to, renderPasswordReset(data, brand), context),
-    notification: (data, context) => {
-      if (data.html !== undefined) {
-        // Until a sanitiser lands, caller HTML is never sent: the HTML part is the escaped text.
-        context.log.info({ template: 'notification' }, 'caller html ignored; sending the text as html');
-      }
-      return deliver('notification', data.to, renderNotification(data), context);
-    },
+      deliver('password-reset', data.to, () => renderPasswordReset(data, brand), context),
+    notification: (data, context) =>
+      deliver('notification', data.to, () => renderNotification(data), context),
   };
 }

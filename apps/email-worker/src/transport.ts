@@ -18,6 +18,14 @@ export interface OutgoingMessage {
   headers?: Readonly<Record<string, string>>;
 }
 
+/** What a transport reports about a delivered message. */
+export interface SendResult {
+  /** The Message-ID the message was delivered under. */
+  messageId: string;
+  /** The server's final reply (SMTP), e.g. `250 2.0.0 Ok: queued as 4F2A1`. */
+  response?: string | undefined;
+}
+
 export interface SendOptions {
   /** Aborted when the job is cancelled. */
   signal?: AbortSignal;
@@ -25,12 +33,14 @@ export interface SendOptions {
 
 /**
  * Where messages go. Handlers know only this, so a file outbox (development)
- * and SMTP (production) are interchangeable.
+ * and SMTP (production) are interchangeable. A transport throws
+ * `PermanentJobError` for a failure no retry can fix, any other error for one
+ * that may pass.
  */
 export interface MailTransport {
   readonly kind: TransportKind;
-  /** Delivers one message; resolves with the Message-ID it was delivered under. */
-  send(message: OutgoingMessage, options?: SendOptions): Promise<{ messageId: string }>;
+  /** Delivers one message; resolves once it is delivered (an SMTP server accepted it). */
+  send(message: OutgoingMessage, options?: SendOptions): Promise<SendResult>;
   /** Releases connections or handles; the worker calls it after the last job. */
   close(): Promise<void>;
 }

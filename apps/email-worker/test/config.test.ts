@@ -1,7 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '@jobfleet/service-kit';
 import { describe, expect, it } from 'vitest';
-import { emailWorkerConfig, parseMailbox } from '../src/index.js';
+import {
+  describeSmtpEndpoint,
+  emailWorkerConfig,
+  parseMailbox,
+  parseSmtpUrl,
+  rateLimiter,
+} from '../src/index.js';
+import { TEST_CERT, TEST_CERT_FILE } from './test-smtp-server.js';
 
 describe('email worker config', () => {
   it('has working defaults: port 9101, concurrency 10, outbox under the working directory', () => {
@@ -14,7 +22,98 @@ describe('email worker config', () => {
       emailSendDelayMs: 0,
       appName: 'jobfleet',
       appUrl: undefined,
+      emailRateLimit: undefined,
+      emailLedgerTtlMs: 8 * 86_400_000,
+      smtpUrl: undefined,
+      smtpStarttls: 'auto',
+      smtpTlsRejectUnauthorized: true,
+      smtpTlsCaFile: undefined,
+      smtpEhloName: undefined,
+      smtpMaxConnections: 5,
+      smtpMaxMessages: 100,
+      smtpConnectionTimeoutMs: 10_000,
+      smtpGreetingTimeoutMs: 10_000,
+      smtpSocketTimeoutMs: 60_000,
     });
+  });
+
+  it('documents every key in .env.example and the README', () => {
+    const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const key of Object.keys(emailWorkerConfig)) {
+      expect(example, key).toMatch(new RegExp(`^(# )?${key}=`, 'm'));
+      if (key.startsWith('SMTP_') || key.startsWith('EMAIL_') || key.startsWith('APP_')) {
+        expect(readme, key).toContain(`\`${key}\``);
+      }
+    }
+  });
+
+  it('keeps the ledger longer than the contract keeps failed jobs', () => {
+    const failedRetentionMs = 7 * 24 * 3_600 * 1_000;
+    expect(loadConfig(emailWorkerConfig, {}).emailLedgerTtlMs).toBeGreaterThan(failedRetentionMs);
+  });
+
+  it('reads the SMTP keys', () => {
+    const config = loadConfig(emailWorkerConfig, {
+      SMTP_URL: 'smtps://mailer%40acme:p%40ss%3Aw0rd@smtp.acme.example',
+      SMTP_STARTTLS: 'required',
+      SMTP_TLS_REJECT_UNAUTHORIZED: 'false',
+      SMTP_TLS_CA_FILE: TEST_CERT_FILE,
+      SMTP_EHLO_NAME: 'worker-1.acme.example',
+      SMTP_MAX_CONNECTIONS: '2',
+      SMTP_MAX_MESSAGES: '50',
+      SMTP_CONNECTION_TIMEOUT_MS: '5s',
+      SMTP_GREETING_TIMEOUT_MS: '3000',
+      SMTP_SOCKET_TIMEOUT_MS: '2m',
+      EMAIL_RATE_LIMIT: '2.5',
+      EMAIL_LEDGER_TTL_MS: '30d',
+    });
+    expect(config).toMatchObject({
+      smtpUrl: {
+        secure: true,
+        host: 'smtp.acme.example',
+        port: 465,
+        auth: { user: 'mailer@acme', pass: 'p@ss:w0rd' },
+      },
+      smtpStarttls: 'required',
+      smtpTlsRejectUnauthorized: false,
+      smtpTlsCaFile: TEST_CERT,
+      smtpEhloName: 'worker-1.acme.example',
+      smtpMaxConnections: 2,
+      smtpMaxMessages: 50,
+      smtpConnectionTimeoutMs: 5_000,
+      smtpGreetingTimeoutMs: 3_000,
+      smtpSocketTimeoutMs: 120_000,
+      emailRateLimit: 2.5,
+      emailLedgerTtlMs: 30 * 86_400_000,
+    });
+    expect(loadConfig(emailWorkerConfig, { EMAIL_RATE_LIMIT: '0' }).emailRateLimit).toBeUndefined();
+  });
+
+  it('refuses bad SMTP keys without echoing the SMTP URL, which may hold a password', () => {
+    try {
+      loadConfig(emailWorkerConfig, {
+        SMTP_URL: 'http://user:hunter2@smtp.example',
+        SMTP_STARTTLS: 'maybe',
+        SMTP_TLS_CA_FILE: '/nonexistent/ca.pem',
+        SMTP_MAX_CONNECTIONS: '0',
+        EMAIL_RATE_LIMIT: '-1',
+      });
+      expect.unreachable();
+    } catch (error) {
+      const issues = (error as ConfigError).issues;
+      expect(issues.map((issue) => issue.split(':')[0]).sort()).toEqual([
+        'EMAIL_RATE_LIMIT',
+        'SMTP_MAX_CONNECTIONS',
+        'SMTP_STARTTLS',
+        'SMTP_TLS_CA_FILE',
+        'SMTP_URL',
+      ]);
+      expect(issues.join('\n')).not.toContain('hunter2');
+      expect(issues.find((issue) => issue.startsWith('SMTP_TLS_CA_FILE'))).toMatch(
+        /cannot be read \(ENOENT\)/,
+      );
+    }
   });
 
   it('reads every key', () => {
@@ -66,5 +165,51 @@ describe('parseMailbox', () => {
     expect(() => parseMailbox('Ada')).toThrow(/one e-mail address/);
     expect(() => parseMailbox('Ada <not-an-address>')).toThrow(/one e-mail address/);
     expect(() => parseMailbox('Ada <a@example.com>\r\nBcc: b@example.com')).toThrow(/control characters/);
+  });
+});
+
+describe('parseSmtpUrl', () => {
+  it('reads host, port, TLS and percent-encoded credentials; ports default to 587 and 465', () => {
+    expect(parseSmtpUrl('smtp://mail.example')).toEqual({
+      secure: false,
+      host: 'mail.example',
+      port: 587,
+      auth: undefined,
+    });
+    expect(parseSmtpUrl('smtps://u:p@mail.example')).toEqual({
+      secure: true,
+      host: 'mail.example',
+      port: 465,
+      auth: { user: 'u', pass: 'p' },
+    });
+    expect(parseSmtpUrl('smtp://[::1]:2525/')).toMatchObject({ host: '::1', port: 2525 });
+    expect(parseSmtpUrl('smtp://apikey@mail.example:25')).toMatchObject({
+      auth: { user: 'apikey', pass: '' },
+    });
+  });
+
+  it('refuses other schemes, options in the URL, a password without a user and bad encodings', () => {
+    expect(() => parseSmtpUrl('http://mail.example')).toThrow(/smtp: or smtps:/);
+    expect(() => parseSmtpUrl('smtp://mail.example?pool=true')).toThrow(/SMTP_\* keys/);
+    expect(() => parseSmtpUrl('smtp://mail.example/path')).toThrow(/SMTP_\* keys/);
+    expect(() => parseSmtpUrl('smtp://:secret@mail.example')).toThrow(/no user name/);
+    expect(() => parseSmtpUrl('smtp://u:%E0%A4%A@mail.example')).toThrow(/percent-encoded password/);
+    expect(() => parseSmtpUrl('mail.example')).toThrow(/must be a URL/);
+  });
+
+  it('describes the endpoint for logs without the password', () => {
+    expect(describeSmtpEndpoint(parseSmtpUrl('smtps://a%40b:secret@mail.example'))).toBe(
+      'smtps://a%40b@mail.example:465',
+    );
+    expect(describeSmtpEndpoint(parseSmtpUrl('smtp://[::1]:25'))).toBe('smtp://[::1]:25');
+  });
+});
+
+describe('rateLimiter', () => {
+  it("turns messages per second into BullMQ's limiter without rounding the rate up", () => {
+    expect(rateLimiter(10)).toEqual({ max: 10, duration: 1_000 });
+    expect(rateLimiter(0.5)).toEqual({ max: 1, duration: 2_000 });
+    expect(rateLimiter(2.5)).toEqual({ max: 1, duration: 400 });
+    expect(() => rateLimiter(0)).toThrow(RangeError);
   });
 });

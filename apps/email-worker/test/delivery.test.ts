@@ -56,7 +56,7 @@ describe('email delivery through the outbox', () => {
     expect(mail.html).not.toContain('<b>x</b>');
   });
 
-  it('overwrites instead of duplicating when a job runs again after its e-mail was written', async () => {
+  it('does not duplicate when a job runs again after its e-mail was written (ledger, and the file is keyed by Message-ID)', async () => {
     // The first attempt delivers, then fails before BullMQ records the success: a crash at the worst moment.
     let attempts = 0;
     const { outboxDir, queue, events } = await setup((handlers) => ({

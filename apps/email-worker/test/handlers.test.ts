@@ -2,8 +2,42 @@ import { Writable } from 'node:stream';
 import { createLogger } from '@jobfleet/service-kit';
 import type { JobContext } from '@jobfleet/worker-runtime';
 import type { Job } from 'bullmq';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createEmailHandlers, type MailTransport, type OutgoingMessage } from '../src/index.js';
+import {
+  createEmailHandlers,
+  type DeliveryLedger,
+  type DeliveryRecord,
+  type EmailHandlerDeps,
+  emailMetrics,
+  type MailTransport,
+  type OutgoingMessage,
+  PermanentSmtpError,
+  SmtpDeliveryError,
+} from '../src/index.js';
+
+/** A ledger in a Map, keyed like the Redis one by job id and creation time. */
+function memoryLedger() {
+  const records = new Map<string, DeliveryRecord>();
+  const ledger: DeliveryLedger = {
+    lookup: async (job) => records.get(`${job.jobId}@${job.createdAt}`),
+    record: async (job, delivery) => void records.set(`${job.jobId}@${job.createdAt}`, delivery),
+  };
+  return { ledger, records };
+}
+
+/** The handlers with a fresh ledger and metrics registry unless given. */
+function handlersWith(deps: Partial<EmailHandlerDeps> & Pick<EmailHandlerDeps, 'transport'>) {
+  const registry = new Registry();
+  const handlers = createEmailHandlers({
+    ledger: memoryLedger().ledger,
+    metrics: emailMetrics(registry),
+    from,
+    brand,
+    ...deps,
+  });
+  return { handlers, registry };
+}
 
 /** A transport that keeps what it was given. */
 function fakeTransport() {
@@ -41,7 +75,7 @@ const brand = { appName: 'Acme', appUrl: 'https://acme.example' };
 describe('email handlers', () => {
   it('renders welcome, delivers it with a Message-ID derived from the job, and returns the contract result', async () => {
     const { transport, sent } = fakeTransport();
-    const handlers = createEmailHandlers({ transport, from, brand });
+    const handlers = handlersWith({ transport }).handlers;
     const { ctx } = context('42');
     const result = await handlers.welcome({ userId: 123, to: 'ada@example.com', name: '<b>x</b>' }, ctx);
     expect(result).toEqual({ messageId: '<emails.42.1700000000000@mail.acme.example>', transport: 'outbox' });
@@ -57,38 +91,83 @@ describe('email handlers', () => {
     expect(sent[0]?.text).toContain('Hi <b>x</b>,');
   });
 
-  it('gives every attempt of one job the same Message-ID, and other jobs other ones', async () => {
+  it('gives every job its own Message-ID, derived from the job', async () => {
     const { transport, sent } = fakeTransport();
-    const handlers = createEmailHandlers({ transport, from, brand });
+    const handlers = handlersWith({ transport }).handlers;
     const data = { userId: 1, to: 'a@example.com', resetUrl: 'https://acme.example/r?t=1' };
-    await handlers['password-reset'](data, context('7').ctx);
     await handlers['password-reset'](data, context('7').ctx);
     await handlers['password-reset'](data, context('8').ctx);
     expect(sent.map((m) => m.messageId)).toEqual([
-      '<emails.7.1700000000000@mail.acme.example>',
       '<emails.7.1700000000000@mail.acme.example>',
       '<emails.8.1700000000000@mail.acme.example>',
     ]);
     expect(sent[0]?.subject).toBe('Reset your Acme password');
   });
 
-  it('sends a notification with a one-line subject and the escaped text as HTML, ignoring caller HTML', async () => {
+  it('sends a job once: a rerun finds the delivery in the ledger and returns the same result without sending', async () => {
     const { transport, sent } = fakeTransport();
-    const handlers = createEmailHandlers({ transport, from, brand });
-    const { ctx, lines } = context();
+    const { ledger, records } = memoryLedger();
+    const { handlers, registry } = handlersWith({ transport, ledger });
+    const data = { userId: 1, to: 'a@example.com', resetUrl: 'https://acme.example/r?t=1' };
+    const first = await handlers['password-reset'](data, context('7').ctx);
+    expect(records.get('7@1700000000000')).toMatchObject({ messageId: first.messageId, transport: 'outbox' });
+    const { ctx, lines } = context('7');
+    const again = await handlers['password-reset'](data, ctx);
+    expect(again).toEqual(first);
+    expect(sent).toHaveLength(1);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        msg: 'e-mail already delivered by an earlier attempt; not sending it again',
+        message_id: first.messageId,
+      }),
+    );
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('jobfleet_emails_sent_total{template="password-reset"} 1');
+    expect(metrics).toContain('jobfleet_emails_sent_total{template="welcome"} 0');
+  });
+
+  it('still completes a delivered job when the ledger cannot record it, and says so', async () => {
+    const { transport, sent } = fakeTransport();
+    const ledger: DeliveryLedger = {
+      lookup: async () => undefined,
+      record: async () => {
+        throw new Error('READONLY You cannot write against a read only replica.');
+      },
+    };
+    const { handlers } = handlersWith({ transport, ledger });
+    const { ctx, lines } = context('9');
+    const result = await handlers.welcome({ userId: 1, to: 'a@example.com' }, ctx);
+    expect(result.transport).toBe('outbox');
+    expect(sent).toHaveLength(1);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        msg: 'e-mail delivered, but the delivery ledger could not record it; a rerun of this job would send it again',
+      }),
+    );
+  });
+
+  it('sends a notification with a one-line subject, and caller HTML only after sanitising it', async () => {
+    const { transport, sent } = fakeTransport();
+    const handlers = handlersWith({ transport }).handlers;
     await handlers.notification(
-      { to: 'a@example.com', subject: 'Hi\r\nBcc: x@example.com', text: 'a <b>', html: '<script>x</script>' },
-      ctx,
+      {
+        to: 'a@example.com',
+        subject: 'Hi\r\nBcc: x@example.com',
+        text: 'a <b>',
+        html: '<p onclick="steal()">Build <b>green</b></p><script>x</script>',
+      },
+      context().ctx,
     );
     expect(sent[0]?.subject).toBe('Hi Bcc: x@example.com');
-    expect(sent[0]?.html).toContain('<p>a &lt;b&gt;</p>');
-    expect(sent[0]?.html).not.toContain('<script>');
-    expect(lines.map((l) => l.msg)).toContain('caller html ignored; sending the text as html');
+    expect(sent[0]?.html).toContain('<p>Build <b>green</b></p>');
+    expect(sent[0]?.html).not.toMatch(/<script|onclick|steal/);
+    expect(sent[0]?.text).toBe('a <b>\n');
   });
 
   it('logs the job, template and Message-ID, never the recipient or the content', async () => {
     const { transport } = fakeTransport();
-    const handlers = createEmailHandlers({ transport, from, brand });
+    const handlers = handlersWith({ transport }).handlers;
     const { ctx, lines } = context('42');
     await handlers.welcome({ userId: 123, to: 'ada.lovelace@example.com', name: 'Ada Lovelace' }, ctx);
     expect(lines).toContainEqual(
@@ -107,7 +186,7 @@ describe('email handlers', () => {
 
   it('waits EMAIL_SEND_DELAY_MS before delivering, and a cancelled job stops waiting and sends nothing', async () => {
     const { transport, sent } = fakeTransport();
-    const handlers = createEmailHandlers({ transport, from, brand, sendDelayMs: 60_000 });
+    const handlers = handlersWith({ transport, sendDelayMs: 60_000 }).handlers;
     const controller = new AbortController();
     const running = handlers.welcome({ userId: 1, to: 'a@example.com' }, context('1', controller.signal).ctx);
     expect(sent).toHaveLength(0);
@@ -115,11 +194,47 @@ describe('email handlers', () => {
     await expect(running).rejects.toThrow();
     expect(sent).toHaveLength(0);
 
-    const short = createEmailHandlers({ transport, from, brand, sendDelayMs: 30 });
+    const short = handlersWith({ transport, sendDelayMs: 30 }).handlers;
     const started = performance.now();
     await short.welcome({ userId: 1, to: 'a@example.com' }, context('2').ctx);
     expect(performance.now() - started).toBeGreaterThanOrEqual(25);
     expect(sent).toHaveLength(1);
+  });
+
+  it('logs the SMTP failure class, never the recipient, and passes the error on', async () => {
+    const failure = (permanent: boolean) =>
+      permanent
+        ? new PermanentSmtpError(
+            { class: 'reply_5xx', permanent, responseCode: 550, command: 'RCPT TO', detail: '' },
+            'SMTP server replied 550 5.1.1 [recipient] unknown to RCPT TO',
+          )
+        : new SmtpDeliveryError(
+            { class: 'timeout', permanent, command: 'CONN', detail: '' },
+            'SMTP socket timeout: Timeout',
+          );
+    for (const permanent of [true, false]) {
+      const transport: MailTransport = {
+        kind: 'smtp',
+        send: async () => {
+          throw failure(permanent);
+        },
+        close: async () => {},
+      };
+      const { handlers, registry } = handlersWith({ transport });
+      const { ctx, lines } = context('5');
+      const sending = handlers.welcome({ userId: 1, to: 'ada.lovelace@example.com' }, ctx);
+      await expect(sending).rejects.toThrow(permanent ? PermanentSmtpError : SmtpDeliveryError);
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          template: 'welcome',
+          smtp_class: permanent ? 'reply_5xx' : 'timeout',
+          permanent,
+          msg: permanent ? 'e-mail refused for good by the SMTP server' : 'e-mail not delivered this time',
+        }),
+      );
+      expect(JSON.stringify(lines)).not.toContain('ada.lovelace');
+      expect(await registry.metrics()).toContain('jobfleet_emails_sent_total{template="welcome"} 0');
+    }
   });
 
   it('passes transport failures on, so the runtime retries the job', async () => {
@@ -130,7 +245,7 @@ describe('email handlers', () => {
       },
       close: async () => {},
     };
-    const handlers = createEmailHandlers({ transport, from, brand });
+    const handlers = handlersWith({ transport }).handlers;
     await expect(handlers.welcome({ userId: 1, to: 'a@example.com' }, context().ctx)).rejects.toThrow(
       'disk full',
     );

@@ -1,43 +1,51 @@
-import { emails } from '@jobfleet/queue-contracts';
+import { Writable } from 'node:stream';
+import type { emails } from '@jobfleet/queue-contracts';
 import { createLogger, loadConfig } from '@jobfleet/service-kit';
-import { type HandlerMap, type RunningWorker, runWorker } from '@jobfleet/worker-runtime';
+import type { HandlerMap } from '@jobfleet/worker-runtime';
 import { emailWorkerConfig } from '../src/config.js';
-import { createEmailHandlers } from '../src/handlers.js';
-import { createOutboxTransport } from '../src/outbox.js';
+import { type EmailWorker, startEmailWorker } from '../src/worker.js';
 
 export interface InProcessWorkerOptions {
   redisUrl: string;
   prefix: string;
-  outboxDir: string;
+  /** The outbox transport's directory; ignored when `env` sets `SMTP_URL`. */
+  outboxDir?: string;
+  /** More environment, e.g. `SMTP_URL`, `EMAIL_RATE_LIMIT`. */
+  env?: Record<string, string>;
   /** Decorates the handlers (the contract suite's `wrap`, a crash simulation). */
   wrap?: (handlers: HandlerMap<typeof emails>) => HandlerMap<typeof emails>;
 }
 
-/** The email worker as main.ts builds it, in-process: no signal handlers, metrics on a free port, silent. */
-export async function startInProcessWorker(options: InProcessWorkerOptions): Promise<RunningWorker> {
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+export interface InProcessWorker extends EmailWorker {
+  /** Every log line so far. */
+  readonly logs: LogLine[];
+}
+
+/** The email worker as main.ts builds it, in-process: no signal handlers, metrics on a free port, logs kept. */
+export async function startInProcessWorker(options: InProcessWorkerOptions): Promise<InProcessWorker> {
   const config = loadConfig(emailWorkerConfig, {
     REDIS_URL: options.redisUrl,
     JOBFLEET_PREFIX: options.prefix,
     HOST: '127.0.0.1',
     METRICS_PORT: '0',
     EMAIL_OUTBOX_DIR: options.outboxDir,
+    ...options.env,
   });
-  const transport = createOutboxTransport({ dir: config.emailOutboxDir });
-  const handlers = createEmailHandlers({
-    transport,
-    from: config.emailFrom,
-    brand: { appName: config.appName, appUrl: config.appUrl },
+  const logs: LogLine[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(JSON.parse(String(chunk)) as LogLine);
+      done();
+    },
   });
-  const worker = await runWorker({
-    contract: emails,
-    handlers: options.wrap ? options.wrap(handlers) : handlers,
+  const worker = await startEmailWorker({
     config,
-    service: 'email-worker',
-    logger: createLogger({ service: 'email-worker', level: 'silent' }),
-    readiness: [transport.readiness],
+    logger: createLogger({ service: 'email-worker', level: 'info', destination }),
     handleSignals: false,
-    onClose: () => transport.close(),
+    wrap: options.wrap,
   });
   await worker.worker.waitUntilReady();
-  return worker;
+  return { ...worker, logs };
 }

@@ -9,6 +9,7 @@ import {
   renderPasswordReset,
   renderWelcome,
   SafeHtml,
+  sanitizeCallerHtml,
   singleLine,
 } from '../src/templates/index.js';
 
@@ -196,14 +197,70 @@ describe('notification', () => {
     expect(email.html).toContain('<title>Hello Bcc: victim@example.com X-Evil: 1</title>');
   });
 
-  it("ignores the caller's HTML until a sanitiser exists: the HTML part is the escaped text", () => {
+  it("sends the caller's HTML after sanitising it, inside the layout; the text part stays the caller's text", () => {
     const email = renderNotification({
       to: 'a@example.com',
       subject: 's',
       text: 'plain <text>',
-      html: '<p onclick="steal()">hi</p><script>alert(1)</script>',
+      html: '<p onclick="steal()">Hi <b>Ada</b>, <a href="https://x.example/a?b=1&amp;c=2">open</a></p><script>alert(1)</script>',
     });
-    expect(email.html).not.toMatch(/onclick|<script|steal/);
-    expect(email.html).toContain('<p>plain &lt;text&gt;</p>');
+    expect(bodyOf(email.html)).toBe(
+      '\n<p>Hi <b>Ada</b>, <a href="https://x.example/a?b=1&amp;c=2">open</a></p>',
+    );
+    expect(email.html).toMatch(/^<!doctype html>/);
+    expect(email.text).toBe('plain <text>\n');
+  });
+
+  it('falls back to the escaped text when nothing of the caller HTML survives', () => {
+    const email = renderNotification({
+      to: 'a@example.com',
+      subject: 's',
+      text: 'plain <text>',
+      html: '<script>alert(1)</script><style>p{}</style>',
+    });
+    expect(bodyOf(email.html)).toBe('\n<p>plain &lt;text&gt;</p>\n');
+  });
+});
+
+describe('sanitizeCallerHtml', () => {
+  const clean = (dirty: string) => sanitizeCallerHtml(dirty).value;
+
+  it('removes scripts, event handlers, frames, forms, style blocks and dangerous URLs', () => {
+    expect(clean('<script>alert(1)</script><p>x</p>')).toBe('<p>x</p>');
+    expect(clean('<img src="x" onerror="alert(1)">')).toBe('<img src="x" />');
+    expect(clean('<a href="javascript:alert(1)">x</a>')).toBe('<a>x</a>');
+    expect(clean('<a href="JaVaScRiPt&colon;alert(1)">x</a>')).toBe('<a>x</a>');
+    expect(clean('<a href="//evil.example/x">x</a>')).toBe('<a>x</a>');
+    expect(clean('<img src="data:image/png;base64,AAAA">')).toBe('<img />');
+    expect(
+      clean('<iframe src="https://evil.example"></iframe><form action="/x"><input name="p"></form>'),
+    ).toBe('');
+    expect(clean('<svg><script>alert(1)</script></svg><math><mi>x</mi></math>')).toBe('x');
+    expect(clean('<style>body{background:url(https://t.example)}</style><p>x</p>')).toBe('<p>x</p>');
+    expect(clean('<div style="background:url(https://t.example/p.gif);color:red">x</div>')).toBe(
+      '<div style="color:red">x</div>',
+    );
+    expect(clean('<p style="width:expression(alert(1))">x</p>')).toBe('<p>x</p>');
+  });
+
+  it('keeps ordinary e-mail markup: text, links, images over http(s), tables, simple inline styles', () => {
+    const html =
+      '<h1>Build</h1><p style="color:#1f2328;text-align:center">All <em>green</em>.</p>' +
+      '<a href="https://ci.example/b/12" target="_blank">Open</a> <a href="mailto:ops@example.com">Mail</a>' +
+      '<img src="https://cdn.example/logo.png" alt="logo" width="120">' +
+      '<table width="100%"><tr><td colspan="2">cell</td></tr></table>';
+    expect(clean(html)).toBe(html.replace('width="120">', 'width="120" />'));
+  });
+
+  it('reduces a whole document to its body, leaving out the head and its title', () => {
+    expect(
+      clean(
+        '<!doctype html><html><head><title>Secret title</title><meta charset="utf-8"></head><body><p>Hi</p></body></html>',
+      ),
+    ).toBe('<p>Hi</p>');
+  });
+
+  it('escapes text and keeps entities, so the result parses as the same text', () => {
+    expect(clean('<p>1 < 2 & "quoted"</p>')).toBe('<p>1 &lt; 2 &amp; "quoted"</p>');
   });
 });

@@ -1,0 +1,141 @@
+import type { ReadinessCheck, ReadinessResult } from '@jobfleet/service-kit';
+import nodemailer from 'nodemailer';
+import type { EmailMetrics } from './metrics.js';
+import { describeSmtpEndpoint, type SmtpEndpoint } from './smtp-endpoint.js';
+import { classifySmtpError, smtpError } from './smtp-errors.js';
+import type { MailTransport, OutgoingMessage, SendOptions, SendResult } from './transport.js';
+
+/** `auto`: upgrade when the server offers STARTTLS; `required`: never send in clear text; `off`: never upgrade. */
+export type StartTlsMode = 'auto' | 'required' | 'off';
+
+export interface SmtpTransportOptions {
+  endpoint: SmtpEndpoint;
+  /** Ignored for `smtps://`, which is TLS from the first byte. */
+  starttls?: StartTlsMode;
+  tls?: {
+    /** Verify the server's certificate (default true). */
+    rejectUnauthorized?: boolean;
+    /** Extra CA certificates (PEM) to trust. */
+    ca?: string | undefined;
+  };
+  /** The EHLO name; the machine's host name when unset. */
+  ehloName?: string | undefined;
+  /** Pool size (default 5). */
+  maxConnections?: number;
+  /** Messages per connection before it is replaced (default 100). */
+  maxMessages?: number;
+  connectionTimeoutMs?: number;
+  greetingTimeoutMs?: number;
+  socketTimeoutMs?: number;
+  metrics?: EmailMetrics;
+  /** How long a readiness verdict is reused before the server is asked again (default 15 s). */
+  readinessTtlMs?: number;
+}
+
+/** Production delivery: SMTP through a nodemailer connection pool. */
+export interface SmtpTransport extends MailTransport {
+  readonly kind: 'smtp';
+  /** The server as a URL without its password, for logs. */
+  readonly url: string;
+  /** `/health/ready`: the server answers and accepts the credentials (checked at most every 15 s). */
+  readonly readiness: ReadinessCheck;
+}
+
+/**
+ * Delivers over SMTP through a pool of `maxConnections` connections, each
+ * reused for up to `maxMessages` messages. Failures are classified (see
+ * `SMTP_ERROR_CLASSES`) and counted; a 5xx reply becomes a `PermanentSmtpError`,
+ * anything else an `SmtpDeliveryError` the job is retried for.
+ *
+ * nodemailer's own re-sending of a message whose connection dropped is turned
+ * off (`maxRequeues: 0`): every retry goes through the job's backoff and the
+ * delivery ledger, so it is counted, logged and never hidden.
+ */
+export function createSmtpTransport(options: SmtpTransportOptions): SmtpTransport {
+  const { endpoint, starttls = 'auto', metrics, readinessTtlMs = 15_000 } = options;
+  const transporter = nodemailer.createTransport({
+    pool: true,
+    host: endpoint.host,
+    port: endpoint.port,
+    secure: endpoint.secure,
+    auth: endpoint.auth ? { user: endpoint.auth.user, pass: endpoint.auth.pass } : undefined,
+    requireTLS: !endpoint.secure && starttls === 'required',
+    ignoreTLS: !endpoint.secure && starttls === 'off',
+    tls: {
+      rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
+      ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
+    },
+    name: options.ehloName,
+    maxConnections: options.maxConnections ?? 5,
+    maxMessages: options.maxMessages ?? 100,
+    maxRequeues: 0,
+    connectionTimeout: options.connectionTimeoutMs ?? 10_000,
+    greetingTimeout: options.greetingTimeoutMs ?? 10_000,
+    socketTimeout: options.socketTimeoutMs ?? 60_000,
+    logger: false,
+  });
+  const url = describeSmtpEndpoint(endpoint);
+  const accepted = metrics?.smtpSendDuration.labels({ outcome: 'accepted' });
+  const failed = metrics?.smtpSendDuration.labels({ outcome: 'failed' });
+
+  let verdict: { at: number; result: ReadinessResult } | undefined;
+  let verifying: Promise<ReadinessResult> | undefined;
+
+  async function send(message: OutgoingMessage, sendOptions: SendOptions = {}): Promise<SendResult> {
+    // A cancelled job sends nothing; once the transaction has started it runs to its end,
+    // because breaking it off after the message went out could not take the message back.
+    sendOptions.signal?.throwIfAborted();
+    const started = performance.now();
+    try {
+      const info = await transporter.sendMail({
+        from: { name: message.from.name, address: message.from.address },
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+        messageId: message.messageId,
+        headers: { ...message.headers },
+      });
+      accepted?.observe((performance.now() - started) / 1000);
+      verdict = { at: Date.now(), result: { ok: true } };
+      return { messageId: info.messageId, response: info.response };
+    } catch (error) {
+      failed?.observe((performance.now() - started) / 1000);
+      const failure = classifySmtpError(error);
+      metrics?.smtpErrors.labels({ class: failure.class }).inc();
+      throw smtpError(failure, message.to);
+    }
+  }
+
+  const readiness: ReadinessCheck = {
+    name: 'smtp',
+    async check() {
+      if (verdict && Date.now() - verdict.at < readinessTtlMs) return verdict.result;
+      verifying ??= transporter
+        .verify()
+        .then(
+          (): ReadinessResult => ({ ok: true }),
+          (error: unknown): ReadinessResult => {
+            const failure = classifySmtpError(error);
+            return { ok: false, reason: `${url}: ${failure.detail}` };
+          },
+        )
+        .then((result) => {
+          verdict = { at: Date.now(), result };
+          verifying = undefined;
+          return result;
+        });
+      return verifying;
+    },
+  };
+
+  return {
+    kind: 'smtp',
+    url,
+    readiness,
+    send,
+    async close() {
+      transporter.close();
+    },
+  };
+}
