@@ -53,7 +53,8 @@ export class AlertDelivery {
     this.worker = new Worker<SpikeAlert>(
       ALERT_QUEUE,
       async (job: Job<SpikeAlert>) => postAlert(options.url, job.data, options.timeoutMs),
-      { connection, prefix, concurrency: 1 },
+      // Started by `start()`, once the processor is up: a start that fails then has nothing to stop.
+      { connection, prefix, concurrency: 1, autorun: false },
     );
     this.worker.on('completed', (job) => {
       metrics.alerts.inc({ queue: job.data.queue, outcome: 'sent' });
@@ -73,6 +74,13 @@ export class AlertDelivery {
       logger.error(log, 'gave up delivering the spike alert');
     });
     this.worker.on('error', (err) => logger.error({ err }, 'alert delivery worker error'));
+  }
+
+  /** Starts delivering queued alerts (until `close`). */
+  start(): void {
+    this.worker.run().catch((err: unknown) => {
+      this.options.logger.error({ err }, 'the alert delivery worker stopped');
+    });
   }
 
   /** Queues an alert for delivery; its id makes a repeated enqueue of the same alert a no-op. */

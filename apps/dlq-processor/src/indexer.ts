@@ -1,7 +1,8 @@
 import type { DeadLetter, DeadLetterStore, IndexOutcome } from '@jobfleet/dead-letter-store';
 import { DeadLetterRecord, findJob, type QueueContract, validate } from '@jobfleet/queue-contracts';
 import type { Logger } from '@jobfleet/service-kit';
-import { type Job, UnrecoverableError } from 'bullmq';
+import type { JobContext } from '@jobfleet/worker-runtime';
+import { UnrecoverableError } from 'bullmq';
 import type { DlqMetrics } from './metrics.js';
 import type { SpikeAlert, SpikeDetector } from './spike-alerts.js';
 
@@ -34,11 +35,14 @@ function isIndexable(data: unknown): data is DeadLetter {
 }
 
 /**
- * The processor of the `dead-letters` queue: indexes each record, counts it
- * the first time, and feeds the spike detector. Safe to run twice for one
- * record (a retry, a stalled job): indexing and the window are idempotent.
+ * The handler of `dead-letter` jobs (see `deadLetterIntake`): indexes each
+ * record, counts it the first time, and feeds the spike detector. Safe to run
+ * twice for one record (a retry, a stalled job): indexing and the window are
+ * idempotent.
  */
-export function createIndexer(options: IndexerOptions) {
+export function createIndexer(
+  options: IndexerOptions,
+): (record: unknown, context: Pick<JobContext, 'job'>) => Promise<IndexResult> {
   const { store, metrics, spikes, logger } = options;
   const label = (record: DeadLetter) => {
     const contract: QueueContract | undefined = store.contracts.get(record.queue);
@@ -48,13 +52,14 @@ export function createIndexer(options: IndexerOptions) {
     };
   };
 
-  return async (job: Job): Promise<IndexResult> => {
-    // Records are deleted by the store's retention only, never by BullMQ's: records written
-    // with the contract's removeOnComplete/removeOnFail would otherwise go when this job finishes.
+  return async (record, { job }) => {
+    // Records are deleted by the store's retention only, never by BullMQ's. The store writes them
+    // with removeOnComplete/removeOnFail false; a record job added otherwise (with the contract's
+    // 14-day options, or with none, which the runtime's worker-level defaults then fill in) would
+    // otherwise make BullMQ delete older records when this job finishes.
     job.opts.removeOnComplete = false;
     job.opts.removeOnFail = false;
     const id = String(job.id);
-    const record: unknown = job.data;
     if (!isIndexable(record)) {
       throw new UnrecoverableError(
         'not a dead-letter record: it lacks a queue, a job name or a failure time',
@@ -68,7 +73,13 @@ export function createIndexer(options: IndexerOptions) {
       );
     }
     const outcome = await store.index(id, record);
-    if (outcome === 'tombstoned') return { outcome };
+    if (outcome === 'tombstoned') {
+      // The record was removed (its job came back, e.g. a replayed capture, or could not be deleted
+      // while locked): BullMQ deletes the job in the same script that completes it, so it cannot
+      // linger if this process dies in between.
+      job.opts.removeOnComplete = true;
+      return { outcome };
+    }
     if (outcome === 'indexed') {
       metrics.captured.inc(label(record));
       logger.info(

@@ -1,22 +1,18 @@
 import { DeadLetterStore, type ReconcileResult, type RetentionResult } from '@jobfleet/dead-letter-store';
-import { catalog, deadLetters, type QueueContract } from '@jobfleet/queue-contracts';
+import { catalog, type QueueContract } from '@jobfleet/queue-contracts';
+import { type Logger, redactUrl } from '@jobfleet/service-kit';
 import {
-  createLogger,
-  createMetricsRegistry,
-  createRedisConnection,
-  handleShutdown,
-  type Logger,
-  observabilityPlugin,
-  type ReadinessCheck,
-  redactUrl,
-  redisReadinessCheck,
-} from '@jobfleet/service-kit';
-import { Worker } from 'bullmq';
-import Fastify from 'fastify';
+  type HandlerMap,
+  type RunningWorker,
+  runWorker,
+  type WorkerResources,
+} from '@jobfleet/worker-runtime';
+import type { Worker } from 'bullmq';
 import type { Registry } from 'prom-client';
 import { AlertDelivery } from './alert-delivery.js';
 import type { DlqProcessorConfig } from './config.js';
-import { createIndexer, type IndexResult } from './indexer.js';
+import { createIndexer } from './indexer.js';
+import { deadLetterIntake } from './intake.js';
 import { type DlqMetrics, dlqMetrics } from './metrics.js';
 import { PeriodicTask } from './periodic.js';
 import { type SpikeAlert, SpikeDetector } from './spike-alerts.js';
@@ -35,7 +31,9 @@ export interface StartDlqProcessorOptions {
 
 export interface DlqProcessor {
   readonly store: DeadLetterStore;
+  /** The worker runtime's BullMQ worker on `dead-letters`. */
   readonly worker: Worker;
+  /** The runtime's core worker metrics and the DLQ's own, served together on `/metrics`. */
   readonly registry: Registry;
   readonly metrics: DlqMetrics;
   readonly logger: Logger;
@@ -47,31 +45,33 @@ export interface DlqProcessor {
   reconcile(): Promise<ReconcileResult>;
   /** One retention pass now (it also runs every `DLQ_RETENTION_INTERVAL_MS`), counted in the metrics. */
   applyRetention(): Promise<RetentionResult>;
-  /** Graceful stop: records in flight are indexed (within the shutdown timeout), then everything closes. */
+  /**
+   * Graceful stop: records in flight are indexed (within the shutdown timeout), then everything
+   * closes. Resolves `true` when every record in flight finished in time.
+   */
+  close(): Promise<boolean>;
+}
+
+/** What the processor builds on the worker's resources: everything but the runtime's own parts. */
+interface DlqServices {
+  readonly store: DeadLetterStore;
+  readonly metrics: DlqMetrics;
+  readonly alerts: AlertDelivery | undefined;
+  readonly handlers: HandlerMap<typeof deadLetterIntake>;
+  readonly tasks: readonly PeriodicTask[];
+  reconcile(): Promise<ReconcileResult>;
+  applyRetention(): Promise<RetentionResult>;
+  /** Stops the periodic tasks, then closes the alert delivery and the store (not the connection). */
   close(): Promise<void>;
 }
 
-/**
- * The DLQ processor: a BullMQ worker on the `dead-letters` queue that indexes
- * every record and watches for spikes, periodic reconciliation and retention,
- * alert delivery, and `/metrics` + `/health/*` on `METRICS_PORT`.
- *
- * It is a plain BullMQ worker, not the worker runtime: the runtime would
- * dead-letter its own failures into the queue it consumes.
- */
-export async function startDlqProcessor(options: StartDlqProcessorOptions): Promise<DlqProcessor> {
-  const { config } = options;
-  const logger =
-    options.logger ?? createLogger({ service: 'dlq-processor', level: config.logLevel as 'info' });
-  const registry = createMetricsRegistry();
-  const connection = createRedisConnection({
-    url: config.redisUrl,
-    flavour: 'worker',
-    name: 'dlq-processor',
-    logger,
-  });
-  const contracts = options.queues ?? (Object.values(catalog) as QueueContract[]);
-  const store = new DeadLetterStore({ connection, prefix: config.jobfleetPrefix, queues: contracts });
+function createDlqServices(
+  resources: WorkerResources,
+  config: DlqProcessorConfig,
+  contracts: readonly QueueContract[],
+): DlqServices {
+  const { connection, prefix, logger, registry } = resources;
+  const store = new DeadLetterStore({ connection, prefix, queues: contracts });
   const metrics = dlqMetrics({ registry, store, contracts, logger });
   const spikes = new SpikeDetector(store, {
     threshold: config.dlqAlertThreshold,
@@ -81,7 +81,7 @@ export async function startDlqProcessor(options: StartDlqProcessorOptions): Prom
   const alerts = config.dlqAlertWebhookUrl
     ? new AlertDelivery({
         connection,
-        prefix: config.jobfleetPrefix,
+        prefix,
         url: config.dlqAlertWebhookUrl,
         attempts: config.dlqAlertAttempts,
         retryDelayMs: config.dlqAlertRetryDelayMs,
@@ -100,36 +100,9 @@ export async function startDlqProcessor(options: StartDlqProcessorOptions): Prom
     else metrics.alerts.inc({ queue: alert.queue, outcome: 'unconfigured' });
   };
 
-  const worker = new Worker(
-    deadLetters.name,
-    createIndexer({ store, metrics, spikes, logger, alert: raise }),
-    {
-      connection,
-      prefix: config.jobfleetPrefix,
-      concurrency: config.workerConcurrency,
-      lockDuration: config.workerLockDurationMs,
-      stalledInterval: config.workerStalledIntervalMs,
-      maxStalledCount: config.workerMaxStalledCount,
-      // No removeOnComplete/removeOnFail here: BullMQ then keeps records (the store's retention removes them).
-    },
-  );
-  worker.on('completed', (job, result: IndexResult) => {
-    // Removed while it was being indexed: now that it is no longer locked, its job can go too.
-    if (result?.outcome === 'tombstoned') {
-      job
-        .remove()
-        .catch((err: unknown) =>
-          logger.warn({ err, dead_letter_id: job.id }, 'could not delete a removed record'),
-        );
-    }
-  });
-  worker.on('failed', (job, err) => {
-    logger.error(
-      { err, dead_letter_id: job?.id, final: Boolean(job?.finishedOn) },
-      'could not index a record',
-    );
-  });
-  worker.on('error', (err) => logger.error({ err }, 'dead-letters worker error'));
+  const handlers: HandlerMap<typeof deadLetterIntake> = {
+    'dead-letter': createIndexer({ store, metrics, spikes, logger, alert: raise }),
+  };
 
   const reconcile = async () => {
     const result = await store.reconcile({
@@ -175,56 +148,69 @@ export async function startDlqProcessor(options: StartDlqProcessorOptions): Prom
     ),
   ];
 
-  const redisCheck = redisReadinessCheck(connection, logger);
-  const workerCheck: ReadinessCheck = {
-    name: 'worker',
-    check: async () =>
-      worker.isRunning() ? { ok: true } : { ok: false, reason: 'the worker is not running' },
-  };
-  const server = Fastify({ loggerInstance: logger.child({ component: 'http' }) });
-  let metricsUrl: string;
-  try {
-    await server.register(observabilityPlugin, {
-      registry,
-      checks: [redisCheck, workerCheck],
-      metricsToken: config.metricsToken,
-    });
-    await server.listen({ port: config.metricsPort, host: config.host });
-    const address = server.server.address();
-    metricsUrl =
-      address && typeof address === 'object' ? `http://127.0.0.1:${address.port}` : `http://${config.host}`;
-  } catch (error) {
-    await Promise.allSettled([worker.close(true), alerts?.close(), store.close(), server.close()]);
-    connection.disconnect();
-    throw error;
-  }
-  for (const task of tasks) task.start();
-
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= (async () => {
+  return {
+    store,
+    metrics,
+    alerts,
+    handlers,
+    tasks,
+    reconcile,
+    applyRetention,
+    async close() {
       await Promise.all(tasks.map((task) => task.stop()));
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), config.shutdownTimeoutMs);
-      });
-      const finished = await Promise.race([worker.close().then(() => true as const), deadline]);
-      clearTimeout(timer);
-      // A record still being indexed at the deadline is indexed again by whichever processor picks it up.
-      if (!finished) logger.warn('records still being indexed at the shutdown deadline');
       await alerts?.close();
       await store.close();
-      await server.close();
-      await connection.quit().catch(() => connection.disconnect());
-    })();
-    return closing;
+    },
   };
+}
 
-  if (options.handleSignals ?? false) {
-    handleShutdown({ logger, hardTimeoutMs: config.shutdownTimeoutMs + 10_000, close });
+/**
+ * The DLQ processor: the worker runtime on the `dead-letters` queue, whose
+ * handler indexes every record and watches for spikes, plus periodic
+ * reconciliation and retention and the alert delivery. The runtime brings the
+ * Redis connection, the core worker metrics, `/metrics` + `/health/*` on
+ * `METRICS_PORT`, and graceful shutdown.
+ *
+ * Two runtime features are off: dead-lettering (this worker's own failures must
+ * not feed the queue it consumes) and usage recording (indexing a record is not
+ * work done for a tenant).
+ */
+export async function startDlqProcessor(options: StartDlqProcessorOptions): Promise<DlqProcessor> {
+  const { config } = options;
+  const contracts = options.queues ?? (Object.values(catalog) as QueueContract[]);
+  // Set by the handler factory, which runWorker calls before it starts the worker.
+  const built: { services?: DlqServices } = {};
+  let running: RunningWorker;
+  try {
+    running = await runWorker({
+      contract: deadLetterIntake,
+      config,
+      service: 'dlq-processor',
+      ...(options.logger ? { logger: options.logger } : {}),
+      handleSignals: options.handleSignals ?? false,
+      deadLetterFailures: false,
+      recordUsage: false,
+      handlers: (resources) => {
+        built.services = createDlqServices(resources, config, contracts);
+        return built.services.handlers;
+      },
+      // After the worker stopped, before the connection closes.
+      onClose: async () => built.services?.close(),
+    });
+  } catch (error) {
+    // runWorker does not run onClose when it fails to start (e.g. the metrics port is taken).
+    await built.services?.close();
+    throw error;
   }
+  const { services } = built;
+  if (!services) {
+    await running.close();
+    throw new Error('runWorker started without building the handlers');
+  }
+  services.alerts?.start();
+  for (const task of services.tasks) task.start();
 
-  connection.once('ready', () => void redisCheck.check());
+  const { logger, metricsUrl } = running;
   logger.info(
     {
       redis: redactUrl(config.redisUrl),
@@ -236,15 +222,15 @@ export async function startDlqProcessor(options: StartDlqProcessorOptions): Prom
     'dlq processor started',
   );
   return {
-    store,
-    worker,
-    registry,
-    metrics,
+    store: services.store,
+    worker: running.worker,
+    registry: running.registry,
+    metrics: services.metrics,
     logger,
     metricsUrl,
-    alerts,
-    reconcile,
-    applyRetention,
-    close,
+    alerts: services.alerts,
+    reconcile: services.reconcile,
+    applyRetention: services.applyRetention,
+    close: running.close,
   };
 }

@@ -109,6 +109,13 @@ describe('dlq-processor processes', () => {
       'reports',
     ]);
     expect(total(await scrape(), 'jobfleet_dlq_alerts_total', 'outcome="sent"')).toBe(2);
+    // The worker runtime's metrics of the real processes: between them, each record job completed once.
+    const completed = 'queue="dead-letters",job_name="dead-letter",outcome="completed"';
+    await waitFor(
+      async () => total(await scrape(), 'jobfleet_jobs_processed_total', completed) >= 60,
+      'the 60 record jobs to be counted',
+    );
+    expect(total(await scrape(), 'jobfleet_jobs_processed_total', completed)).toBe(60);
 
     // Graceful stop of both.
     a.proc.child.kill('SIGTERM');

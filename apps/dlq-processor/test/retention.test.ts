@@ -1,5 +1,5 @@
 import type { StoredDeadLetter } from '@jobfleet/dead-letter-store';
-import { deadLetters, emails } from '@jobfleet/queue-contracts';
+import { DEAD_LETTER_JOB, deadLetterId, deadLetters, emails, toDeadLetter } from '@jobfleet/queue-contracts';
 import { promtoolCheckMetrics, useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -56,6 +56,16 @@ describe('retention', () => {
       Object.values(await dlq.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed')),
     ).toEqual([0, 0, 20, 0, 0]);
 
+    // The runtime counts a job after it completed, a moment after its record was indexed.
+    await waitFor(
+      async () =>
+        sumMetric(
+          await processor.registry.metrics(),
+          'jobfleet_jobs_processed_total',
+          'queue="dead-letters"',
+        ) >= 31,
+      'the 31 record jobs to be counted',
+    );
     const text = await (await fetch(`${processor.metricsUrl}/metrics`)).text();
     expect(sumMetric(text, 'jobfleet_dead_letters', 'queue="emails"')).toBe(await store.count(emails.name));
     expect(sumMetric(text, 'jobfleet_dead_letters', 'queue="reports"')).toBe(0);
@@ -63,6 +73,21 @@ describe('retention', () => {
     expect(text).toContain('jobfleet_dead_letters_trimmed_total{queue="emails",reason="age"} 1');
     expect(text).toContain('jobfleet_dead_letters_total{queue="emails",job_name="welcome"} 31');
     expect(text).toContain('jobfleet_dead_letters_total{queue="reports",job_name="daily-report"} 0');
+    // The worker runtime's core metrics, for the dead-letters queue: each record job completed once.
+    expect(text).toContain(
+      'jobfleet_jobs_processed_total{queue="dead-letters",job_name="dead-letter",outcome="completed"} 31',
+    );
+    expect(text).toContain(
+      'jobfleet_jobs_processed_total{queue="dead-letters",job_name="dead-letter",outcome="dead_lettered"} 0',
+    );
+    expect(text).toMatch(
+      /^jobfleet_job_duration_seconds_count\{queue="dead-letters",job_name="dead-letter",outcome="completed"\} \d+$/m,
+    );
+    expect(text).toMatch(
+      /^jobfleet_job_wait_seconds_count\{queue="dead-letters",job_name="dead-letter"\} \d+$/m,
+    );
+    expect(text).toMatch(/^jobfleet_jobs_stalled_total\{queue="dead-letters"\} \d+$/m);
+    expect(text).toContain('jobfleet_worker_active_jobs{queue="dead-letters"} 0');
     expect(promtoolCheckMetrics(text)).toBe('');
   });
 
@@ -91,6 +116,46 @@ describe('retention', () => {
     cleanup.push(() => dlq.close());
     await waitFor(async () => (await dlq.getCompletedCount()) === 2, 'both records processed');
     expect(await store.get(first?.id ?? '')).toBeDefined();
+  });
+
+  it("keeps a record job added without retention options of its own, whatever the runtime's worker-level defaults", async () => {
+    const processor = await startProcessor(redis, {
+      DLQ_RETENTION_DAYS: '30',
+      DLQ_RETENTION_INTERVAL_MS: '1h',
+    });
+    cleanup.push(() => processor.close());
+    const dlq = new Queue(deadLetters.name, { connection: redis.connection(), prefix: redis.prefix });
+    cleanup.push(() => dlq.close());
+    // Added by hand or by an older writer: BullMQ would give it the worker's removeOnComplete,
+    // which the runtime takes from the contract's defaults (14 days).
+    const add = async (jobId: string) => {
+      const now = Date.now();
+      const record = toDeadLetter({
+        queueName: emails.name,
+        id: jobId,
+        name: 'welcome',
+        data: { userId: 1, to: 'user1@example.com' },
+        opts: {},
+        failedReason: 'always fails',
+        attemptsMade: 1,
+        timestamp: now - 1_000,
+        finishedOn: now,
+      });
+      const id = deadLetterId(record.queue, record.jobId, now);
+      await dlq.add(DEAD_LETTER_JOB, record, { jobId: id });
+      await waitFor(async () => (await dlq.getJobState(id)) === 'completed', `record ${jobId} processed`);
+      return id;
+    };
+    const first = await add('first');
+    // Make it a record job that completed 20 days ago.
+    const admin = redis.connection();
+    const longAgo = Date.now() - 20 * DAY;
+    await admin.zadd(`${redis.prefix}:${deadLetters.name}:completed`, longAgo, first);
+    await admin.hset(processor.store.keys.job(first), 'finishedOn', longAgo);
+
+    await add('second');
+    expect(await dlq.getJobState(first)).toBe('completed');
+    expect((await processor.store.get(first))?.record.jobId).toBe('first');
   });
 
   it('deletes a record job that arrives after its record was removed, without indexing it', async () => {
