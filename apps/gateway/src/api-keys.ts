@@ -5,9 +5,10 @@ import { scopeProblem } from './scopes.js';
 
 /**
  * One entry of `GATEWAY_API_KEYS` (or the file `GATEWAY_API_KEYS_FILE` names):
- * `{ id, key | keySha256, tenant?, scopes }`. `id` names the client in logs,
- * metrics and on its jobs; `key` is the secret itself, `keySha256` its hex
- * SHA-256 (so the secret need not sit in the environment).
+ * `{ id, key | keySha256, tenant?, scopes, rateLimit? }`. `id` names the client
+ * in logs, metrics and on its jobs; `key` is the secret itself, `keySha256` its
+ * hex SHA-256 (so the secret need not sit in the environment); `rateLimit`
+ * (`{ max, timeWindowMs }`) overrides the gateway's default budget.
  */
 export const ApiKeyEntry = Type.Object(
   {
@@ -16,15 +17,32 @@ export const ApiKeyEntry = Type.Object(
     keySha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$' })),
     tenant: Type.Optional(TenantId),
     scopes: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 64 }),
+    rateLimit: Type.Optional(
+      Type.Object(
+        {
+          max: Type.Integer({ minimum: 1, maximum: 100_000_000 }),
+          timeWindowMs: Type.Integer({ minimum: 1, maximum: 86_400_000 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
+
+/** A request budget: at most `max` requests per `timeWindowMs`. */
+export interface RateLimit {
+  readonly max: number;
+  readonly timeWindowMs: number;
+}
 
 /** A configured API key, ready for lookups. The secret itself is not kept. */
 export interface ApiKey {
   readonly id: string;
   readonly tenant: string | undefined;
   readonly scopes: ReadonlySet<string>;
+  /** Its own budget; `undefined` means the gateway's default. */
+  readonly rateLimit: RateLimit | undefined;
   /** SHA-256 of the secret. Not enumerable, so a logged key shows no digest. */
   readonly digest: Buffer;
 }
@@ -107,10 +125,18 @@ export function parseApiKeys(json: string): ApiKey[] {
     throw new Error(shown.join('; '));
   }
   return list.map(
-    (entry: { id: string; key?: string; keySha256?: string; tenant?: string; scopes: string[] }) => {
+    (entry: {
+      id: string;
+      key?: string;
+      keySha256?: string;
+      tenant?: string;
+      scopes: string[];
+      rateLimit?: RateLimit;
+    }) => {
       const digest = entry.key !== undefined ? sha256(entry.key) : Buffer.from(entry.keySha256 ?? '', 'hex');
       const scopes: ReadonlySet<string> = new Set(entry.scopes);
-      const key = { id: entry.id, tenant: entry.tenant, scopes };
+      const rateLimit = entry.rateLimit && Object.freeze({ ...entry.rateLimit });
+      const key = { id: entry.id, tenant: entry.tenant, scopes, rateLimit };
       return Object.freeze(
         Object.defineProperty(key, 'digest', { value: digest, enumerable: false }) as ApiKey,
       );

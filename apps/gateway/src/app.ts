@@ -12,12 +12,27 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { resolveAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
+import { IdempotencyStore } from './idempotency.js';
 import { acceptOnlyJson } from './json-body.js';
+import { registerLoadShedding } from './load-shedding.js';
 import { gatewayMetrics, UNMATCHED_ROUTE } from './metrics.js';
+import { registerOpenApi } from './openapi.js';
 import { installProblemHandlers, sendFrameworkProblem } from './problem.js';
+import { queueGaugeRefresher } from './queue-stats.js';
 import { GatewayQueues } from './queues.js';
+import { registerRateLimit } from './rate-limit.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
-import { enqueueRoutes, jobStatusRoutes, type QueueRouteOptions } from './routes/index.js';
+import { installRequestLog } from './request-log.js';
+import {
+  cancelRoutes,
+  enqueueBatchRoutes,
+  enqueueRoutes,
+  jobStatusRoutes,
+  type QueueRouteOptions,
+  queueRoutes,
+  scheduleRoutes,
+} from './routes/index.js';
+import { registerSecurityHeaders } from './security-headers.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -53,10 +68,12 @@ function formatsPlugin<A extends Parameters<typeof addFormatsToAjv>[0]>(ajv: A):
 }
 
 /**
- * Builds the gateway, ready to `listen` (or to `inject` in tests): the
- * enqueue and status routes for every catalog queue, API-key authentication,
- * problem+json errors, `/metrics` and `/health/*`. Closing the app closes the
- * queues and the Redis connection it opened.
+ * Builds the gateway, ready to `listen` (or to `inject` in tests): enqueue
+ * (single and batch, idempotent), status, cancel, schedules and queue control
+ * for every catalog queue; API keys with scopes, tenants and Redis-backed rate
+ * limits; problem+json errors; load shedding and security headers; the OpenAPI
+ * document and Swagger UI; `/metrics` (with the queue gauges) and `/health/*`.
+ * Closing the app closes the queues and the Redis connection it opened.
  *
  * Throws a `ConfigError` when no API key is configured and authentication is
  * not explicitly disabled.
@@ -78,7 +95,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     frameworkErrors: sendFrameworkProblem,
     // Job ids (and later custom ids) up to the length the status route accepts.
     routerOptions: { maxParamLength: 512 },
-    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // One line per request instead of Fastify's two: see `installRequestLog`.
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     // Same judgement as the worker's TypeBox checks: no coercion, no stripping, the contract's formats.
     ajv: { customOptions: { ...ajvOptions }, plugins: [formatsPlugin] },
   });
@@ -100,19 +118,24 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     acceptOnlyJson(app);
     installProblemHandlers(app);
 
-    app.addHook('onRequest', async (request, reply) => {
+    app.addHook('onRequest', (request, reply, done) => {
       reply.header(REQUEST_ID_HEADER, request.id);
+      done();
     });
-    app.addHook('onResponse', async (request, reply) => {
-      metrics.httpDuration.observe(
-        {
-          method: request.method,
-          route: request.routeOptions.url ?? UNMATCHED_ROUTE,
-          status_code: String(reply.statusCode),
-        },
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.observeHttp(
+        request.method,
+        request.routeOptions.url ?? UNMATCHED_ROUTE,
+        reply.statusCode,
         reply.elapsedTime / 1_000,
       );
+      done();
     });
+    installRequestLog(app);
+    registerSecurityHeaders(app);
+    await registerLoadShedding(app, config);
+    // Before any route, so the document sees them all.
+    await registerOpenApi(app);
 
     const redisCheck = redisReadinessCheck(redis, logger);
     await app.register(observabilityPlugin, {
@@ -120,9 +143,46 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       checks: [redisCheck],
       metricsToken: config.metricsToken,
     });
-    const routeOptions: QueueRouteOptions = { queues, auth, redis, metrics };
-    await app.register(enqueueRoutes, routeOptions);
-    await app.register(jobStatusRoutes, routeOptions);
+    const refreshQueueGauges = queueGaugeRefresher({
+      redis,
+      queues,
+      metrics,
+      cacheMs: config.queueMetricsCacheMs,
+      logger,
+    });
+    metrics.refreshQueueGauges = refreshQueueGauges;
+    app.addHook('onClose', async () => {
+      // Another gateway on the same registry may have taken over since.
+      if (metrics.refreshQueueGauges === refreshQueueGauges) metrics.refreshQueueGauges = undefined;
+    });
+
+    const routeOptions: QueueRouteOptions = {
+      queues,
+      auth,
+      redis,
+      keyPrefix: config.jobfleetPrefix,
+      metrics,
+      rateLimit: await registerRateLimit(app, {
+        redis,
+        prefix: config.jobfleetPrefix,
+        defaults: { max: config.rateLimitMax, timeWindowMs: config.rateLimitWindowMs },
+      }),
+      idempotency: new IdempotencyStore({
+        redis,
+        prefix: config.jobfleetPrefix,
+        ttlMs: config.idempotencyTtl,
+      }),
+    };
+    for (const routes of [
+      enqueueRoutes,
+      enqueueBatchRoutes,
+      jobStatusRoutes,
+      cancelRoutes,
+      scheduleRoutes,
+      queueRoutes,
+    ]) {
+      await app.register(routes, routeOptions);
+    }
     await app.ready();
     // Warn early about a Redis that may evict job keys; readiness keeps reporting it.
     if (redis.status === 'ready') void redisCheck.check();

@@ -1,16 +1,17 @@
 import { catalog, findQueue } from '@jobfleet/queue-contracts';
 import { ConfigError, type Logger } from '@jobfleet/service-kit';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { ApiKeyRing } from './api-keys.js';
+import { ApiKeyRing, type RateLimit } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
 import { ForbiddenError, UnauthorizedError, UnknownQueueError } from './errors.js';
 import { ADMIN_SCOPE, grants, type QueueAction, scopeFor } from './scopes.js';
 
-/** Who sent a request: the API key's id, its tenant and its scopes. */
+/** Who sent a request: the API key's id, its tenant, its scopes and its own rate limit. */
 export interface Principal {
   readonly id: string;
   readonly tenant: string | undefined;
   readonly scopes: ReadonlySet<string>;
+  readonly rateLimit: RateLimit | undefined;
 }
 
 declare module 'fastify' {
@@ -25,6 +26,7 @@ export const ANONYMOUS: Principal = Object.freeze({
   id: 'anonymous',
   tenant: undefined,
   scopes: new Set([ADMIN_SCOPE]),
+  rateLimit: undefined,
 });
 
 export type AuthMode = { enabled: true; keys: ApiKeyRing } | { enabled: false };
@@ -86,22 +88,42 @@ export function authenticate(mode: AuthMode, request: FastifyRequest, reply: Fas
 
 /**
  * An `onRequest` hook for a queue route: authenticate (401), the queue must
- * exist (404), the key must hold `<queue>:<action>` (403). It runs before the
- * body is read, so an unauthenticated or unauthorised request is refused
- * before its body is parsed or validated, and never enqueues anything.
+ * exist (404), the key must hold `<queue>:<action>` — or, given several
+ * actions, one of them (403). It runs before the body is read, so an
+ * unauthenticated or unauthorised request is refused before its body is parsed
+ * or validated, and never enqueues anything.
  *
  * `queue` is the route's fixed queue; without it, the `:queue` path parameter.
  */
-export function authorizeQueue(mode: AuthMode, action: QueueAction, queue?: string): onRequestHookHandler {
+export function authorizeQueue(
+  mode: AuthMode,
+  action: QueueAction | readonly QueueAction[],
+  queue?: string,
+): onRequestHookHandler {
+  const actions: readonly QueueAction[] = typeof action === 'string' ? [action] : action;
   return async (request, reply) => {
     const principal = authenticate(mode, request, reply);
     request.principal = principal;
     const name = queue ?? (request.params as { queue?: string }).queue ?? '';
     if (!findQueue(name)) throw new UnknownQueueError(name.slice(0, 128), Object.keys(catalog).join(', '));
-    if (!grants(principal.scopes, name, action)) {
-      const scope = scopeFor(name, action);
-      challenge(reply, `, error="insufficient_scope", scope="${scope}"`);
-      throw new ForbiddenError(principal.id, scope);
+    if (!actions.some((a) => grants(principal.scopes, name, a))) {
+      const scopes = actions.map((a) => scopeFor(name, a));
+      challenge(reply, `, error="insufficient_scope", scope="${scopes.join(' ')}"`);
+      throw new ForbiddenError(principal.id, scopes.join('" or "'));
     }
   };
+}
+
+/** An `onRequest` hook for routes that need a key but no particular scope (they filter by scope themselves). */
+export function authenticated(mode: AuthMode): onRequestHookHandler {
+  return async (request, reply) => {
+    request.principal = authenticate(mode, request, reply);
+  };
+}
+
+/** The request's principal, set by the route's authorization hook. */
+export function principalOf(request: FastifyRequest): Principal {
+  const principal = request.principal;
+  if (!principal) throw new Error(`${request.routeOptions.url} reached without a principal`);
+  return principal;
 }

@@ -25,8 +25,30 @@ const apiKeysFile: EnvVar<ApiKeyList> = {
   fallback: () => undefined,
 };
 
+/** A number from 0 to 1. */
+function fraction(options: { default: number }): EnvVar<number> {
+  return {
+    parse(raw) {
+      const value = /^(0(\.\d+)?|1(\.0+)?)$/.test(raw) ? Number(raw) : Number.NaN;
+      if (Number.isNaN(value)) throw new Error('must be a number from 0 to 1');
+      return value;
+    },
+    fallback: () => options.default,
+  };
+}
+
 /** 1 MiB: far above any job payload the contracts allow, small enough to bound memory per request. */
 export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
+
+/** How long an `Idempotency-Key` is remembered: a day covers any sane client's retry horizon. */
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 86_400_000;
+
+/**
+ * The rate limit of a key that sets none: 100 requests per second. Generous for a
+ * producer posting single jobs (a batch counts as one request), small enough
+ * that one runaway client cannot flood Redis.
+ */
+export const DEFAULT_RATE_LIMIT = { max: 100, timeWindowMs: 1_000 } as const;
 
 /**
  * The gateway's environment. The key list is parsed and checked here, at
@@ -40,6 +62,19 @@ export const gatewayConfig = {
   GATEWAY_API_KEYS_FILE: apiKeysFile,
   GATEWAY_AUTH: env.oneOf(['enabled', 'disabled'], { default: 'enabled' }),
   BODY_LIMIT_BYTES: env.integer({ default: DEFAULT_BODY_LIMIT_BYTES, min: 1_024, max: 64 * 1_048_576 }),
+  IDEMPOTENCY_TTL: env.duration({ default: DEFAULT_IDEMPOTENCY_TTL_MS, min: 1_000, max: 30 * 86_400_000 }),
+  RATE_LIMIT_MAX: env.integer({ default: DEFAULT_RATE_LIMIT.max, min: 1, max: 100_000_000 }),
+  RATE_LIMIT_WINDOW_MS: env.duration({ default: DEFAULT_RATE_LIMIT.timeWindowMs, min: 1, max: 86_400_000 }),
+  /** Shed load (503) while the event loop lags more than this on average; 0 turns the check off. */
+  PRESSURE_MAX_EVENT_LOOP_DELAY_MS: env.duration({ default: 1_000, max: 60_000 }),
+  /** Shed load while the event loop is busier than this fraction (0 to 1) of the time; 0: off. */
+  PRESSURE_MAX_EVENT_LOOP_UTILIZATION: fraction({ default: 0 }),
+  /** Shed load while the V8 heap in use exceeds this many bytes; 0: off. */
+  PRESSURE_MAX_HEAP_USED_BYTES: env.integer({ default: 0, min: 0 }),
+  /** How often the pressure figures are sampled. */
+  PRESSURE_SAMPLE_INTERVAL_MS: env.duration({ default: 1_000, min: 10, max: 60_000 }),
+  /** How long the queue gauges of one scrape are reused by the next ones. */
+  QUEUE_METRICS_CACHE_MS: env.duration({ default: 5_000, max: 300_000 }),
 };
 
 export type GatewayConfig = ConfigOf<typeof gatewayConfig>;

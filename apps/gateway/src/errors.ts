@@ -42,6 +42,12 @@ export const InvalidUtf8Error = createError<'JOBFLEET_INVALID_UTF8', 400, []>(
   400,
 );
 
+export const InvalidUnicodeError = createError<'JOBFLEET_INVALID_UNICODE', 400, []>(
+  'JOBFLEET_INVALID_UNICODE',
+  'the request body holds a lone UTF-16 surrogate escape (such as "\\ud800"), which is no text',
+  400,
+);
+
 export const UnsupportedCharsetError = createError<'JOBFLEET_UNSUPPORTED_CHARSET', 415, [string]>(
   'JOBFLEET_UNSUPPORTED_CHARSET',
   'charset "%s" is not supported; send UTF-8 JSON',
@@ -53,6 +59,93 @@ export const RedisUnavailableError = createError<
   503,
   [options?: { cause: unknown }]
 >('JOBFLEET_REDIS_UNAVAILABLE', 'the job store (Redis) is unavailable; retry shortly', 503);
+
+export const RateLimitedError = createError<'JOBFLEET_RATE_LIMITED', 429, [string, number, number, number]>(
+  'JOBFLEET_RATE_LIMITED',
+  'API key "%s" is over its rate limit of %d requests per %d ms; retry in %d s',
+  429,
+);
+
+export const OverloadedError = createError<'JOBFLEET_OVERLOADED', 503, []>(
+  'JOBFLEET_OVERLOADED',
+  'the gateway is overloaded; retry shortly',
+  503,
+);
+
+export const IdempotencyKeyReusedError = createError<'JOBFLEET_IDEMPOTENCY_KEY_REUSED', 422, []>(
+  'JOBFLEET_IDEMPOTENCY_KEY_REUSED',
+  'this Idempotency-Key was already used with a different request (another body, queue or route); use a new key for a new request',
+  422,
+);
+
+export const IdempotencyInProgressError = createError<'JOBFLEET_IDEMPOTENCY_IN_PROGRESS', 409, []>(
+  'JOBFLEET_IDEMPOTENCY_IN_PROGRESS',
+  'a request with this Idempotency-Key is still being processed; retry shortly',
+  409,
+);
+
+export const JobIdTakenError = createError<'JOBFLEET_JOB_ID_TAKEN', 409, [string, string]>(
+  'JOBFLEET_JOB_ID_TAKEN',
+  'queue "%s" already has a job with id "%s" that another tenant posted; choose another id',
+  409,
+);
+
+export const JobFinishedError = createError<'JOBFLEET_JOB_FINISHED', 409, [string, string, string]>(
+  'JOBFLEET_JOB_FINISHED',
+  'job "%s" of queue "%s" has already finished (%s); there is nothing to cancel',
+  409,
+);
+
+export const NotJobOwnerError = createError<'JOBFLEET_NOT_JOB_OWNER', 403, [string, string]>(
+  'JOBFLEET_NOT_JOB_OWNER',
+  'API key "%s" may cancel only the jobs it posted itself; cancelling any job needs the scope "%s"',
+  403,
+);
+
+export const TenantBoundKeyError = createError<'JOBFLEET_TENANT_BOUND_KEY', 403, [string, string, string]>(
+  'JOBFLEET_TENANT_BOUND_KEY',
+  'API key "%s" is bound to tenant "%s" and may not %s, which affects every tenant',
+  403,
+);
+
+export const ScheduleNotFoundError = createError<'JOBFLEET_SCHEDULE_NOT_FOUND', 404, [string, string]>(
+  'JOBFLEET_SCHEDULE_NOT_FOUND',
+  'queue "%s" has no schedule with id "%s"',
+  404,
+);
+
+export const ScheduleIdTakenError = createError<'JOBFLEET_SCHEDULE_ID_TAKEN', 409, [string, string]>(
+  'JOBFLEET_SCHEDULE_ID_TAKEN',
+  'queue "%s" already has a schedule with id "%s" that another tenant owns; choose another id',
+  409,
+);
+
+/** A request that passed the schemas but breaks a rule they cannot express (a bad cron, say). */
+export const RequestRuleError = createError<'FST_ERR_VALIDATION', 400, []>(
+  'FST_ERR_VALIDATION',
+  'invalid request',
+  400,
+);
+
+/**
+ * A 400 with `errors[]`, shaped like a schema failure so it is reported as one:
+ * each issue's `path` is a JSON pointer into `part` of the request.
+ */
+export function invalidRequest(
+  issues: readonly { path: string; message: string }[],
+  part: 'body' | 'params' | 'headers' = 'body',
+) {
+  return Object.assign(new RequestRuleError(), {
+    validationContext: part,
+    validation: issues.map((issue) => ({
+      keyword: 'rule',
+      instancePath: issue.path,
+      schemaPath: '#',
+      params: {},
+      message: issue.message,
+    })),
+  });
+}
 
 /** How a problem is presented: the last segment of its `type` URI and its `title`. */
 interface ProblemKind {
@@ -72,8 +165,22 @@ const KINDS: Record<string, ProblemKind> = {
   JOBFLEET_UNAUTHORIZED: { slug: 'unauthorized', title: 'Authentication required' },
   JOBFLEET_FORBIDDEN: { slug: 'forbidden', title: 'Missing scope' },
   JOBFLEET_INVALID_UTF8: { slug: 'malformed-body', title: 'Malformed request body' },
+  JOBFLEET_INVALID_UNICODE: { slug: 'malformed-body', title: 'Malformed request body' },
   JOBFLEET_UNSUPPORTED_CHARSET: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
   JOBFLEET_REDIS_UNAVAILABLE: { slug: 'service-unavailable', title: 'Service unavailable' },
+  JOBFLEET_OVERLOADED: { slug: 'overloaded', title: 'Service overloaded' },
+  JOBFLEET_RATE_LIMITED: { slug: 'rate-limited', title: 'Too many requests' },
+  JOBFLEET_IDEMPOTENCY_KEY_REUSED: { slug: 'idempotency-key-reused', title: 'Idempotency-Key reused' },
+  JOBFLEET_IDEMPOTENCY_IN_PROGRESS: {
+    slug: 'idempotency-in-progress',
+    title: 'Request with this Idempotency-Key in progress',
+  },
+  JOBFLEET_JOB_ID_TAKEN: { slug: 'job-id-taken', title: 'Job id taken' },
+  JOBFLEET_JOB_FINISHED: { slug: 'job-finished', title: 'Job already finished' },
+  JOBFLEET_NOT_JOB_OWNER: { slug: 'forbidden', title: 'Missing scope' },
+  JOBFLEET_TENANT_BOUND_KEY: { slug: 'tenant-bound-key', title: 'Not allowed for a tenant key' },
+  JOBFLEET_SCHEDULE_NOT_FOUND: { slug: 'schedule-not-found', title: 'Schedule not found' },
+  JOBFLEET_SCHEDULE_ID_TAKEN: { slug: 'schedule-id-taken', title: 'Schedule id taken' },
   FST_ERR_VALIDATION: { slug: 'validation-failed', title: 'Validation failed' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
   FST_ERR_CTP_BODY_TOO_LARGE: { slug: 'body-too-large', title: 'Request body too large' },

@@ -1,12 +1,33 @@
 import { DURATION_BUCKETS } from '@jobfleet/service-kit';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** `accepted`: enqueued; `rejected`: refused for the client's fault (4xx); `failed`: the gateway's (5xx). */
-export type EnqueueResult = 'accepted' | 'rejected' | 'failed';
+/**
+ * `accepted`: a new job; `duplicate`: no new job, the request was a replay (an
+ * Idempotency-Key seen before, or a custom job id that exists); `rejected`:
+ * refused for the client's fault (4xx); `failed`: the gateway's (5xx).
+ */
+export type EnqueueResult = 'accepted' | 'duplicate' | 'rejected' | 'failed';
 
 export interface GatewayMetrics {
   httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   enqueued: Counter<'queue' | 'job_name' | 'client' | 'result'>;
+  /** Jobs per queue and state, read from Redis at scrape time (see `QueueStats`). */
+  queueJobs: Gauge<'queue' | 'state'>;
+  /** Age of the oldest waiting job per queue: the autoscaling signal. */
+  queueOldestWaiting: Gauge<'queue'>;
+  /**
+   * Counts `n` jobs of an enqueue request. The label set is bound once and
+   * reused: prom-client hashes a label object on every call, which the
+   * enqueue hot path would otherwise pay each time.
+   */
+  countEnqueued(queue: string, jobName: string, client: string, result: EnqueueResult, n?: number): void;
+  /** Observes one answered request, with its label set bound once (see `countEnqueued`). */
+  observeHttp(method: string, route: string, statusCode: number, seconds: number): void;
+  /**
+   * Called when the queue gauges are scraped, to set them first; the app sets
+   * it (the gauges outlive an app in tests that share one registry).
+   */
+  refreshQueueGauges: (() => Promise<void>) | undefined;
 }
 
 /** Requests that matched no route share one `route` label value, so raw URLs never become labels. */
@@ -19,7 +40,20 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
   const existing = cache.get(registry);
   if (existing) return existing;
   const registers = [registry];
+  const enqueued = new Counter({
+    name: 'jobfleet_jobs_enqueued_total',
+    help: 'Jobs in enqueue requests from authenticated clients, by queue, job name, client (API key id) and result.',
+    labelNames: ['queue', 'job_name', 'client', 'result'] as const,
+    registers,
+  });
+  const bound = new Map<string, { inc(n?: number): void }>();
+  const boundHttp = new Map<string, { observe(seconds: number): void }>();
+  // Both gauges ask; the refresher caches and shares one read per scrape.
+  const collect = async () => {
+    await metrics.refreshQueueGauges?.();
+  };
   const metrics: GatewayMetrics = {
+    refreshQueueGauges: undefined,
     httpDuration: new Histogram({
       name: 'jobfleet_http_request_duration_seconds',
       help: 'Time to answer an HTTP request, by method, route pattern and status code.',
@@ -27,12 +61,39 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
       buckets: DURATION_BUCKETS,
       registers,
     }),
-    enqueued: new Counter({
-      name: 'jobfleet_jobs_enqueued_total',
-      help: 'Enqueue requests from authenticated clients, by queue, job name, client (API key id) and result.',
-      labelNames: ['queue', 'job_name', 'client', 'result'],
+    enqueued,
+    queueJobs: new Gauge({
+      name: 'jobfleet_queue_jobs',
+      help: 'Jobs in a queue, by state (read from Redis at scrape time, cached briefly).',
+      labelNames: ['queue', 'state'],
       registers,
+      collect,
     }),
+    queueOldestWaiting: new Gauge({
+      name: 'jobfleet_queue_oldest_waiting_seconds',
+      help: 'Age of the oldest job waiting to start in a queue (0 when none waits).',
+      labelNames: ['queue'],
+      registers,
+      collect,
+    }),
+    observeHttp(method, route, statusCode, seconds) {
+      const key = `${method} ${statusCode} ${route}`;
+      let child = boundHttp.get(key);
+      if (!child) {
+        child = metrics.httpDuration.labels({ method, route, status_code: String(statusCode) });
+        boundHttp.set(key, child);
+      }
+      child.observe(seconds);
+    },
+    countEnqueued(queue, jobName, client, result, n = 1) {
+      const key = `${queue}\u0000${jobName}\u0000${client}\u0000${result}`;
+      let child = bound.get(key);
+      if (!child) {
+        child = enqueued.labels({ queue, job_name: jobName, client, result });
+        bound.set(key, child);
+      }
+      child.inc(n);
+    },
   };
   cache.set(registry, metrics);
   return metrics;

@@ -1,6 +1,7 @@
 import { toValidationIssues, type ValidationIssue } from '@jobfleet/queue-contracts';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { problemKindOf, problemTypeOf, RouteNotFoundError } from './errors.js';
+import { RULE_MESSAGES } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -33,7 +34,11 @@ const pointerEscape = (key: string) => key.replaceAll('~', '~0').replaceAll('/',
  * name, reported at the root) become an issue at `/name` that lists the
  * allowed names.
  */
-function validationIssues(errors: readonly SchemaError[], jobNames: readonly string[] | undefined) {
+function validationIssues(
+  errors: readonly SchemaError[],
+  jobNames: readonly string[] | undefined,
+  part: string,
+) {
   const allowed = jobNames?.map((n) => `"${n}"`).join(', ');
   const tagIssues: ValidationIssue[] = [];
   const rest: SchemaError[] = [];
@@ -47,7 +52,11 @@ function validationIssues(errors: readonly SchemaError[], jobNames: readonly str
         message: tagValue === undefined ? `is required: ${choices}` : `must be ${choices}`,
       });
     } else {
-      rest.push(error);
+      // A pattern says nothing to a client; say the rule instead.
+      const rule = RULE_MESSAGES.find(
+        (r) => r.part === part && r.keyword === error.keyword && r.path.test(error.instancePath),
+      );
+      rest.push(rule ? { ...error, message: rule.message } : error);
     }
   }
   const tagPaths = new Set(tagIssues.map((issue) => issue.path));
@@ -55,6 +64,9 @@ function validationIssues(errors: readonly SchemaError[], jobNames: readonly str
   const others = toValidationIssues(rest).filter((issue) => !tagPaths.has(issue.path));
   return [...tagIssues, ...others];
 }
+
+/** The most issues one problem lists: a hostile body must not make an answer of megabytes. */
+export const MAX_ISSUES = 2_000;
 
 const PART_NAMES: Record<string, string> = {
   body: 'request body',
@@ -74,15 +86,17 @@ export function toProblem(error: FastifyError, jobNames?: readonly string[]): Pr
         : 500;
   const base = { type: problemTypeOf(kind), title: kind.title, status };
   if (error.validation) {
-    const part = PART_NAMES[error.validationContext ?? 'body'] ?? 'request';
-    const errors = validationIssues(error.validation as SchemaError[], jobNames);
-    const first = errors[0];
+    const context = error.validationContext ?? 'body';
+    const part = PART_NAMES[context] ?? 'request';
+    const all = validationIssues(error.validation as SchemaError[], jobNames, context);
+    const first = all[0];
     const summary = first ? `: ${first.path || '/'} ${first.message}` : '';
+    const more = all.length > MAX_ISSUES ? `; the first ${MAX_ISSUES} are listed` : '';
     return {
       ...base,
-      detail: `invalid ${part}${summary}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
+      detail: `invalid ${part}${summary}${all.length > 1 ? ` (and ${all.length - 1} more${more})` : ''}`,
       code: 'FST_ERR_VALIDATION',
-      errors,
+      errors: all.slice(0, MAX_ISSUES),
     };
   }
   if (status >= 500 && status !== 503) {
@@ -110,15 +124,16 @@ export function installProblemHandlers(app: FastifyInstance): void {
     } else if (problem.status !== 404) {
       request.log.info({ code: problem.code, status: problem.status }, problem.detail);
     }
-    // Redis outages are short (a restart, a failover): ask clients to come back soon.
+    // Redis outages are short (a restart, a failover), and so is shed load: ask clients to come back soon.
     if (problem.status === 503) reply.header('retry-after', '1');
-    return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+    // Sent as text: the route's response schemas are for its successes, and must not reshape a problem.
+    return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
   });
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? request.url;
     const problem = toProblem(new RouteNotFoundError(request.method, path.slice(0, 256)));
-    return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(problem);
+    return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
   });
 }
 
@@ -134,5 +149,9 @@ export function sendFrameworkProblem(
 ): void {
   const problem = toProblem(error);
   request.log.info({ code: problem.code, status: problem.status }, problem.detail);
-  void reply.code(problem.status).header('x-request-id', request.id).type(PROBLEM_CONTENT_TYPE).send(problem);
+  void reply
+    .code(problem.status)
+    .header('x-request-id', request.id)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problem));
 }

@@ -33,6 +33,14 @@ describe('gateway config', () => {
       bodyLimitBytes: 1_048_576,
       redisUrl: 'redis://127.0.0.1:6379',
       jobfleetPrefix: 'jobfleet',
+      idempotencyTtl: 86_400_000,
+      rateLimitMax: 100,
+      rateLimitWindowMs: 1_000,
+      pressureMaxEventLoopDelayMs: 1_000,
+      pressureMaxEventLoopUtilization: 0,
+      pressureMaxHeapUsedBytes: 0,
+      pressureSampleIntervalMs: 1_000,
+      queueMetricsCacheMs: 5_000,
     });
     expect(config.gatewayApiKeys).toBeUndefined();
     expect(config.gatewayApiKeysFile).toBeUndefined();
@@ -138,8 +146,35 @@ describe('gateway config', () => {
   });
 
   it('checks the other values', () => {
-    const error = configError({ PORT: '70000', GATEWAY_AUTH: 'off', BODY_LIMIT_BYTES: 'lots' });
-    expect(error.issues.map((i) => i.split(':')[0])).toEqual(['PORT', 'GATEWAY_AUTH', 'BODY_LIMIT_BYTES']);
+    const error = configError({
+      PORT: '70000',
+      GATEWAY_AUTH: 'off',
+      BODY_LIMIT_BYTES: 'lots',
+      IDEMPOTENCY_TTL: 'forever',
+      RATE_LIMIT_MAX: '0',
+      PRESSURE_MAX_EVENT_LOOP_UTILIZATION: '1.5',
+    });
+    expect(error.issues.map((i) => i.split(':')[0])).toEqual([
+      'PORT',
+      'GATEWAY_AUTH',
+      'BODY_LIMIT_BYTES',
+      'IDEMPOTENCY_TTL',
+      'RATE_LIMIT_MAX',
+      'PRESSURE_MAX_EVENT_LOOP_UTILIZATION',
+    ]);
+  });
+
+  it('reads durations with units, and a per-key rate limit', () => {
+    const config = loadConfig(gatewayConfig, {
+      IDEMPOTENCY_TTL: '2h',
+      RATE_LIMIT_WINDOW_MS: '1m',
+      ...keys([{ id: 'a', key: SECRET, scopes: ['admin'], rateLimit: { max: 5, timeWindowMs: 10_000 } }]),
+    });
+    expect(config.idempotencyTtl).toBe(7_200_000);
+    expect(config.rateLimitWindowMs).toBe(60_000);
+    expect(config.gatewayApiKeys?.[0]?.rateLimit).toEqual({ max: 5, timeWindowMs: 10_000 });
+    const bad = configError(keys([{ id: 'a', key: SECRET, scopes: ['admin'], rateLimit: { max: 0 } }]));
+    expect(bad.issues[0]).toContain('entry 0 (id "a"): /rateLimit');
   });
 });
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { inspectQueue, KEY_LIST, SECRETS, welcome } from './helpers.js';
+import { eventually, inspectQueue, KEY_LIST, SECRETS, welcome } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist', 'main.js');
@@ -66,6 +66,7 @@ describe('node dist/main.js', () => {
     });
     const url = await gateway.listening;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    await eventually(async () => ((await fetch(`${url}/health/ready`)).ok ? true : undefined));
 
     const response = await fetch(`${url}/v1/queues/emails/jobs`, {
       method: 'POST',
@@ -91,6 +92,36 @@ describe('node dist/main.js', () => {
       gateway.lines.join('\n'),
     ).toBe(true);
     expect(gateway.lines.join('\n')).not.toContain(SECRETS.signup);
+  });
+
+  it('two gateway processes on one Redis share one rate-limit budget', async () => {
+    const env = {
+      REDIS_URL: redis.url,
+      JOBFLEET_PREFIX: redis.prefix,
+      GATEWAY_API_KEYS: JSON.stringify(KEY_LIST),
+    };
+    const first = startMain(env);
+    const second = startMain(env);
+    const urls = await Promise.all([first.listening, second.listening]);
+    // Listening comes before the Redis connection is up (requests then get 503): wait for readiness.
+    for (const url of urls) {
+      await eventually(async () => ((await fetch(`${url}/health/ready`)).ok ? true : undefined));
+    }
+    const post = (url: string) =>
+      fetch(`${url}/v1/queues/emails/jobs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SECRETS.limited}`, 'content-type': 'application/json' },
+        body: JSON.stringify(welcome),
+      });
+    // The `limited` key may make 3 requests a minute, wherever they land.
+    const answers = [];
+    for (const url of [urls[0], urls[1], urls[0], urls[1], urls[0]]) answers.push(await post(url ?? ''));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 429, 429]);
+    expect(Number(answers[3]?.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(answers[3]?.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await inspectQueue(redis, 'emails').count()).toBe(3);
+    for (const gateway of [first, second]) gateway.child.kill('SIGTERM');
+    for (const gateway of [first, second]) expect((await gateway.exited)[0]).toBe(0);
   });
 
   it('refuses to start without API keys (exit 1, one clear message)', async () => {

@@ -27,7 +27,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
     });
     expect(response.statusCode).toBe(202);
     const body = response.json<{ id: string; queue: string; name: string }>();
-    expect(body).toEqual({ id: expect.any(String), queue: 'emails', name: 'welcome' });
+    expect(body).toEqual({ id: expect.any(String), queue: 'emails', name: 'welcome', duplicate: false });
     expect(response.headers.location).toBe(`/v1/queues/emails/jobs/${body.id}`);
 
     const queue = inspectQueue(redis, 'emails');
@@ -57,6 +57,8 @@ describe('POST /v1/queues/:queue/jobs', () => {
       attemptsMade: 0,
       progress: 0,
       data: welcome.data,
+      options: { attempts: 5, backoff: { type: 'exponential', delay: 1_000 } },
+      origin: { client: 'signup-service', tenant: 'acme' },
       createdAt: new Date(job?.timestamp ?? 0).toISOString(),
     });
     // The origin record stays out of the payload and out of the status.
@@ -88,7 +90,57 @@ describe('POST /v1/queues/:queue/jobs', () => {
     expect(status.json()).toMatchObject({ state: 'delayed' });
   });
 
-  it('reports a prioritised job as waiting', async () => {
+  it('applies backoff and a custom jobId; the same id again → 200 duplicate, without a new job', async () => {
+    app = await startGateway(redis);
+    const options = {
+      jobId: 'welcome-123',
+      backoff: { type: 'fixed', delay: 250, jitter: 0.5 },
+      attempts: 3,
+    };
+    const first = await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: bearer(SECRETS.signup),
+      payload: { ...welcome, options },
+    });
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toEqual({ id: 'welcome-123', queue: 'emails', name: 'welcome', duplicate: false });
+    const job = await inspectQueue(redis, 'emails').getJob('welcome-123');
+    expect(job?.opts).toMatchObject({ attempts: 3, backoff: { type: 'fixed', delay: 250, jitter: 0.5 } });
+
+    const again = await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: bearer(SECRETS.signup),
+      payload: { ...welcome, data: { ...welcome.data, name: 'Someone else' }, options },
+    });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual({ id: 'welcome-123', queue: 'emails', name: 'welcome', duplicate: true });
+    expect((await inspectQueue(redis, 'emails').getJob('welcome-123'))?.data).toEqual(welcome.data);
+    expect(await inspectQueue(redis, 'emails').count()).toBe(1);
+  });
+
+  it("a custom jobId of another tenant's job → 409, and that job stays as it was", async () => {
+    app = await startGateway(redis);
+    const posted = await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: bearer(SECRETS.admin), // no tenant: counts as `default`
+      payload: { ...welcome, options: { jobId: 'vip' } },
+    });
+    expect(posted.statusCode).toBe(202);
+    const clash = await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs',
+      headers: bearer(SECRETS.signup), // tenant acme
+      payload: { ...welcome, options: { jobId: 'vip' } },
+    });
+    expect(clash.statusCode).toBe(409);
+    expect(clash.json()).toMatchObject({ code: 'JOBFLEET_JOB_ID_TAKEN' });
+    expect(await inspectQueue(redis, 'emails').count()).toBe(1);
+  });
+
+  it('reports a prioritised job as prioritized', async () => {
     app = await startGateway(redis);
     const response = await app.inject({
       method: 'POST',
@@ -103,7 +155,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
       url: `/v1/queues/emails/jobs/${id}`,
       headers: bearer(SECRETS.admin),
     });
-    expect(status.json()).toMatchObject({ state: 'waiting' });
+    expect(status.json()).toMatchObject({ state: 'prioritized', options: { priority: 3 } });
   });
 
   it('accepts every job type of every catalog queue', async () => {

@@ -15,6 +15,10 @@ export const SECRETS = {
   hashed: 'hashed-secret-0123456789',
   reportsOnly: 'reports-secret-0123456789',
   globexReader: 'globex-secret-0123456789',
+  ops: 'ops-secret-0123456789abc',
+  acmeOps: 'acme-ops-secret-0123456789',
+  acmeBilling: 'acme-billing-secret-0123456789',
+  limited: 'limited-secret-0123456789',
 };
 
 export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -31,6 +35,17 @@ export const KEY_LIST = [
     scopes: ['reports:enqueue', 'reports:read'],
   },
   { id: 'globex-reader', key: SECRETS.globexReader, tenant: 'globex', scopes: ['emails:read'] },
+  // A platform operator: every queue, no tenant.
+  { id: 'ops', key: SECRETS.ops, scopes: ['*:read', '*:manage', '*:enqueue'] },
+  { id: 'acme-ops', key: SECRETS.acmeOps, tenant: 'acme', scopes: ['*:read', '*:manage'] },
+  // Another service of tenant acme: may enqueue and cancel its own jobs only.
+  { id: 'acme-billing', key: SECRETS.acmeBilling, tenant: 'acme', scopes: ['emails:enqueue', 'emails:read'] },
+  {
+    id: 'limited',
+    key: SECRETS.limited,
+    scopes: ['emails:enqueue', 'emails:read'],
+    rateLimit: { max: 3, timeWindowMs: 60_000 },
+  },
 ];
 
 export const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
@@ -41,6 +56,8 @@ export function testConfig(redis: Pick<TestRedis, 'url' | 'prefix'>, extra: Reco
     JOBFLEET_PREFIX: redis.prefix,
     LOG_LEVEL: 'silent',
     GATEWAY_API_KEYS: JSON.stringify(KEY_LIST),
+    // Tests send bursts; the limits tests set their own budgets.
+    RATE_LIMIT_MAX: '1000000',
     ...extra,
   });
 }
@@ -79,3 +96,36 @@ export async function jobCount(queue: Queue): Promise<number> {
 }
 
 export const welcome = { name: 'welcome', data: { userId: 123, to: 'ada@example.com', name: 'Ada' } };
+
+/** A valid job of every job type of every catalog queue. */
+export const EVERY_JOB = [
+  { queue: 'emails', name: 'welcome', data: welcome.data },
+  {
+    queue: 'emails',
+    name: 'password-reset',
+    data: { userId: 'u-1', to: 'ada@example.com', resetUrl: 'https://example.com/reset?t=1' },
+  },
+  { queue: 'emails', name: 'notification', data: { to: 'ada@example.com', subject: 'Hi', text: 'Hello' } },
+  { queue: 'reports', name: 'daily-report', data: { tenantId: 'acme', date: '2025-01-31', format: 'csv' } },
+] as const;
+
+/** Counts jobs of every catalog queue and every schedule: all must stay 0 after a refused request. */
+export async function everythingQueued(redis: TestRedis): Promise<number> {
+  let total = 0;
+  for (const name of ['emails', 'reports']) {
+    const queue = inspectQueue(redis, name);
+    total += (await jobCount(queue)) + (await queue.getJobSchedulersCount());
+  }
+  return total;
+}
+
+/** Polls `probe` until it returns a value other than undefined, at most `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { useTestRedis } from '@jobfleet/test-utils';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
-import { bearer, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { bearer, inspectQueue, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
 
 const redis = useTestRedis();
 let app: FastifyInstance | undefined;
@@ -75,6 +75,83 @@ describe('/metrics and /health', () => {
     const result = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);
+  });
+
+  it('exports queue depth per state and the oldest waiting age, read at scrape time with a short cache', async () => {
+    app = await startGateway(redis, { config: testConfig(redis, { QUEUE_METRICS_CACHE_MS: '60000' }) });
+    const emails = inspectQueue(redis, 'emails');
+    await emails.add('welcome', welcome.data, { timestamp: Date.now() - 42_000 });
+    await emails.add('welcome', welcome.data);
+    await emails.add('welcome', welcome.data, { delay: 60_000 });
+    await emails.add('welcome', welcome.data, { priority: 2 });
+
+    const commands = vi.spyOn(app.redis, 'sendCommand');
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    // Two calls per queue (counts; oldest waiting job), whatever the queue holds.
+    expect(commands.mock.calls.length).toBeLessThanOrEqual(2 * 2);
+    expect(text).toContain('jobfleet_queue_jobs{queue="emails",state="waiting"} 2');
+    expect(text).toContain('jobfleet_queue_jobs{queue="emails",state="delayed"} 1');
+    expect(text).toContain('jobfleet_queue_jobs{queue="emails",state="prioritized"} 1');
+    expect(text).toContain('jobfleet_queue_jobs{queue="reports",state="waiting"} 0');
+    expect(text).toContain('jobfleet_queue_jobs{queue="emails",state="failed"} 0');
+    const oldest = Number(/jobfleet_queue_oldest_waiting_seconds\{queue="emails"\} (\S+)/.exec(text)?.[1]);
+    expect(oldest).toBeGreaterThanOrEqual(42);
+    expect(oldest).toBeLessThan(60);
+    expect(text).toContain('jobfleet_queue_oldest_waiting_seconds{queue="reports"} 0');
+
+    // Within the cache time, scrapes cost Redis nothing and show the cached values.
+    commands.mockClear();
+    await emails.add('welcome', welcome.data);
+    const cached = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(commands).not.toHaveBeenCalled();
+    expect(cached).toContain('jobfleet_queue_jobs{queue="emails",state="waiting"} 2');
+  });
+
+  it('refreshes the queue gauges after the cache time; concurrent scrapes share one read', async () => {
+    app = await startGateway(redis, { config: testConfig(redis, { QUEUE_METRICS_CACHE_MS: '0' }) });
+    const gateway = app;
+    await inspectQueue(redis, 'reports').add('daily-report', { tenantId: 'acme' });
+    const commands = vi.spyOn(gateway.redis, 'sendCommand');
+    const scrapes = await Promise.all(
+      Array.from({ length: 5 }, () => gateway.inject({ method: 'GET', url: '/metrics' })),
+    );
+    expect(commands.mock.calls.length).toBeLessThanOrEqual(2 * 2 * 2);
+    for (const scrape of scrapes) {
+      expect(scrape.body).toContain('jobfleet_queue_jobs{queue="reports",state="waiting"} 1');
+    }
+    await inspectQueue(redis, 'reports').add('daily-report', { tenantId: 'acme' });
+    const later = (await gateway.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(later).toContain('jobfleet_queue_jobs{queue="reports",state="waiting"} 2');
+  });
+
+  it('counts batch jobs and replays by job name and result', async () => {
+    app = await startGateway(redis);
+    const batch = {
+      jobs: [welcome, welcome, { name: 'notification', data: { to: 'a@b.co', subject: 's', text: 't' } }],
+    };
+    const send = () =>
+      app?.inject({
+        method: 'POST',
+        url: '/v1/queues/emails/jobs/batch',
+        headers: { ...bearer(SECRETS.signup), 'idempotency-key': 'b-1' },
+        payload: batch,
+      });
+    expect((await send())?.statusCode).toBe(202);
+    expect((await send())?.statusCode).toBe(200);
+    await app.inject({
+      method: 'POST',
+      url: '/v1/queues/emails/jobs/batch',
+      headers: bearer(SECRETS.signup),
+      payload: { jobs: [welcome, { name: 'nope', data: {} }] },
+    });
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const line = (job: string, result: string) =>
+      `jobfleet_jobs_enqueued_total{queue="emails",job_name="${job}",client="signup-service",result="${result}"}`;
+    expect(text).toContain(`${line('welcome', 'accepted')} 2`);
+    expect(text).toContain(`${line('notification', 'accepted')} 1`);
+    expect(text).toContain(`${line('welcome', 'duplicate')} 2`);
+    expect(text).toContain(`${line('welcome', 'rejected')} 1`);
+    expect(text).toContain(`${line('unknown', 'rejected')} 1`);
   });
 
   it('answers /health/* and /metrics without an API key; METRICS_TOKEN guards /metrics', async () => {

@@ -3,7 +3,7 @@ import { freePort, type RedisServer, startRedisServer } from '@jobfleet/test-uti
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway } from '../src/index.js';
-import { bearer, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
+import { bearer, eventually, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
 
 let server: RedisServer;
 let app: FastifyInstance;
@@ -65,6 +65,70 @@ describe('Redis outage', () => {
     if (app.redis.status !== 'ready') await once(app.redis, 'ready');
     const again = await enqueue();
     expect(again.statusCode, again.body).toBe(202);
+    expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+  });
+
+  it('Redis stopped mid-traffic: 503s within a second, no request hangs; Redis back: 202s again, no restart', async () => {
+    if (app.redis.status !== 'ready') await once(app.redis, 'ready');
+    const results: { at: number; status: number; took: number }[] = [];
+    let running = true;
+    // Four clients back to back: two posting single jobs, one batches, one reading a status.
+    const client = async (n: number) => {
+      while (running) {
+        const started = performance.now();
+        const response = await app.inject(
+          n === 1
+            ? {
+                method: 'POST',
+                url: '/v1/queues/emails/jobs/batch',
+                headers: bearer(SECRETS.signup),
+                payload: { jobs: [welcome, welcome] },
+              }
+            : n === 2
+              ? { method: 'GET', url: '/v1/queues/emails/jobs/1', headers: bearer(SECRETS.admin) }
+              : {
+                  method: 'POST',
+                  url: '/v1/queues/emails/jobs',
+                  headers: bearer(SECRETS.signup),
+                  payload: welcome,
+                },
+        );
+        const at = performance.now();
+        results.push({ at, status: response.statusCode, took: at - started });
+        if (response.statusCode >= 500) {
+          expect(response.statusCode).toBe(503);
+          expect(response.headers['retry-after']).toBe('1');
+        }
+        // Let timers and sockets run between requests, as real traffic would.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const clients = [0, 1, 2, 3].map(client);
+    const seen = (predicate: (r: { at: number; status: number }) => boolean, after: number) =>
+      eventually(async () => results.find((r) => r.at > after && predicate(r)), 10_000);
+
+    await seen((r) => r.status === 202, 0);
+    const killedAt = performance.now();
+    await server.kill();
+    const firstRefusal = await seen((r) => r.status === 503, killedAt);
+    expect(firstRefusal.at - killedAt).toBeLessThan(1_000);
+    // Once refusing, every answer is a prompt 503 (none waits for Redis).
+    const settled = firstRefusal.at + 200;
+    await seen(() => true, settled + 300);
+    const during = results.filter((r) => r.at > settled && r.at < settled + 300);
+    expect(during.length).toBeGreaterThan(0);
+    expect(during.every((r) => r.status === 503)).toBe(true);
+    expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
+    // Scrapes still answer, without the queue gauges they cannot read.
+    const scrape = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(scrape.statusCode).toBe(200);
+
+    const restartedAt = performance.now();
+    await server.start();
+    await seen((r) => r.status === 202 || r.status === 200, restartedAt);
+    running = false;
+    await Promise.all(clients);
+    expect(Math.max(...results.map((r) => r.took))).toBeLessThan(1_000);
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
   });
 

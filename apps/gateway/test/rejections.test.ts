@@ -164,8 +164,13 @@ describe('bad enqueue requests are refused and enqueue nothing', () => {
   });
 
   it('unknown options field → 400', async () => {
-    const problem = await expectRefused(post({ ...welcome, options: { delay: 10, jobId: 'mine' } }), 400);
-    expect(problem.errors).toEqual([{ path: '/options/jobId', message: 'is not an allowed property' }]);
+    const problem = await expectRefused(
+      post({ ...welcome, options: { delay: 10, removeOnComplete: true } }),
+      400,
+    );
+    expect(problem.errors).toEqual([
+      { path: '/options/removeOnComplete', message: 'is not an allowed property' },
+    ]);
   });
 
   it('options out of range → 400', async () => {
@@ -180,6 +185,31 @@ describe('bad enqueue requests are refused and enqueue nothing', () => {
     ]) {
       const problem = await expectRefused(post({ ...welcome, options }), 400);
       expect(problem.errors?.[0]?.path).toBe(`/options/${Object.keys(options)[0]}`);
+    }
+  });
+
+  it("a custom jobId against BullMQ's rules → 400 that explains them and points to Idempotency-Key", async () => {
+    for (const jobId of ['123', '-5', '0', 'order:1', '', 'x'.repeat(257), 'with space', 'caf\u00e9', 7]) {
+      const problem = await expectRefused(post({ ...welcome, options: { jobId } }), 400);
+      expect(problem.errors?.[0]?.path, JSON.stringify(jobId)).toBe('/options/jobId');
+      if (typeof jobId === 'string') {
+        expect(problem.errors?.[0]?.message).toContain('contain no ":" and not be an integer');
+        expect(problem.errors?.[0]?.message).toContain('Idempotency-Key');
+      }
+    }
+  });
+
+  it('a bad backoff → 400', async () => {
+    for (const backoff of [
+      { type: 'linear', delay: 10 },
+      { type: 'fixed' },
+      { type: 'fixed', delay: 10, jitter: 2 },
+      { type: 'fixed', delay: -1 },
+      { type: 'fixed', delay: 10, custom: true },
+      'exponential',
+    ]) {
+      const problem = await expectRefused(post({ ...welcome, options: { backoff } }), 400);
+      expect(problem.errors?.[0]?.path, JSON.stringify(backoff)).toMatch(/^\/options\/backoff/);
     }
   });
 

@@ -1,59 +1,121 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { catalog, withOrigin } from '@jobfleet/queue-contracts';
+import { catalog } from '@jobfleet/queue-contracts';
 import type { FastifyPluginAsync } from 'fastify';
-import { authenticate, authorizeQueue } from '../auth.js';
-import { UnknownQueueError } from '../errors.js';
+import { authenticate, authorizeQueue, principalOf } from '../auth.js';
+import { findExisting, originFor, prepareJob } from '../enqueue-jobs.js';
+import { JobIdTakenError, UnknownQueueError } from '../errors.js';
+import { idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
+import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
-import { EnqueueAccepted, enqueueBodySchema } from '../schemas.js';
+import { describeOutcome } from '../request-log.js';
+import { EnqueueAccepted, enqueueBodySchema, IdempotencyHeaders } from '../schemas.js';
 import type { QueueRouteOptions } from './options.js';
 
-const resultOf = (statusCode: number): EnqueueResult =>
-  statusCode < 300 ? 'accepted' : statusCode >= 500 ? 'failed' : 'rejected';
+/** The metric result of an enqueue answer, by its status. */
+export const resultOf = (statusCode: number): EnqueueResult =>
+  statusCode === 202
+    ? 'accepted'
+    : statusCode < 300
+      ? 'duplicate'
+      : statusCode >= 500
+        ? 'failed'
+        : 'rejected';
+
+/** The job location a 202 or 200 points to. */
+export const jobLocation = (queue: string, id: string) =>
+  `/v1/queues/${queue}/jobs/${encodeURIComponent(id)}`;
 
 /**
  * `POST /v1/queues/<queue>/jobs`, one route per catalog queue, each with its
- * contract's body schema: `{ name, data, options? }` → 202 `{ id, queue, name }`.
- * Any other queue name: 404 once the caller is authenticated.
+ * contract's body schema: `{ name, data, options? }` → 202 `{ id, queue, name,
+ * duplicate: false }`; 200 with `duplicate: true` when an `Idempotency-Key`
+ * replays an earlier request or a custom `jobId` exists already. Any other
+ * queue name: 404 once the caller is authenticated.
  */
 export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
-  const { queues, auth, redis, metrics } = options;
+  const { queues, auth, redis, metrics, rateLimit, idempotency } = options;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const { contract, queue } of queues.values()) {
+  for (const entry of queues.values()) {
+    const { contract, queue } = entry;
     const jobNames = Object.keys(contract.jobs);
     typed.post(
       `/v1/queues/${contract.name}/jobs`,
       {
-        schema: { body: enqueueBodySchema(contract), response: { 202: EnqueueAccepted } },
+        schema: {
+          tags: ['jobs'],
+          summary: `Enqueue a job on ${contract.name}`,
+          description: `${contract.description} The body's \`data\` is checked against the contract of the job \`name\`; \`options\` override the queue's defaults.`,
+          headers: IdempotencyHeaders,
+          body: enqueueBodySchema(contract),
+          response: {
+            202: { ...EnqueueAccepted, description: 'Enqueued.' },
+            200: { ...EnqueueAccepted, description: 'Nothing new enqueued: a replay (`duplicate: true`).' },
+            ...errorResponses(
+              400,
+              401,
+              403,
+              404,
+              [409, 'The custom jobId belongs to another tenant, or the Idempotency-Key is still in use.'],
+              413,
+              415,
+              422,
+              429,
+              503,
+            ),
+          },
+        },
         config: { jobNames },
-        onRequest: authorizeQueue(auth, 'enqueue', contract.name),
+        onRequest: [authorizeQueue(auth, 'enqueue', contract.name), rateLimit],
         onResponse: async (request, reply) => {
           // Unauthenticated requests are nobody's enqueue; the HTTP histogram counts them.
           if (!request.principal) return;
           const name = (request.body as { name?: unknown } | undefined)?.name;
-          metrics.enqueued.inc({
-            queue: contract.name,
-            job_name: typeof name === 'string' && jobNames.includes(name) ? name : 'unknown',
-            client: request.principal.id,
-            result: resultOf(reply.statusCode),
-          });
+          metrics.countEnqueued(
+            contract.name,
+            typeof name === 'string' && jobNames.includes(name) ? name : 'unknown',
+            request.principal.id,
+            resultOf(reply.statusCode),
+          );
         },
       },
       async (request, reply) => {
-        const { name, data, options: requested } = request.body;
-        const principal = request.principal;
-        if (!principal) throw new Error('enqueue route reached without a principal');
-        const origin = { client: principal.id, tenant: principal.tenant };
-        const jobOptions = withOrigin({ ...contract.defaultJobOptions, ...requested }, origin);
-        const job = await usingRedis(redis, () => queue.add(name, data, jobOptions));
-        const id = String(job.id);
-        request.log.info(
-          { queue: contract.name, job_id: id, job_name: name, client: principal.id },
-          'job enqueued',
-        );
-        reply.code(202).header('location', `/v1/queues/${contract.name}/jobs/${encodeURIComponent(id)}`);
-        return { id, queue: contract.name, name };
+        const principal = principalOf(request);
+        const job = prepareJob(contract, request.body, originFor(principal));
+        const answer = await idempotently({
+          request,
+          principal,
+          store: idempotency,
+          redis,
+          asReplay: (body) => ({ ...body, duplicate: true }),
+          work: () =>
+            usingRedis(redis, async () => {
+              if (job.customId !== undefined) {
+                const existing = (await findExisting(redis, entry, [job.customId], principal)).get(
+                  job.customId,
+                );
+                if (existing && !existing.visible) throw new JobIdTakenError(contract.name, job.customId);
+                if (existing) {
+                  const body = { id: job.customId, queue: contract.name, name: job.name, duplicate: true };
+                  return { status: 200 as const, body };
+                }
+              }
+              const added = await queue.add(job.name, job.data, job.opts);
+              const body = { id: String(added.id), queue: contract.name, name: job.name, duplicate: false };
+              return { status: 202 as const, body };
+            }),
+        });
+        const { id, duplicate } = answer.body;
+        describeOutcome(request, duplicate ? 'job already enqueued' : 'job enqueued', {
+          queue: contract.name,
+          job_id: id,
+          job_name: job.name,
+          client: principal.id,
+          duplicate,
+        });
+        reply.code(answer.status).header('location', jobLocation(contract.name, id));
+        return answer.body;
       },
     );
   }
@@ -61,6 +123,7 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
   app.post(
     '/v1/queues/:queue/jobs',
     {
+      schema: { hide: true },
       // Refuse before the body is read: nothing here could be enqueued anyway.
       onRequest: async (request, reply) => {
         authenticate(auth, request, reply);

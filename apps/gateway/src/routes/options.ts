@@ -1,5 +1,7 @@
+import type { onRequestHookHandler } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { AuthMode } from '../auth.js';
+import type { IdempotencyStore } from '../idempotency.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { GatewayQueues } from '../queues.js';
 
@@ -9,5 +11,10 @@ export interface QueueRouteOptions {
   auth: AuthMode;
   /** The producer connection the queues use: checked before each Redis call. */
   redis: Redis;
+  /** `JOBFLEET_PREFIX`: the key prefix of the queues, the cancel channel and the gateway's own records. */
+  keyPrefix: string;
   metrics: GatewayMetrics;
+  /** The per-key rate-limit hook; goes after the route's authorization hook. */
+  rateLimit: onRequestHookHandler;
+  idempotency: IdempotencyStore;
 }

@@ -1,0 +1,81 @@
+import { type JobOrigin, type QueueContract, withOrigin } from '@jobfleet/queue-contracts';
+import type { JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Principal } from './auth.js';
+import type { GatewayQueue } from './queues.js';
+import type { EnqueueBody } from './schemas.js';
+import { canSee } from './tenancy.js';
+
+/** One job, ready for `queue.add` / `addBulk`. */
+export interface PreparedJob {
+  name: string;
+  data: unknown;
+  opts: JobsOptions;
+  /** The client's own job id, if it gave one. */
+  customId: string | undefined;
+}
+
+/** The origin a principal's jobs record. */
+export const originFor = (principal: Principal): JobOrigin => ({
+  client: principal.id,
+  tenant: principal.tenant,
+});
+
+/**
+ * Turns validated request jobs into jobs as BullMQ takes them: the contract's
+ * default options, overridden by the client's, plus who posted it (outside the
+ * payload). Jobs without options of their own share one options object — a
+ * batch of 500 plain jobs makes one, not 500 (BullMQ copies options, never
+ * changes them).
+ */
+export function jobPreparer(contract: QueueContract, origin: JobOrigin): (body: EnqueueBody) => PreparedJob {
+  const plain: JobsOptions = withOrigin({ ...contract.defaultJobOptions }, origin);
+  return (body) => {
+    const requested = body.options;
+    if (requested === undefined)
+      return { name: body.name, data: body.data, opts: plain, customId: undefined };
+    const opts: JobsOptions = withOrigin({ ...contract.defaultJobOptions, ...requested }, origin);
+    return { name: body.name, data: body.data, opts, customId: requested.jobId };
+  };
+}
+
+/** One validated request job as BullMQ takes it (see {@link jobPreparer}). */
+export function prepareJob(contract: QueueContract, body: EnqueueBody, origin: JobOrigin): PreparedJob {
+  return jobPreparer(contract, origin)(body);
+}
+
+/** A custom id that exists already: whether the principal may see that job. */
+export type ExistingJob = { visible: boolean };
+
+/**
+ * Which of `ids` name jobs that exist in `queue`, in one round trip (a
+ * pipeline of `HGET <job key> opts`). Asked only for requests that carry
+ * custom ids: BullMQ silently keeps the existing job when an id is reused, so
+ * this is how the gateway knows to answer `duplicate: true` — or 409 when the
+ * job is another tenant's.
+ */
+export async function findExisting(
+  redis: Redis,
+  queue: GatewayQueue,
+  ids: readonly string[],
+  principal: Principal,
+): Promise<Map<string, ExistingJob>> {
+  const found = new Map<string, ExistingJob>();
+  if (ids.length === 0) return found;
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hget(queue.queue.toKey(id), 'opts');
+  const replies = (await pipeline.exec()) ?? [];
+  ids.forEach((id, i) => {
+    const [error, raw] = replies[i] ?? [null, null];
+    if (error) throw error;
+    if (typeof raw !== 'string') return;
+    let opts: object = {};
+    try {
+      opts = JSON.parse(raw) as object;
+    } catch {
+      // Unreadable options: the job exists, and counts as tenant `default`.
+    }
+    found.set(id, { visible: canSee(principal, { opts }) });
+  });
+  return found;
+}

@@ -1,0 +1,94 @@
+import type { Redis } from 'ioredis';
+
+/** The share of a key's budget one gateway takes from Redis at a time. */
+export const LEASE_SHARE = 0.01;
+
+/**
+ * KEYS[1]: the key's counter for the current window; ARGV[1]: the window (ms);
+ * ARGV[2]: tokens asked for. Counts them and starts the window on first use.
+ * Returns `{ counter after, ms left in the window }`.
+ */
+const LEASE_SCRIPT = `
+local counter = redis.call('INCRBY', KEYS[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {counter, ttl}`;
+
+/** This process's share of one key's window. */
+interface Lease {
+  /** Local time the window ends. */
+  endsAt: number;
+  /** The counter before this lease: what other requests (here and elsewhere) had used. */
+  before: number;
+  /** Tokens of this lease used so far, and granted in all. */
+  used: number;
+  granted: number;
+  /** The window's budget was spent when the lease was taken: refuse until it ends. */
+  spent: boolean;
+}
+
+type Callback = (error: Error | null, result?: { current: number; ttl: number }) => void;
+
+/**
+ * A store for `@fastify/rate-limit` that counts in Redis, so every gateway
+ * replica draws on one budget per key — but takes the budget in leases of
+ * {@link LEASE_SHARE} of it (at least 1) and spends each lease locally. A key
+ * with a budget of 100 requests per second still costs one Redis call per
+ * request; one of 100,000 costs one per thousand requests, instead of a Redis
+ * round trip in front of every enqueue (which also had to wait behind
+ * whatever Redis was running, a large `addBulk` say). Leases never exceed the
+ * budget in sum; a replica's unspent tokens lapse with the window. Once a
+ * window is spent, its refusals cost no Redis call either.
+ */
+export function leasingStore(redis: Redis, prefix: string) {
+  const leases = new Map<string, Lease>();
+  const refreshing = new Map<string, Promise<void>>();
+
+  const refresh = async (key: string, timeWindow: number, max: number) => {
+    const size = Math.max(1, Math.min(max, Math.floor(max * LEASE_SHARE)));
+    const [counter, ttl] = (await redis.eval(LEASE_SCRIPT, 1, `${prefix}${key}`, timeWindow, size)) as [
+      number,
+      number,
+    ];
+    const before = counter - size;
+    const granted = Math.max(0, Math.min(size, max - before));
+    leases.set(key, { endsAt: Date.now() + ttl, before, used: 0, granted, spent: granted === 0 });
+  };
+
+  const take = async (key: string, timeWindow: number, max: number) => {
+    for (;;) {
+      const lease = leases.get(key);
+      const now = Date.now();
+      if (lease && now < lease.endsAt) {
+        const ttl = lease.endsAt - now;
+        if (lease.used < lease.granted) {
+          lease.used += 1;
+          return { current: lease.before + lease.used, ttl };
+        }
+        if (lease.spent) return { current: max + 1, ttl };
+      }
+      let pending = refreshing.get(key);
+      if (!pending) {
+        pending = refresh(key, timeWindow, max).finally(() => refreshing.delete(key));
+        refreshing.set(key, pending);
+      }
+      await pending;
+    }
+  };
+
+  return class LeasingRedisStore {
+    incr(key: string, callback: Callback, timeWindow: number, max: number): void {
+      take(key, timeWindow, max).then(
+        (result) => callback(null, result),
+        (error: Error) => callback(error),
+      );
+    }
+
+    child(): LeasingRedisStore {
+      return this;
+    }
+  };
+}

@@ -1,0 +1,65 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { RateLimit } from './api-keys.js';
+import { principalOf } from './auth.js';
+import { RateLimitedError, RedisUnavailableError } from './errors.js';
+import { leasingStore } from './rate-limit-store.js';
+import { isRedisUnavailable } from './redis-availability.js';
+
+export interface RateLimitOptions {
+  /** The producer connection; every replica counts on the same Redis, so they share one budget. */
+  redis: Redis;
+  prefix: string;
+  /** The budget of a key that sets none. */
+  defaults: RateLimit;
+}
+
+/**
+ * Per-key rate limiting with `@fastify/rate-limit`, counted in Redis (a fixed
+ * window per key, taken in leases: see {@link leasingStore}), so every gateway
+ * replica draws on one budget. Returns the `onRequest` hook to put after a
+ * route's authorization hook: it needs the principal, and an unauthenticated
+ * request is refused before it costs a Redis call. Over budget: 429 with
+ * `Retry-After`; the `X-RateLimit-*` headers tell the budget on every answer.
+ */
+export async function registerRateLimit(
+  app: FastifyInstance,
+  options: RateLimitOptions,
+): Promise<onRequestHookHandler> {
+  const { redis, prefix, defaults } = options;
+  const budgetOf = (request: Parameters<onRequestHookHandler>[0]) =>
+    principalOf(request).rateLimit ?? defaults;
+  await app.register(rateLimit, {
+    global: false,
+    store: leasingStore(redis, `${prefix}:jobfleet:rate-limit:`),
+    keyGenerator: (request) => principalOf(request).id,
+    max: (request) => budgetOf(request).max,
+    timeWindow: (request) => budgetOf(request).timeWindowMs,
+    // Failures reach the hook below, which decides.
+    skipOnError: false,
+  });
+  const check = app.createRateLimit();
+  return async (request, reply) => {
+    // Fail fast: the count needs Redis, and so does everything behind it.
+    if (redis.status !== 'ready') throw new RedisUnavailableError();
+    let result: Awaited<ReturnType<typeof check>>;
+    try {
+      result = await check(request);
+    } catch (error) {
+      if (isRedisUnavailable(error, redis)) throw new RedisUnavailableError({ cause: error });
+      // Fail open: a broken count must not stop the traffic it meters, but it must be seen.
+      request.log.warn({ err: error }, 'rate limit not checked; request let through');
+      return;
+    }
+    if (result.isAllowed) return;
+    const resetSeconds = Math.max(1, result.ttlInSeconds);
+    reply.header('x-ratelimit-limit', result.max);
+    reply.header('x-ratelimit-remaining', result.remaining);
+    reply.header('x-ratelimit-reset', resetSeconds);
+    if (result.isExceeded) {
+      reply.header('retry-after', resetSeconds);
+      throw new RateLimitedError(result.key, result.max, result.timeWindow, resetSeconds);
+    }
+  };
+}

@@ -1,0 +1,159 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { catalog } from '@jobfleet/queue-contracts';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { authenticate, authorizeQueue, principalOf } from '../auth.js';
+import { findExisting, jobPreparer, originFor, type PreparedJob } from '../enqueue-jobs.js';
+import { JobIdTakenError, UnknownQueueError } from '../errors.js';
+import { idempotently } from '../idempotent-request.js';
+import type { EnqueueResult } from '../metrics.js';
+import { errorResponses } from '../openapi.js';
+import { usingRedis } from '../redis-availability.js';
+import { describeOutcome } from '../request-log.js';
+import { BatchAccepted, batchBodySchema, IdempotencyHeaders, MAX_BATCH_JOBS } from '../schemas.js';
+import type { QueueRouteOptions } from './options.js';
+
+type Outcome = { name: string; duplicate: boolean };
+
+/** Per-job outcomes of an answered batch, for the enqueue counter. */
+const outcomes = new WeakMap<FastifyRequest, readonly Outcome[]>();
+
+/**
+ * `POST /v1/queues/<queue>/jobs/batch` `{ jobs: [{ name, data, options? }] }`:
+ * 1 to 1000 jobs, validated all or nothing (a 400 names every failing index and
+ * path), then added with one `addBulk` — one Redis round trip (two when the
+ * batch carries custom job ids, which are looked up first). → 202 `{ jobs: [{
+ * id, name, duplicate }] }` in request order; 200 when nothing new was added.
+ */
+export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
+  const { queues, auth, redis, metrics, rateLimit, idempotency } = options;
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  for (const entry of queues.values()) {
+    const { contract, queue } = entry;
+    const jobNames = Object.keys(contract.jobs);
+    const labelOf = (name: unknown) =>
+      typeof name === 'string' && jobNames.includes(name) ? name : 'unknown';
+
+    typed.post(
+      `/v1/queues/${contract.name}/jobs/batch`,
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: `Enqueue up to ${MAX_BATCH_JOBS} jobs on ${contract.name} at once`,
+          description:
+            'All jobs are checked before any is added: one bad job refuses the whole batch (400, with every failing index and path). The jobs are added in one Redis round trip.',
+          headers: IdempotencyHeaders,
+          body: batchBodySchema(contract),
+          response: {
+            202: { ...BatchAccepted, description: 'Enqueued; `jobs` in request order.' },
+            200: { ...BatchAccepted, description: 'Nothing new enqueued: every job is a duplicate.' },
+            ...errorResponses(
+              400,
+              401,
+              403,
+              404,
+              [409, 'A custom jobId belongs to another tenant, or the Idempotency-Key is still in use.'],
+              413,
+              415,
+              422,
+              429,
+              503,
+            ),
+          },
+        },
+        config: { jobNames },
+        onRequest: [authorizeQueue(auth, 'enqueue', contract.name), rateLimit],
+        onResponse: async (request, reply) => {
+          const principal = request.principal;
+          if (!principal) return;
+          const counts = new Map<string, { name: string; result: EnqueueResult; n: number }>();
+          const add = (name: string, result: EnqueueResult) => {
+            const key = `${name}\u0000${result}`;
+            const count = counts.get(key) ?? { name, result, n: 0 };
+            count.n += 1;
+            counts.set(key, count);
+          };
+          const done = outcomes.get(request);
+          if (done && reply.statusCode < 300) {
+            for (const { name, duplicate } of done) add(name, duplicate ? 'duplicate' : 'accepted');
+          } else {
+            const result: EnqueueResult = reply.statusCode >= 500 ? 'failed' : 'rejected';
+            const jobs = (request.body as { jobs?: unknown } | undefined)?.jobs;
+            if (Array.isArray(jobs) && jobs.length <= MAX_BATCH_JOBS) {
+              for (const job of jobs) add(labelOf((job as { name?: unknown } | null)?.name), result);
+            } else {
+              add('unknown', result);
+            }
+          }
+          for (const { name, result, n } of counts.values()) {
+            metrics.countEnqueued(contract.name, name, principal.id, result, n);
+          }
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const origin = originFor(principal);
+        const jobs = request.body.jobs.map(jobPreparer(contract, origin));
+        const answer = await idempotently({
+          request,
+          principal,
+          store: idempotency,
+          redis,
+          asReplay: (body) => ({ jobs: body.jobs.map((job) => ({ ...job, duplicate: true })) }),
+          work: () =>
+            usingRedis(redis, async () => {
+              const customIds = [...new Set(jobs.flatMap((job) => job.customId ?? []))];
+              const existing = await findExisting(redis, entry, customIds, principal);
+              for (const [id, job] of existing) {
+                if (!job.visible) throw new JobIdTakenError(contract.name, id);
+              }
+              // A custom id that exists, or that an earlier job of this batch uses, adds nothing.
+              const claimed = new Set(existing.keys());
+              const fresh: PreparedJob[] = [];
+              const plan = jobs.map((job) => {
+                if (job.customId === undefined) {
+                  fresh.push(job);
+                  return { job, duplicate: false };
+                }
+                const duplicate = claimed.has(job.customId);
+                claimed.add(job.customId);
+                if (!duplicate) fresh.push(job);
+                return { job, duplicate };
+              });
+              const added = fresh.length > 0 ? await queue.addBulk(fresh) : [];
+              let next = 0;
+              const body = {
+                jobs: plan.map(({ job, duplicate }) => ({
+                  id: duplicate ? (job.customId ?? '') : String(added[next++]?.id),
+                  name: job.name,
+                  duplicate,
+                })),
+              };
+              return { status: fresh.length > 0 ? (202 as const) : (200 as const), body };
+            }),
+        });
+        outcomes.set(request, answer.body.jobs);
+        describeOutcome(request, 'batch enqueued', {
+          queue: contract.name,
+          client: principal.id,
+          jobs: answer.body.jobs.length,
+          duplicates: answer.body.jobs.filter((job) => job.duplicate).length,
+        });
+        return reply.code(answer.status).send(answer.body);
+      },
+    );
+  }
+
+  app.post(
+    '/v1/queues/:queue/jobs/batch',
+    {
+      schema: { hide: true },
+      onRequest: async (request, reply) => {
+        authenticate(auth, request, reply);
+        const { queue } = request.params as { queue: string };
+        throw new UnknownQueueError(queue.slice(0, 128), Object.keys(catalog).join(', '));
+      },
+    },
+    async () => undefined,
+  );
+};

@@ -1,0 +1,286 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { isMainThread, parentPort, Worker as Thread, workerData } from 'node:worker_threads';
+import {
+  createEmailHandlers,
+  createRedisDeliveryLedger,
+  createSmtpTransport,
+  domainOf,
+  emailMetrics,
+  messageIdFor,
+  parseMailbox,
+  renderWelcome,
+} from '@jobfleet/email-worker';
+import { emails } from '@jobfleet/queue-contracts';
+import { createLogger, createMetricsRegistry, createRedisConnection } from '@jobfleet/service-kit';
+import { createWorkerRuntime } from '@jobfleet/worker-runtime';
+import { Queue } from 'bullmq';
+import nodemailer from 'nodemailer';
+import { SMTPServer } from 'smtp-server';
+import { formatRate, median } from './stats.js';
+
+/**
+ * Messages per second through the email worker (BullMQ, the delivery ledger,
+ * templates, the pooled SMTP transport) against nodemailer's pooled transport
+ * sending the same welcome messages directly, both to one local SMTP sink.
+ *
+ * The sink runs in its own thread, so it takes no CPU from the side being
+ * measured, as a real mail server would not; it accepts every message and
+ * keeps none. Both sides use the worker's default pool (5 connections, 100
+ * messages each). Two sinks are measured: one that answers at once, where
+ * sending is pure CPU and every cost of the worker shows; and one that takes
+ * 20 ms to accept each message, as a nearby relay does (providers take
+ * longer), where the question is whether the worker keeps the pool busy.
+ */
+
+const SINK_ROLE = 'jobfleet-email-sink';
+const FROM = parseMailbox('jobfleet <no-reply@jobfleet.local>');
+const BRAND = { appName: 'jobfleet', appUrl: 'https://app.example.com' };
+const POOL = { maxConnections: 5, maxMessages: 100 };
+
+type SinkRequest = { type: 'count' } | { type: 'delay'; ms: number };
+type SinkMessage = { type: 'listening'; port: number } | { type: 'count'; count: number };
+
+/** The sink thread: an `smtp-server` that answers 250 to everything and counts messages. */
+function runSink(): void {
+  let count = 0;
+  let delayMs = 0;
+  const server = new SMTPServer({
+    logger: false,
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    disableReverseLookup: true,
+    onData(stream, _session, callback) {
+      stream.on('end', () => {
+        count += 1;
+        if (delayMs > 0) setTimeout(callback, delayMs);
+        else callback();
+      });
+      stream.resume();
+    },
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const { port } = server.server.address() as AddressInfo;
+    parentPort?.postMessage({ type: 'listening', port } satisfies SinkMessage);
+  });
+  parentPort?.on('message', (request: SinkRequest) => {
+    if (request.type === 'delay') delayMs = request.ms;
+    parentPort?.postMessage({ type: 'count', count } satisfies SinkMessage);
+  });
+}
+
+if (!isMainThread && (workerData as { role?: string } | undefined)?.role === SINK_ROLE) runSink();
+
+interface Sink {
+  port: number;
+  /** Messages accepted so far. */
+  count(): Promise<number>;
+  /** From now on, wait this long before accepting each message. */
+  delay(ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startSink(): Promise<Sink> {
+  const thread = new Thread(new URL(import.meta.url), { workerData: { role: SINK_ROLE } });
+  // Requests are answered in order, so one queue of waiters matches answers to questions.
+  const waiting: Array<{ resolve(message: SinkMessage): void; reject(error: Error): void }> = [];
+  thread.on('message', (message: SinkMessage) => waiting.shift()?.resolve(message));
+  thread.on('error', (error) => {
+    for (const waiter of waiting.splice(0)) waiter.reject(error);
+  });
+  const next = () => new Promise<SinkMessage>((resolve, reject) => void waiting.push({ resolve, reject }));
+  const listening = await next();
+  if (listening.type !== 'listening') throw new Error('the SMTP sink did not start');
+  return {
+    port: listening.port,
+    async count() {
+      const answer = next();
+      thread.postMessage({ type: 'count' } satisfies SinkRequest);
+      const message = await answer;
+      return message.type === 'count' ? message.count : Number.NaN;
+    },
+    async delay(ms) {
+      const answer = next();
+      thread.postMessage({ type: 'delay', ms } satisfies SinkRequest);
+      await answer;
+    },
+    close: async () => void (await thread.terminate()),
+  };
+}
+
+type Variant = 'worker' | 'direct';
+
+const welcome = (i: number) => ({ userId: i, to: `user-${i}@example.com`, name: `User ${i}` });
+
+/** nodemailer's pooled transport sending `messages` welcome e-mails at once; returns messages per second. */
+async function measureDirect(port: number, messages: number): Promise<number> {
+  const transporter = nodemailer.createTransport({ pool: true, host: '127.0.0.1', port, ...POOL });
+  const domain = domainOf(FROM.address);
+  const createdAt = Date.now();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: messages }, (_, i) => {
+      const data = welcome(i);
+      const rendered = renderWelcome(data, BRAND);
+      return transporter.sendMail({
+        from: { name: FROM.name, address: FROM.address },
+        to: data.to,
+        ...rendered,
+        messageId: messageIdFor({ queue: emails.name, jobId: String(i), createdAt, domain }),
+        headers: { 'Auto-Submitted': 'auto-generated' },
+      });
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  transporter.close();
+  return messages / seconds;
+}
+
+/** The email worker draining `messages` queued welcome jobs; returns messages per second. */
+async function measureWorker(redisUrl: string, port: number, messages: number, concurrency: number) {
+  const prefix = `bench-email-${randomUUID().slice(0, 8)}`;
+  const producer = createRedisConnection({ url: redisUrl, flavour: 'worker' });
+  const queue = new Queue(emails.name, { connection: producer, prefix });
+  for (let i = 0; i < messages; i += 1_000) {
+    const size = Math.min(1_000, messages - i);
+    await queue.addBulk(
+      Array.from({ length: size }, (_, k) => ({
+        name: 'welcome',
+        data: welcome(i + k),
+        opts: { ...emails.defaultJobOptions },
+      })),
+    );
+  }
+
+  const connection = createRedisConnection({ url: redisUrl, flavour: 'worker' });
+  const registry = createMetricsRegistry();
+  const metrics = emailMetrics(registry);
+  const transport = createSmtpTransport({
+    endpoint: { secure: false, host: '127.0.0.1', port },
+    ...POOL,
+    metrics,
+  });
+  const runtime = createWorkerRuntime({
+    contract: emails,
+    handlers: createEmailHandlers({
+      transport,
+      ledger: createRedisDeliveryLedger({ connection, prefix, ttlMs: 3_600_000 }),
+      metrics,
+      from: FROM,
+      brand: BRAND,
+    }),
+    connection,
+    prefix,
+    logger: createLogger({ service: 'bench', level: 'silent' }),
+    registry,
+    concurrency,
+  });
+  let done = 0;
+  let failed = 0;
+  const finished = new Promise<void>((resolve) => {
+    const settle = () => {
+      if (done + failed === messages) resolve();
+    };
+    runtime.worker.on('completed', () => {
+      done += 1;
+      settle();
+    });
+    runtime.worker.on('failed', () => {
+      failed += 1;
+      settle();
+    });
+  });
+  const started = performance.now();
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await runtime.close();
+  await transport.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  connection.disconnect();
+  producer.disconnect();
+  if (failed > 0) throw new Error(`${failed} of ${messages} e-mail jobs failed in the benchmark`);
+  return messages / seconds;
+}
+
+export interface EmailThroughputResult {
+  /** How long the sink took to accept each message. */
+  replyDelayMs: number;
+  messages: number;
+  concurrency: number;
+  /** Messages per second through the email worker (median of the rounds). */
+  worker: number;
+  /** Messages per second through nodemailer's pooled transport alone (median). */
+  direct: number;
+  ratio: number;
+}
+
+export interface EmailThroughputOptions {
+  /** Messages per run with the sink that answers at once; half as many with the slow sink. */
+  messages: number;
+  rounds: number;
+  /** The worker's `WORKER_CONCURRENCY` (default 10, the email worker's default). */
+  concurrency?: number;
+  /** The sinks' reply delays (default: 0 and 20 ms). */
+  replyDelaysMs?: readonly number[];
+}
+
+/**
+ * The email worker against nodemailer's pooled transport, for each sink, in
+ * interleaved rounds (direct first in even rounds, the worker first in odd
+ * ones) after one unmeasured full-size warm-up of each; reports medians. Checks that the
+ * sink received every message of every run, so a lost message cannot pass
+ * for speed.
+ */
+export async function emailThroughput(
+  redisUrl: string,
+  options: EmailThroughputOptions,
+): Promise<EmailThroughputResult[]> {
+  const { rounds, concurrency = 10, replyDelaysMs = [0, 20] } = options;
+  const sink = await startSink();
+  try {
+    const run = async (variant: Variant, count: number) => {
+      const before = await sink.count();
+      const rate =
+        variant === 'direct'
+          ? await measureDirect(sink.port, count)
+          : await measureWorker(redisUrl, sink.port, count, concurrency);
+      const received = (await sink.count()) - before;
+      if (received !== count)
+        throw new Error(`${variant}: the sink received ${received} of ${count} messages`);
+      return rate;
+    };
+    const results: EmailThroughputResult[] = [];
+    for (const replyDelayMs of replyDelaysMs) {
+      await sink.delay(replyDelayMs);
+      const messages = replyDelayMs > 0 ? Math.ceil(options.messages / 2) : options.messages;
+      // Full-size warm-ups: nodemailer and BullMQ run several times faster once the JIT has seen them.
+      await run('direct', messages);
+      await run('worker', messages);
+      const rates: Record<Variant, number[]> = { worker: [], direct: [] };
+      for (let round = 0; round < rounds; round++) {
+        const order: Variant[] = round % 2 === 0 ? ['direct', 'worker'] : ['worker', 'direct'];
+        for (const variant of order) rates[variant].push(await run(variant, messages));
+      }
+      const worker = median(rates.worker);
+      const direct = median(rates.direct);
+      results.push({ replyDelayMs, messages, concurrency, worker, direct, ratio: worker / direct });
+    }
+    return results;
+  } finally {
+    await sink.close();
+  }
+}
+
+/** One line per sink: both rates and the ratio, against `target`. */
+export function describeEmailThroughput(results: readonly EmailThroughputResult[], target = 0.85): string {
+  const rate = (value: number) => formatRate(value).replace('jobs/s', 'messages/s');
+  return results
+    .map((result) => {
+      const sink =
+        result.replyDelayMs > 0 ? `sink accepting after ${result.replyDelayMs} ms` : 'sink accepting at once';
+      const verdict = result.ratio >= target ? `target ≥ ${target}: met` : `target ≥ ${target}: MISSED`;
+      return `e-mail over SMTP, ${sink}, ${result.messages} welcome messages per run: nodemailer pool ${rate(result.direct)}, email worker ${rate(result.worker)}, worker/direct ${result.ratio.toFixed(2)} (${verdict})`;
+    })
+    .join('\n');
+}
