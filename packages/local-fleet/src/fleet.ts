@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { developmentKey } from './dev-key.js';
+import { formatPasswordHash, hashPassword } from '@jobfleet/dashboard/password';
+import { developmentSecret } from './dev-key.js';
 import { resolveRedis } from './redis.js';
 import { FLEET } from './services.js';
 
@@ -47,12 +48,28 @@ export async function startFleet({ root, env, out }: FleetOptions): Promise<Runn
   });
 
   const ownKeys = !env.GATEWAY_API_KEYS && !env.GATEWAY_API_KEYS_FILE && env.GATEWAY_AUTH !== 'disabled';
-  const apiKey = ownKeys ? developmentKey(join(dataDir, 'dev-api-key')) : undefined;
+  const apiKey = ownKeys ? developmentSecret(join(dataDir, 'dev-api-key'), 'dev_') : undefined;
+  const ownUsers = !env.DASHBOARD_USERS && !env.DASHBOARD_USERS_FILE && env.DASHBOARD_AUTH !== 'disabled';
+  const dashboardPassword = ownUsers ? developmentSecret(join(dataDir, 'dev-dashboard-password')) : undefined;
+  const dashboardUsers = dashboardPassword
+    ? JSON.stringify([
+        {
+          username: 'dev',
+          passwordHash: formatPasswordHash(await hashPassword(dashboardPassword)),
+          role: 'admin',
+        },
+      ])
+    : undefined;
   const shared: NodeJS.ProcessEnv = {
     ...env,
+    // Kept under .data so dashboard logins survive a restart of `pnpm start`.
+    DASHBOARD_SESSION_SECRET:
+      env.DASHBOARD_SESSION_SECRET ?? developmentSecret(join(dataDir, 'dev-session-secret')),
+    ...(dashboardUsers ? { DASHBOARD_USERS: dashboardUsers } : {}),
     REDIS_URL: redis.url,
     HOST: env.HOST ?? '127.0.0.1',
     EMAIL_OUTBOX_DIR: env.EMAIL_OUTBOX_DIR ?? join(dataDir, 'outbox'),
+    REPORTS_DIR: env.REPORTS_DIR ?? join(dataDir, 'reports'),
     ...(apiKey
       ? { GATEWAY_API_KEYS: JSON.stringify([{ id: 'development', key: apiKey, scopes: ['admin'] }]) }
       : {}),
@@ -131,6 +148,7 @@ export async function startFleet({ root, env, out }: FleetOptions): Promise<Runn
       `  API key        ${apiKey}   (development key, scope admin; kept in ${join(dataDir, 'dev-api-key')})`,
     );
   out(`  e-mail outbox  ${shared.EMAIL_OUTBOX_DIR}`);
+  out(`  reports        ${shared.REPORTS_DIR}`);
   out('Press Ctrl-C to stop.');
   return { urls, apiKey, stop, exited };
 }

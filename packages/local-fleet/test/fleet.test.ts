@@ -7,22 +7,23 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '@jobfleet/test-utils';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import { redisAnswers } from '../src/index.js';
+import { FLEET, redisAnswers } from '../src/index.js';
 
 const launcher = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/main.js');
 
 /** Runs `pnpm start`'s launcher with its own Redis port, app ports and data directory. */
 async function startLauncher() {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobfleet-fleet-'));
-  const [redisPort, gatewayPort, emailPort] = [await freePort(), await freePort(), await freePort()];
+  const redisPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     JOBFLEET_DATA_DIR: dataDir,
     JOBFLEET_LOCAL_REDIS_PORT: String(redisPort),
-    GATEWAY_PORT: String(gatewayPort),
-    EMAIL_WORKER_METRICS_PORT: String(emailPort),
     LOG_LEVEL: 'warn',
   };
+  // Every app on a free port, never the machine's 3000, 3001, 9101, ….
+  for (const service of FLEET) env[service.overrideKey] = String(await freePort());
+  const gatewayPort = env.GATEWAY_PORT;
   const child = spawn(process.execPath, [launcher], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
@@ -41,6 +42,7 @@ async function startLauncher() {
     lines,
     exit,
     dataDir,
+    env,
     redisUrl: `redis://127.0.0.1:${redisPort}`,
     gateway: `http://127.0.0.1:${gatewayPort}`,
     key,
@@ -54,6 +56,16 @@ describe('pnpm start (local fleet)', () => {
       const output = fleet.lines.join('\n');
       expect(output).toContain(`HTTP API ${fleet.gateway}/v1`);
       expect(output).toMatch(/email-worker\s+metrics http:\/\/127\.0\.0\.1:\d+\/metrics/);
+      const login = /dashboard\s+user "dev", password (\S+)/.exec(output)?.[1];
+      expect(login).toBeTruthy();
+      const dashboard = `http://127.0.0.1:${fleet.env.DASHBOARD_PORT}`;
+      const page = await fetch(`${dashboard}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: dashboard },
+        body: new URLSearchParams({ username: 'dev', password: login ?? '' }),
+        redirect: 'manual',
+      });
+      expect(page.status).toBe(303);
       expect(output).toContain('(started by pnpm start)');
       expect(fleet.key).toMatch(/^dev_/);
       expect(readFileSync(join(fleet.dataDir, 'dev-api-key'), 'utf8').trim()).toBe(fleet.key);
