@@ -147,6 +147,12 @@ export async function startFleet({ root, env, out }: FleetOptions): Promise<Runn
     out(
       `  API key        ${apiKey}   (development key, scope admin; kept in ${join(dataDir, 'dev-api-key')})`,
     );
+  if (dashboardPassword) {
+    const where = join(dataDir, 'dev-dashboard-password');
+    out(
+      `  dashboard      user "dev", password ${dashboardPassword}   (development user, admin; kept in ${where})`,
+    );
+  }
   out(`  e-mail outbox  ${shared.EMAIL_OUTBOX_DIR}`);
   out(`  reports        ${shared.REPORTS_DIR}`);
   out('Press Ctrl-C to stop.');
