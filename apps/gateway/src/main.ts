@@ -1,4 +1,10 @@
-import { ConfigError, createLogger, handleShutdown, loadConfigOrExit } from '@jobfleet/service-kit';
+import {
+  ConfigError,
+  createLogger,
+  handleShutdown,
+  loadConfigOrExit,
+  startTracing,
+} from '@jobfleet/service-kit';
 import { pino } from 'pino';
 import { buildGateway } from './app.js';
 import { gatewayConfig } from './config.js';
@@ -19,13 +25,28 @@ const logger = createLogger({
 });
 setInterval(() => logger.flush(), LOG_FLUSH_MS).unref();
 
-const app = await buildGateway({ config, logger }).catch((error: unknown) => {
+const exitOnConfigError = (error: unknown): never => {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`${error.message}\n`);
   process.exit(1);
-});
+};
 
-handleShutdown({ logger, hardTimeoutMs: config.shutdownTimeoutMs, close: () => app.close() });
+// Before the app is built: @fastify/otel instruments Fastify instances as they are created, and the
+// queues take BullMQ's telemetry. A no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const tracing = await startTracing({ serviceName: 'gateway', instrumentFastify: true, logger }).catch(
+  exitOnConfigError,
+);
+const app = await buildGateway({ config, logger }).catch(exitOnConfigError);
+
+handleShutdown({
+  logger,
+  hardTimeoutMs: config.shutdownTimeoutMs,
+  close: async () => {
+    await app.close();
+    // After the app: the spans of the last requests are exported before the process ends.
+    await tracing.shutdown();
+  },
+});
 
 const address = await app.listen({ port: config.port, host: config.host });
 logger.info({ url: address }, 'gateway listening');

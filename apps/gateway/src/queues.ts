@@ -1,6 +1,6 @@
 import { catalog, type QueueContract } from '@jobfleet/queue-contracts';
-import type { Logger } from '@jobfleet/service-kit';
-import { Queue } from 'bullmq';
+import { activeTelemetry, type Logger } from '@jobfleet/service-kit';
+import { Queue, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** A catalog queue the gateway posts to, with its contract. */
@@ -13,13 +13,27 @@ export interface GatewayQueue {
  * One BullMQ `Queue` per catalog queue, all on the gateway's one producer
  * connection (BullMQ treats a passed-in connection as shared and does not close
  * it). `close()` closes the queues; the connection's owner closes it after.
+ *
+ * With tracing on, each queue gets BullMQ's `telemetry`, so that adding a job
+ * opens a producer span in the current request's trace and the job carries
+ * that context to the worker.
  */
 export class GatewayQueues {
   readonly #queues = new Map<string, GatewayQueue>();
 
-  constructor(connection: Redis, prefix: string, logger: Logger) {
+  constructor(
+    connection: Redis,
+    prefix: string,
+    logger: Logger,
+    /** Defaults to the telemetry of the tracing this process started, if any. */
+    telemetry: Telemetry | undefined = activeTelemetry(),
+  ) {
     for (const contract of Object.values(catalog) as QueueContract[]) {
-      const queue = new Queue<unknown, unknown, string>(contract.name, { connection, prefix });
+      const queue = new Queue<unknown, unknown, string>(contract.name, {
+        connection,
+        prefix,
+        ...(telemetry ? { telemetry } : {}),
+      });
       queue.on('error', (error) => {
         // Outages are logged once by the connection; anything else is worth a line each.
         if (connection.status === 'ready') logger.error({ err: error, queue: contract.name }, 'queue error');

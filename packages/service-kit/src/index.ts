@@ -6,3 +6,5 @@ export * from './metrics.js';
 export * from './observability-plugin.js';
 export * from './redis.js';
 export * from './shutdown.js';
+export * from './tracing.js';
+export * from './tracing-config.js';

@@ -9,6 +9,8 @@ import {
   type ReadinessCheck,
   redactUrl,
   redisReadinessCheck,
+  startTracing,
+  type Tracing,
 } from '@jobfleet/service-kit';
 import type { WorkerOptions } from 'bullmq';
 import Fastify from 'fastify';
@@ -49,6 +51,12 @@ export interface RunWorkerOptions<Q extends QueueContract> {
   handleSignals?: boolean;
   /** Runs after the worker has stopped, before connections close (an app's own resources). */
   onClose?: () => Promise<void>;
+  /**
+   * Tracing to use; whoever started it shuts it down. When omitted, `runWorker`
+   * starts tracing from the `OTEL_*` environment (a no-op unless
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` is set) and shuts it down on close.
+   */
+  tracing?: Tracing;
 }
 
 export interface RunningWorker extends WorkerRuntime {
@@ -72,6 +80,9 @@ export async function runWorker<Q extends QueueContract>(
   const service = options.service ?? `${contract.name}-worker`;
   const logger = options.logger ?? createLogger({ service, level: config.logLevel as 'info' });
   const registry = options.registry ?? createMetricsRegistry();
+  // Before the worker exists, so that it gets BullMQ's telemetry; a bad OTEL_* key throws here, before anything opens.
+  const tracing = options.tracing ?? (await startTracing({ serviceName: service, logger }));
+  const shutdownTracing = options.tracing ? async () => {} : () => tracing.shutdown();
   const connection = createRedisConnection({
     url: config.redisUrl,
     flavour: 'worker',
@@ -91,6 +102,7 @@ export async function runWorker<Q extends QueueContract>(
     usageRetentionDays: config.usageRetentionDays,
     ...(options.deadLetterFailures === undefined ? {} : { deadLetterFailures: options.deadLetterFailures }),
     ...(options.recordUsage === undefined ? {} : { recordUsage: options.recordUsage }),
+    telemetry: tracing.telemetry,
     workerOptions: {
       lockDuration: config.workerLockDurationMs,
       stalledInterval: config.workerStalledIntervalMs,
@@ -119,6 +131,7 @@ export async function runWorker<Q extends QueueContract>(
     await runtime.close(0);
     await server.close();
     connection.disconnect();
+    await shutdownTracing();
     throw error;
   }
   const port = server.server.address();
@@ -131,6 +144,8 @@ export async function runWorker<Q extends QueueContract>(
       await options.onClose?.();
       await server.close();
       await connection.quit().catch(() => connection.disconnect());
+      // Last: the spans of the final jobs (and of closing) are exported before the process ends.
+      await shutdownTracing();
       return finished;
     })();
     return closing;
@@ -153,6 +168,7 @@ export async function runWorker<Q extends QueueContract>(
       prefix: config.jobfleetPrefix,
       concurrency: config.workerConcurrency,
       metrics: `${metricsUrl}/metrics`,
+      tracing: tracing.enabled,
     },
     'worker started',
   );

@@ -1,5 +1,5 @@
 import { CANCELLED_REASON, findJob, type QueueContract, tenantOf, validate } from '@jobfleet/queue-contracts';
-import { type Job, MetricsTime, Worker, type WorkerOptions } from 'bullmq';
+import { type Job, MetricsTime, type Telemetry, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -34,6 +34,12 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
   usageRetentionDays?: number;
   /** How often active jobs' cancel markers are re-checked (for missed cancel messages); default 2 s. */
   cancelSweepMs?: number;
+  /**
+   * BullMQ's telemetry (a `Tracing`'s `telemetry`): each attempt then runs in a
+   * `process <queue>` span, a child of the span that added the job. Leave it
+   * unset when tracing is off, so that BullMQ skips tracing entirely.
+   */
+  telemetry?: Telemetry | undefined;
   /** Passed through to BullMQ's `Worker` (lock duration, stalled checks, limiter, …). */
   workerOptions?: Partial<
     Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount' | 'limiter' | 'drainDelay'>
@@ -156,6 +162,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
     // Retention for jobs added without options, e.g. straight through BullMQ.
     removeOnComplete: contract.defaultJobOptions.removeOnComplete,
     removeOnFail: contract.defaultJobOptions.removeOnFail,
+    ...(options.telemetry ? { telemetry: options.telemetry } : {}),
     ...options.workerOptions,
   });
 

@@ -1,0 +1,126 @@
+import { createLogger, startTracing } from '@jobfleet/service-kit';
+import { ancestorsOf, type OtlpReceiver, startOtlpReceiver, useTestRedis } from '@jobfleet/test-utils';
+import { trace } from '@opentelemetry/api';
+import { Queue, QueueEvents } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type HandlerMap, type RunningWorker, runWorker, type WorkerConfig } from '../src/index.js';
+import { pings } from './fixture-contract.js';
+
+const silent = createLogger({ service: 'test', level: 'silent' });
+const handlers: HandlerMap<typeof pings> = {
+  ping: async ({ text }) => ({ echoed: text }),
+  pause: async () => null,
+};
+
+describe('runWorker with tracing', () => {
+  const redis = useTestRedis();
+  let receiver: OtlpReceiver;
+  const closing: Array<() => Promise<unknown>> = [];
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+  });
+  afterEach(async () => {
+    for (const close of closing.splice(0).reverse()) await close();
+    delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  });
+  afterAll(() => receiver.close());
+
+  const config = (): WorkerConfig => ({
+    redisUrl: redis.url,
+    jobfleetPrefix: redis.prefix,
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    shutdownTimeoutMs: 5_000,
+    metricsToken: undefined,
+    metricsPort: 0,
+    workerConcurrency: 2,
+    workerLockDurationMs: 30_000,
+    workerStalledIntervalMs: 30_000,
+    workerMaxStalledCount: 1,
+    usageRetentionDays: 40,
+  });
+
+  async function start(tracing?: Awaited<ReturnType<typeof startTracing>>): Promise<RunningWorker> {
+    const worker = await runWorker({
+      contract: pings,
+      handlers,
+      config: config(),
+      logger: silent,
+      handleSignals: false,
+      ...(tracing ? { tracing } : {}),
+    });
+    closing.push(() => worker.close());
+    return worker;
+  }
+
+  async function producer(telemetry = undefined as Queue['opts']['telemetry']) {
+    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix, telemetry });
+    const events = new QueueEvents(pings.name, { connection: { url: redis.url }, prefix: redis.prefix });
+    closing.push(async () => {
+      await events.close();
+      await queue.close();
+    });
+    await events.waitUntilReady();
+    return { queue, events };
+  }
+
+  it('gives BullMQ no telemetry when OTEL_EXPORTER_OTLP_ENDPOINT is unset', async () => {
+    const worker = await start();
+    expect(worker.worker.opts.telemetry).toBeUndefined();
+  });
+
+  it("runs each job in a span that continues the producer's trace", async () => {
+    const tracing = await startTracing({
+      serviceName: 'worker-runtime-test',
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        // Export within milliseconds rather than the default 5 s.
+        OTEL_BSP_SCHEDULE_DELAY: '20',
+      },
+    });
+    closing.push(() => tracing.shutdown());
+    const worker = await start(tracing);
+    expect(worker.worker.opts.telemetry).toBe(tracing.telemetry);
+    const { queue, events } = await producer(tracing.telemetry);
+
+    // The producer adds the job inside its own span, as the gateway does inside a request.
+    const job = await trace
+      .getTracer('test')
+      .startActiveSpan('producer request', (span) =>
+        queue.add('ping', { text: 'traced' }, pings.defaultJobOptions).finally(() => span.end()),
+      );
+    expect(await job.waitUntilFinished(events, 10_000)).toEqual({ echoed: 'traced' });
+
+    const spans = await receiver.waitFor((all) =>
+      all.some((span) => span.kind === 'consumer' && span.attributes['bullmq.job.id'] === job.id),
+    );
+    const processing = spans.find(
+      (span) => span.kind === 'consumer' && span.attributes['bullmq.job.id'] === job.id,
+    );
+    const request = spans.find((span) => span.name === 'producer request');
+    expect(processing?.name).toBe(`process ${pings.name}`);
+    expect(processing?.traceId).toBe(request?.traceId);
+    expect(processing && ancestorsOf(processing, spans).map((span) => span.name)).toEqual([
+      `add ${pings.name}.ping`,
+      'producer request',
+    ]);
+  });
+
+  it('starts tracing from the environment itself, and exports what is left on close', async () => {
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
+    const worker = await start();
+    expect(worker.worker.opts.telemetry).toBeDefined();
+    const { queue, events } = await producer();
+    const job = await queue.add('ping', { text: 'untraced producer' }, pings.defaultJobOptions);
+    await job.waitUntilFinished(events, 10_000);
+    closing.pop();
+    await worker.close();
+    // No waiting for the export interval: closing flushed the span of the job.
+    expect(
+      receiver
+        .spans()
+        .some((span) => span.name === `process ${pings.name}` && span.attributes['bullmq.job.id'] === job.id),
+    ).toBe(true);
+  });
+});
