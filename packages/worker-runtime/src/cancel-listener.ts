@@ -2,6 +2,7 @@ import { CANCELLED_REASON, cancelChannel, cancelMarkerKey } from '@jobfleet/queu
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { JobCancelledError } from './errors.js';
 
 export interface CancelListenerOptions {
   worker: Worker;
@@ -11,8 +12,8 @@ export interface CancelListenerOptions {
   logger: Logger;
   /** How often the markers of this process's active jobs are re-read, for requests whose message was missed. */
   sweepMs: number;
-  /** Ids of the jobs this process runs now, kept by the processor. */
-  active: ReadonlySet<string>;
+  /** The jobs this process runs now, kept by the processor, each with the function that ends it as cancelled. */
+  active: ReadonlyMap<string, (error: JobCancelledError) => void>;
 }
 
 /**
@@ -20,7 +21,7 @@ export interface CancelListenerOptions {
  * and aborts the signal of the job if this process runs it.
  */
 export class CancelListener {
-  private readonly active: ReadonlySet<string>;
+  private readonly active: ReadonlyMap<string, (error: JobCancelledError) => void>;
   private readonly subscriber: Redis;
   private readonly channel: string;
   private readonly sweep: NodeJS.Timeout;
@@ -39,13 +40,14 @@ export class CancelListener {
     this.sweep.unref();
   }
 
-  /** Aborts the job's signal if this process runs it; true when it did. */
+  /** Ends the job as cancelled and aborts its handler's signal, if this process runs it; true when it did. */
   cancel(jobId: string): boolean {
-    if (!this.active.has(jobId)) return false;
-    const cancelled = this.options.worker.cancelJob(jobId, CANCELLED_REASON);
-    if (cancelled)
-      this.options.logger.info({ job_id: jobId, queue: this.options.queue }, 'cancelling job on request');
-    return cancelled;
+    const end = this.active.get(jobId);
+    if (!end) return false;
+    this.options.logger.info({ job_id: jobId, queue: this.options.queue }, 'cancelling job on request');
+    this.options.worker.cancelJob(jobId, CANCELLED_REASON);
+    end(new JobCancelledError());
+    return true;
   }
 
   /** Forgets a finished cancel request. */
@@ -55,7 +57,7 @@ export class CancelListener {
 
   private async sweepMarkers(): Promise<void> {
     if (this.active.size === 0) return;
-    const ids = [...this.active];
+    const ids = [...this.active.keys()];
     try {
       const markers = await this.options.connection.mget(
         ids.map((id) => cancelMarkerKey(this.options.prefix, this.options.queue, id)),

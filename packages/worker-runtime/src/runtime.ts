@@ -1,4 +1,4 @@
-import { CANCELLED_REASON, findJob, type QueueContract, tenantOf, validate } from '@jobfleet/queue-contracts';
+import { findJob, type QueueContract, tenantOf, validate } from '@jobfleet/queue-contracts';
 import { type Job, MetricsTime, type Telemetry, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -72,7 +72,8 @@ export function createWorkerRuntime<Q extends QueueContract>(
   const deadLetters = new DeadLetterSink(connection, prefix);
   const attemptSeconds = new WeakMap<Job, number>();
   const pendingRecords = new Set<Promise<unknown>>();
-  const activeIds = new Set<string>();
+  /** The jobs this process runs now, each with the function that ends it as cancelled. */
+  const activeJobs = new Map<string, (error: JobCancelledError) => void>();
   // Label values stay a closed set even when a job was added with a name the contract lacks.
   const label = (name: string) => (findJob(contract, name) ? name : 'unknown');
   const active = metrics.active.labels({ queue });
@@ -127,7 +128,6 @@ export function createWorkerRuntime<Q extends QueueContract>(
       if (!check.ok) throw new InvalidPayloadError(job.name, check.issues);
       let log: Logger | undefined;
       const jobSignal = signal ?? new AbortController().signal;
-      if (job.id) activeIds.add(job.id);
       const running = handler(job.data, {
         job,
         // Created on first use: a child logger per job costs more than many handlers do.
@@ -138,17 +138,16 @@ export function createWorkerRuntime<Q extends QueueContract>(
         signal: jobSignal,
         attempt: job.attemptsMade + 1,
       });
-      // A cancelled job ends now, whether or not its handler honours the signal.
+      if (!job.id) return await running;
+      const id = job.id;
+      // A cancelled job ends now, whether or not its handler honours the signal. The cancel
+      // listener calls `reject` directly: an abort listener per job would cost more than the rest.
       return await new Promise<unknown>((resolve, reject) => {
-        const onAbort = () => {
-          if (jobSignal.reason === CANCELLED_REASON) reject(new JobCancelledError());
-        };
-        if (jobSignal.aborted) onAbort();
-        jobSignal.addEventListener('abort', onAbort, { once: true });
-        running.then(resolve, reject).finally(() => jobSignal.removeEventListener('abort', onAbort));
+        activeJobs.set(id, reject);
+        running.then(resolve, reject);
       });
     } finally {
-      if (job.id) activeIds.delete(job.id);
+      if (job.id) activeJobs.delete(job.id);
       attemptSeconds.set(job, (performance.now() - started) / 1000);
       active.dec();
     }
@@ -188,7 +187,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
     queue,
     logger,
     sweepMs: options.cancelSweepMs ?? 2_000,
-    active: activeIds,
+    active: activeJobs,
   });
 
   worker.on('completed', (job) => count(job, 'completed'));
