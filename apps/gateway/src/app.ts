@@ -1,4 +1,6 @@
+import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import { addFormatsToAjv, ajvOptions } from '@jobfleet/queue-contracts';
+import { createReportStore, type ReportStore } from '@jobfleet/report-store';
 import {
   createLogger,
   createMetricsRegistry,
@@ -25,11 +27,13 @@ import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { installRequestLog } from './request-log.js';
 import {
   cancelRoutes,
+  deadLetterRoutes,
   enqueueBatchRoutes,
   enqueueRoutes,
   jobStatusRoutes,
   type QueueRouteOptions,
   queueRoutes,
+  reportDownloadRoutes,
   scheduleRoutes,
 } from './routes/index.js';
 import { registerSecurityHeaders } from './security-headers.js';
@@ -55,6 +59,30 @@ export interface BuildGatewayOptions {
    * itself is closed when the app closes.
    */
   redis?: Redis;
+  /** Where rendered reports are read from; defaults to `createReportStore(config)` (`REPORTS_DIR`). */
+  reportStore?: ReportStore;
+}
+
+/** `/health/*` and `/metrics`: left out of `jobfleet_http_request_duration_seconds`. */
+export function isOperationsRoute(route: string | undefined): boolean {
+  return route === '/metrics' || (route?.startsWith('/health/') ?? false);
+}
+
+/**
+ * The dead-letter store on the gateway's connection, with its BullMQ queues
+ * (the records' and, made up front, every source queue a redrive sends to)
+ * listening for errors as the gateway's own queues do: an outage is logged
+ * once by the connection, anything else once per error.
+ */
+function deadLetterStoreOn(redis: Redis, prefix: string, logger: Logger): DeadLetterStore {
+  const store = new DeadLetterStore({ connection: redis, prefix });
+  const listen = (queue: { name: string; on(event: 'error', listener: (error: Error) => void): unknown }) =>
+    queue.on('error', (error) => {
+      if (redis.status === 'ready') logger.error({ err: error, queue: queue.name }, 'queue error');
+    });
+  listen(store.deadLetterQueue);
+  for (const name of store.contracts.keys()) listen(store.sourceQueue(name));
+  return store;
 }
 
 /**
@@ -107,11 +135,12 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       options.redis ??
       createRedisConnection({ url: config.redisUrl, flavour: 'producer', name: 'gateway', logger });
     const queues = new GatewayQueues(redis, config.jobfleetPrefix, logger);
+    const deadLetterStore = deadLetterStoreOn(redis, config.jobfleetPrefix, logger);
     app.decorate('redis', redis);
     app.decorate('queues', queues);
     app.decorateRequest('principal', null);
     app.addHook('onClose', async () => {
-      await queues.close();
+      await Promise.all([queues.close(), deadLetterStore.close()]);
       if (ownsRedis) await redis.quit().catch(() => redis.disconnect());
     });
 
@@ -123,6 +152,11 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       done();
     });
     app.addHook('onResponse', (request, reply, done) => {
+      // Probes and scrapes are frequent, fast and never the API's answer: they would distort its latency and 5xx ratio.
+      if (isOperationsRoute(request.routeOptions.url)) {
+        done();
+        return;
+      }
       metrics.observeHttp(
         request.method,
         request.routeOptions.url ?? UNMATCHED_ROUTE,
@@ -183,6 +217,11 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     ]) {
       await app.register(routes, routeOptions);
     }
+    await app.register(deadLetterRoutes, { ...routeOptions, deadLetters: deadLetterStore });
+    await app.register(reportDownloadRoutes, {
+      ...routeOptions,
+      reports: options.reportStore ?? createReportStore(config),
+    });
     await app.ready();
     // Warn early about a Redis that may evict job keys; readiness keeps reporting it.
     if (redis.status === 'ready') void redisCheck.check();

@@ -127,3 +127,19 @@ export function principalOf(request: FastifyRequest): Principal {
   if (!principal) throw new Error(`${request.routeOptions.url} reached without a principal`);
   return principal;
 }
+
+/**
+ * An `onRequest` hook for a route that needs one scope outside the queue
+ * scopes (such as `dead-letters:manage`): authenticate (401), then the key
+ * must hold `scope` or `admin` (403).
+ */
+export function authorizeScope(mode: AuthMode, scope: string): onRequestHookHandler {
+  return async (request, reply) => {
+    const principal = authenticate(mode, request, reply);
+    request.principal = principal;
+    if (!principal.scopes.has(ADMIN_SCOPE) && !principal.scopes.has(scope)) {
+      challenge(reply, `, error="insufficient_scope", scope="${scope}"`);
+      throw new ForbiddenError(principal.id, scope);
+    }
+  };
+}

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { reportStoreConfig } from '@jobfleet/report-store';
 import { type ConfigOf, commonConfig, type EnvVar, env } from '@jobfleet/service-kit';
 import { type ApiKey, parseApiKeys } from './api-keys.js';
 
@@ -57,6 +58,12 @@ export const DEFAULT_RATE_LIMIT = { max: 100, timeWindowMs: 1_000 } as const;
  */
 export const gatewayConfig = {
   ...commonConfig,
+  /**
+   * Where the report download reads rendered reports: the report store's own reader, so the
+   * default and the checks match the report worker's. (Its REPORT_RETENTION_DAYS is the worker's
+   * business — the gateway never trims — so it is not read here.)
+   */
+  REPORTS_DIR: reportStoreConfig.REPORTS_DIR,
   PORT: env.integer({ default: 3000, min: 0, max: 65_535 }),
   GATEWAY_API_KEYS: apiKeysJson,
   GATEWAY_API_KEYS_FILE: apiKeysFile,

@@ -120,6 +120,40 @@ export const ScheduleIdTakenError = createError<'JOBFLEET_SCHEDULE_ID_TAKEN', 40
   409,
 );
 
+export const DeadLetterNotFoundError = createError<'JOBFLEET_DEAD_LETTER_NOT_FOUND', 404, [string]>(
+  'JOBFLEET_DEAD_LETTER_NOT_FOUND',
+  'there is no dead-letter record with id "%s" (it may have been removed or trimmed)',
+  404,
+);
+
+export const DeadLetterRedrivenError = createError<'JOBFLEET_DEAD_LETTER_REDRIVEN', 409, [string]>(
+  'JOBFLEET_DEAD_LETTER_REDRIVEN',
+  '%s; a record is sent back to its queue once',
+  409,
+);
+
+export const DeadLetterNotRedrivableError = createError<'JOBFLEET_DEAD_LETTER_NOT_REDRIVABLE', 409, [string]>(
+  'JOBFLEET_DEAD_LETTER_NOT_REDRIVABLE',
+  '%s',
+  409,
+);
+
+export const ReportNotFoundError = createError<'JOBFLEET_REPORT_NOT_FOUND', 404, [string, string]>(
+  'JOBFLEET_REPORT_NOT_FOUND',
+  'there is no report for job "%s"%s',
+  404,
+);
+
+export const ReportTenantMismatchError = createError<
+  'JOBFLEET_REPORT_TENANT_MISMATCH',
+  422,
+  [string, string, string, string]
+>(
+  'JOBFLEET_REPORT_TENANT_MISMATCH',
+  '%s: API key "%s" is bound to tenant "%s" and may not ask for a report of tenant "%s"',
+  422,
+);
+
 /** A request that passed the schemas but breaks a rule they cannot express (a bad cron, say). */
 export const RequestRuleError = createError<'FST_ERR_VALIDATION', 400, []>(
   'FST_ERR_VALIDATION',
@@ -133,7 +167,7 @@ export const RequestRuleError = createError<'FST_ERR_VALIDATION', 400, []>(
  */
 export function invalidRequest(
   issues: readonly { path: string; message: string }[],
-  part: 'body' | 'params' | 'headers' = 'body',
+  part: 'body' | 'params' | 'querystring' | 'headers' = 'body',
 ) {
   return Object.assign(new RequestRuleError(), {
     validationContext: part,
@@ -181,6 +215,17 @@ const KINDS: Record<string, ProblemKind> = {
   JOBFLEET_TENANT_BOUND_KEY: { slug: 'tenant-bound-key', title: 'Not allowed for a tenant key' },
   JOBFLEET_SCHEDULE_NOT_FOUND: { slug: 'schedule-not-found', title: 'Schedule not found' },
   JOBFLEET_SCHEDULE_ID_TAKEN: { slug: 'schedule-id-taken', title: 'Schedule id taken' },
+  JOBFLEET_DEAD_LETTER_NOT_FOUND: { slug: 'dead-letter-not-found', title: 'Dead-letter record not found' },
+  JOBFLEET_DEAD_LETTER_REDRIVEN: {
+    slug: 'dead-letter-redriven',
+    title: 'Dead-letter record already redriven',
+  },
+  JOBFLEET_DEAD_LETTER_NOT_REDRIVABLE: {
+    slug: 'dead-letter-not-redrivable',
+    title: 'Dead-letter record cannot be redriven',
+  },
+  JOBFLEET_REPORT_NOT_FOUND: { slug: 'report-not-found', title: 'Report not found' },
+  JOBFLEET_REPORT_TENANT_MISMATCH: { slug: 'report-tenant-mismatch', title: 'Report of another tenant' },
   FST_ERR_VALIDATION: { slug: 'validation-failed', title: 'Validation failed' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
   FST_ERR_CTP_BODY_TOO_LARGE: { slug: 'body-too-large', title: 'Request body too large' },

@@ -1,3 +1,4 @@
+import { catalog } from '@jobfleet/queue-contracts';
 import { DURATION_BUCKETS } from '@jobfleet/service-kit';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -15,6 +16,8 @@ export interface GatewayMetrics {
   queueJobs: Gauge<'queue' | 'state'>;
   /** Age of the oldest waiting job per queue: the autoscaling signal. */
   queueOldestWaiting: Gauge<'queue'>;
+  /** Dead-letter records sent back to their source queue, by source queue. */
+  deadLetterRedrives: Counter<'queue'>;
   /**
    * Counts `n` jobs of an enqueue request. The label set is bound once and
    * reused: prom-client hashes a label object on every call, which the
@@ -46,6 +49,14 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
     labelNames: ['queue', 'job_name', 'client', 'result'] as const,
     registers,
   });
+  const deadLetterRedrives = new Counter({
+    name: 'jobfleet_dead_letter_redrives_total',
+    help: 'Dead-letter records sent back to their source queue through the gateway, by source queue.',
+    labelNames: ['queue'] as const,
+    registers,
+  });
+  // Every catalog queue shows 0 from the start, so rate() and alerts see the series before the first redrive.
+  for (const queue of Object.keys(catalog)) deadLetterRedrives.labels({ queue }).inc(0);
   const bound = new Map<string, { inc(n?: number): void }>();
   const boundHttp = new Map<string, { observe(seconds: number): void }>();
   // Both gauges ask; the refresher caches and shares one read per scrape.
@@ -62,6 +73,7 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
       registers,
     }),
     enqueued,
+    deadLetterRedrives,
     queueJobs: new Gauge({
       name: 'jobfleet_queue_jobs',
       help: 'Jobs in a queue, by state (read from Redis at scrape time, cached briefly).',

@@ -14,7 +14,7 @@ const ERROR_MEANINGS: Record<number, string> = {
   409: 'Conflicts with the current state.',
   413: 'The body is larger than the configured limit (`BODY_LIMIT_BYTES`, 1 MiB by default).',
   415: 'The body is not `application/json` in UTF-8.',
-  422: 'The Idempotency-Key was used before with a different request.',
+  422: 'The Idempotency-Key was used before with a different request, or a key bound to a tenant asked for a `daily-report` of another tenant (`JOBFLEET_REPORT_TENANT_MISMATCH`).',
   429: 'The API key is over its rate limit; `Retry-After` says when to try again.',
   503: 'Redis is unreachable or the gateway sheds load; `Retry-After` says when to try again.',
 };
@@ -37,6 +37,11 @@ export function errorResponses(...statuses: (number | readonly [number, string])
   }
   return responses;
 }
+
+/** Routes whose body may be left out: @fastify/swagger marks every request body as required. */
+const OPTIONAL_BODIES: readonly (readonly [path: string, method: 'post'])[] = [
+  ['/v1/dead-letters/{id}/redrive', 'post'],
+];
 
 /** Routes that answer without an API key. */
 const OPEN_ROUTES: Record<string, { summary: string; description: string }> = {
@@ -85,8 +90,22 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'jobs', description: 'Enqueue, follow and cancel jobs.' },
         { name: 'schedules', description: 'Jobs made on a schedule (BullMQ job schedulers).' },
         { name: 'queues', description: 'Queue depth, workers, pause and resume.' },
+        {
+          name: 'dead-letters',
+          description: 'Finally failed jobs: inspect, redrive (edited if needed) and delete them.',
+        },
+        { name: 'reports', description: 'Download the reports the report worker rendered.' },
         { name: 'operations', description: 'Health and metrics; no API key.' },
       ],
+    },
+    transformObject: (document) => {
+      if (!('openapiObject' in document)) return document.swaggerObject;
+      const openapi = document.openapiObject;
+      for (const [path, method] of OPTIONAL_BODIES) {
+        const body = openapi.paths?.[path]?.[method]?.requestBody;
+        if (body && !('$ref' in body)) body.required = false;
+      }
+      return openapi;
     },
     transform: ({ schema, url, route }) => {
       const open = OPEN_ROUTES[url];

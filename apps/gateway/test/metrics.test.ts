@@ -64,6 +64,21 @@ describe('/metrics and /health', () => {
     expect(text).toContain('process_cpu_seconds_total');
   });
 
+  it('leaves /health/* and /metrics out of the request duration histogram', async () => {
+    app = await startGateway(redis);
+    for (const url of ['/health/live', '/health/ready', '/metrics', '/health/live']) {
+      expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
+    }
+    await app.inject({ method: 'GET', url: '/v1/queues', headers: bearer(SECRETS.ops) });
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const routes = new Set(
+      [...text.matchAll(/^jobfleet_http_request_duration_seconds_count\{[^}]*route="([^"]*)"/gm)].map(
+        (m) => m[1],
+      ),
+    );
+    expect([...routes]).toEqual(['/v1/queues']);
+  });
+
   it('passes promtool check metrics without a warning', async (context) => {
     if (!existsSync(PROMTOOL)) {
       context.skip(`promtool not found at ${PROMTOOL} (apt-get install prometheus, or set PROMTOOL_BIN)`);

@@ -24,7 +24,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 interface Operation {
   tags?: string[];
   security?: unknown[];
-  requestBody?: { content: Record<string, { schema: { oneOf?: { properties: { name: unknown } }[] } }> };
+  requestBody?: {
+    required?: boolean;
+    content: Record<string, { schema: { oneOf?: { properties: { name: unknown } }[] } }>;
+  };
   responses: Record<
     string,
     { description: string; content?: Record<string, { schema: { title?: string } }> }
@@ -49,6 +52,10 @@ describe('OpenAPI', () => {
         '/health/live',
         '/health/ready',
         '/metrics',
+        '/v1/dead-letters',
+        '/v1/dead-letters/redrive',
+        '/v1/dead-letters/{id}',
+        '/v1/dead-letters/{id}/redrive',
         '/v1/queues',
         '/v1/queues/emails/jobs',
         '/v1/queues/emails/jobs/batch',
@@ -62,9 +69,13 @@ describe('OpenAPI', () => {
         '/v1/queues/{queue}/resume',
         '/v1/queues/{queue}/schedules',
         '/v1/queues/{queue}/schedules/{scheduleId}',
+        '/v1/reports/{jobId}/file',
       ].sort(),
     );
     expect(document.paths['/health/ready']?.get?.security).toEqual([]);
+    // A redrive without a body sends the record's own payload.
+    expect(document.paths['/v1/dead-letters/{id}/redrive']?.post?.requestBody?.required).toBe(false);
+    expect(document.paths['/v1/queues/emails/jobs']?.post?.requestBody?.required).toBe(true);
   });
 
   it('has one request body schema per job name, a oneOf by name', async () => {

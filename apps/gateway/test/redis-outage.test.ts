@@ -51,6 +51,11 @@ describe('Redis outage', () => {
     });
     expect(status.statusCode).toBe(503);
     expect(status.headers['retry-after']).toBe('1');
+    for (const url of ['/v1/dead-letters', '/v1/dead-letters/emails.1.1', '/v1/reports/1/file']) {
+      const answer = await app.inject({ method: 'GET', url, headers: bearer(SECRETS.admin) });
+      expect(answer.statusCode, url).toBe(503);
+      expect(answer.json(), url).toMatchObject({ code: 'JOBFLEET_REDIS_UNAVAILABLE' });
+    }
 
     const ready = await app.inject({ method: 'GET', url: '/health/ready' });
     expect(ready.statusCode).toBe(503);

@@ -8,6 +8,7 @@ import { idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
 import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
+import { checkReportTenant } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
 import { BatchAccepted, batchBodySchema, IdempotencyHeaders, MAX_BATCH_JOBS } from '../schemas.js';
 import type { QueueRouteOptions } from './options.js';
@@ -92,6 +93,7 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
       },
       async (request, reply) => {
         const principal = principalOf(request);
+        checkReportTenant(principal, contract.name, request.body.jobs, (i) => `/jobs/${i}`);
         const origin = originFor(principal);
         const jobs = request.body.jobs.map(jobPreparer(contract, origin));
         const answer = await idempotently({

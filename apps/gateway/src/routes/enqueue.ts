@@ -8,6 +8,7 @@ import { idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
 import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
+import { checkReportTenant } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
 import { EnqueueAccepted, enqueueBodySchema, IdempotencyHeaders } from '../schemas.js';
 import type { QueueRouteOptions } from './options.js';
@@ -82,6 +83,7 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
       },
       async (request, reply) => {
         const principal = principalOf(request);
+        checkReportTenant(principal, contract.name, [request.body]);
         const job = prepareJob(contract, request.body, originFor(principal));
         const answer = await idempotently({
           request,

@@ -9,6 +9,7 @@ import { invalidRequest, ScheduleIdTakenError, ScheduleNotFoundError, UnknownQue
 import { errorResponses } from '../openapi.js';
 import type { GatewayQueue } from '../queues.js';
 import { usingRedis } from '../redis-availability.js';
+import { checkReportTenant } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
 import { repeatOptionsOf, scheduleIssues, toSchedule } from '../schedules.js';
 import {
@@ -66,6 +67,7 @@ export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
               [409, 'The schedule id is taken by another tenant.'],
               413,
               415,
+              [422, 'A key bound to a tenant asked for a `daily-report` of another tenant.'],
               429,
               503,
             ),
@@ -80,6 +82,7 @@ export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
         const issues = scheduleIssues(body);
         if (issues.length > 0) throw invalidRequest(issues);
         const principal = principalOf(request);
+        checkReportTenant(principal, contract.name, [body]);
         const saved = await usingRedis(redis, async () => {
           const before = await queue.getJobScheduler(scheduleId);
           if (before && !visible(principal, before))
