@@ -34,7 +34,8 @@ export function dashboardMetrics(registry: Registry): DashboardMetrics {
       registers,
     }),
   };
-  for (const outcome of ['success', 'failure', 'throttled'] as const) metrics.logins.labels({ outcome }).inc(0);
+  for (const outcome of ['success', 'failure', 'throttled'] as const)
+    metrics.logins.labels({ outcome }).inc(0);
   cache.set(registry, metrics);
   return metrics;
 }
