@@ -50,7 +50,10 @@ try {
     console.log('');
     console.log(
       describeReportThroughput(
-        await reportThroughput(redisUrl, { rows: Number(process.env.BENCH_REPORT_ROWS ?? 20_000), rounds: 3 }),
+        await reportThroughput(redisUrl, {
+          rows: Number(process.env.BENCH_REPORT_ROWS ?? 20_000),
+          rounds: 3,
+        }),
       ),
     );
   }
