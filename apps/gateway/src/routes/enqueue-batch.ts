@@ -1,9 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { catalog } from '@jobfleet/queue-contracts';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { authenticate, authorizeQueue, principalOf } from '../auth.js';
+import { authorizeQueue, principalOf } from '../auth.js';
 import { findExisting, jobPreparer, originFor, type PreparedJob } from '../enqueue-jobs.js';
-import { JobIdTakenError, UnknownQueueError } from '../errors.js';
+import { JobIdTakenError } from '../errors.js';
 import { idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
 import { errorResponses } from '../openapi.js';
@@ -12,6 +11,7 @@ import { checkReportTenant } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
 import { BatchAccepted, batchBodySchema, IdempotencyHeaders, MAX_BATCH_JOBS } from '../schemas.js';
 import type { QueueRouteOptions } from './options.js';
+import { refuseUnknownQueues } from './unknown-queue.js';
 
 type Outcome = { name: string; duplicate: boolean };
 
@@ -146,16 +146,5 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
     );
   }
 
-  app.post(
-    '/v1/queues/:queue/jobs/batch',
-    {
-      schema: { hide: true },
-      onRequest: async (request, reply) => {
-        authenticate(auth, request, reply);
-        const { queue } = request.params as { queue: string };
-        throw new UnknownQueueError(queue.slice(0, 128), Object.keys(catalog).join(', '));
-      },
-    },
-    async () => undefined,
-  );
+  refuseUnknownQueues(app, auth, 'POST', '/v1/queues/:queue/jobs/batch');
 };

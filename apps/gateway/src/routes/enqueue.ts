@@ -1,9 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { catalog } from '@jobfleet/queue-contracts';
 import type { FastifyPluginAsync } from 'fastify';
-import { authenticate, authorizeQueue, principalOf } from '../auth.js';
+import { authorizeQueue, principalOf } from '../auth.js';
 import { findExisting, originFor, prepareJob } from '../enqueue-jobs.js';
-import { JobIdTakenError, UnknownQueueError } from '../errors.js';
+import { JobIdTakenError } from '../errors.js';
 import { idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
 import { errorResponses } from '../openapi.js';
@@ -12,6 +11,7 @@ import { checkReportTenant } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
 import { EnqueueAccepted, enqueueBodySchema, IdempotencyHeaders } from '../schemas.js';
 import type { QueueRouteOptions } from './options.js';
+import { refuseUnknownQueues } from './unknown-queue.js';
 
 /** The metric result of an enqueue answer, by its status. */
 export const resultOf = (statusCode: number): EnqueueResult =>
@@ -122,17 +122,5 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
     );
   }
 
-  app.post(
-    '/v1/queues/:queue/jobs',
-    {
-      schema: { hide: true },
-      // Refuse before the body is read: nothing here could be enqueued anyway.
-      onRequest: async (request, reply) => {
-        authenticate(auth, request, reply);
-        const { queue } = request.params as { queue: string };
-        throw new UnknownQueueError(queue.slice(0, 128), Object.keys(catalog).join(', '));
-      },
-    },
-    async () => undefined,
-  );
+  refuseUnknownQueues(app, auth, 'POST', '/v1/queues/:queue/jobs');
 };

@@ -3,7 +3,7 @@ import { catalog, withOrigin } from '@jobfleet/queue-contracts';
 import type { JobSchedulerJson } from 'bullmq';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { authenticate, authorizeQueue, type Principal, principalOf } from '../auth.js';
+import { authorizeQueue, type Principal, principalOf } from '../auth.js';
 import { originFor } from '../enqueue-jobs.js';
 import { invalidRequest, ScheduleIdTakenError, ScheduleNotFoundError, UnknownQueueError } from '../errors.js';
 import { errorResponses } from '../openapi.js';
@@ -22,6 +22,7 @@ import {
 } from '../schemas.js';
 import { canSee } from '../tenancy.js';
 import type { QueueRouteOptions } from './options.js';
+import { refuseUnknownQueues } from './unknown-queue.js';
 
 /** A scheduler's template options carry the origin, like a job's options. */
 const visible = (principal: Principal, scheduler: JobSchedulerJson) =>
@@ -106,18 +107,7 @@ export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
     );
   }
 
-  app.put(
-    '/v1/queues/:queue/schedules/:scheduleId',
-    {
-      schema: { hide: true },
-      onRequest: async (request, reply) => {
-        authenticate(auth, request, reply);
-        const { queue } = request.params as { queue: string };
-        throw new UnknownQueueError(queue.slice(0, 128), Object.keys(catalog).join(', '));
-      },
-    },
-    async () => undefined,
-  );
+  refuseUnknownQueues(app, auth, 'PUT', '/v1/queues/:queue/schedules/:scheduleId');
 
   typed.get(
     '/v1/queues/:queue/schedules',

@@ -1,0 +1,29 @@
+import { catalog } from '@jobfleet/queue-contracts';
+import type { FastifyInstance, HTTPMethods } from 'fastify';
+import { authenticate } from '../auth.js';
+import { UnknownQueueError } from '../errors.js';
+import type { QueueRouteOptions } from './options.js';
+
+/**
+ * Registers `method url` for queue names outside the catalog (the catalog's
+ * queues have their own routes): authenticates, then answers 404 before the
+ * body is read, as nothing could be enqueued there anyway.
+ */
+export function refuseUnknownQueues(
+  app: FastifyInstance,
+  auth: QueueRouteOptions['auth'],
+  method: HTTPMethods,
+  url: string,
+): void {
+  app.route({
+    method,
+    url,
+    schema: { hide: true },
+    onRequest: async (request, reply) => {
+      authenticate(auth, request, reply);
+      const { queue } = request.params as { queue: string };
+      throw new UnknownQueueError(queue.slice(0, 128), Object.keys(catalog).join(', '));
+    },
+    handler: async () => undefined,
+  });
+}
