@@ -30,22 +30,40 @@ function pnpm() {
   return ['npx', '--yes', `pnpm@${pinned}`];
 }
 
-function has(binary) {
-  return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
+function onPath(binary) {
+  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', binary], { stdio: 'ignore' }).status === 0;
 }
 
-/** redis-server is needed by `pnpm start` (when no Redis runs) and by the tests. */
-function ensureRedisServer() {
-  if (process.env.REDIS_SERVER_BIN || has('redis-server')) return;
-  if (process.getuid?.() === 0 && has('apt-get')) {
-    say('redis-server is missing; installing the Debian package');
-    run('apt-get', ['install', '-y', '-q', 'redis-server'], {
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
+/** The programs each task needs besides Node.js: [binary, env override, Debian package]. */
+const TOOLS = {
+  start: [['redis-server', 'REDIS_SERVER_BIN', 'redis-server']],
+  bench: [['redis-server', 'REDIS_SERVER_BIN', 'redis-server']],
+  test: [
+    ['redis-server', 'REDIS_SERVER_BIN', 'redis-server'],
+    ['promtool', 'PROMTOOL_BIN', 'prometheus'],
+    ['chromium', 'CHROMIUM_PATH', 'chromium'],
+    ['pdftotext', undefined, 'poppler-utils'],
+    ['docker-compose', undefined, 'docker-compose'],
+  ],
+};
+
+/** Installs what is missing from Debian's packages when we can (root with apt-get), or says what to install. */
+function ensureTools(task) {
+  const missing = TOOLS[task].filter(
+    ([binary, override]) => !(override && process.env[override]) && !onPath(binary),
+  );
+  if (missing.length === 0) return;
+  const packages = missing.map(([, , pkg]) => pkg);
+  if (process.getuid?.() === 0 && onPath('apt-get')) {
+    say(`installing missing Debian packages: ${packages.join(' ')}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    run('apt-get', ['update', '-q'], { env });
+    run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { env });
     return;
   }
+  say(`missing: ${missing.map(([binary]) => binary).join(', ')}`);
   say(
-    'redis-server is missing: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)',
+    `install them (Debian/Ubuntu: sudo apt-get install ${packages.join(' ')}; macOS: brew install redis for redis-server)`,
   );
   process.exit(1);
 }
@@ -56,7 +74,7 @@ if (!['start', 'test', 'bench'].includes(command)) {
 }
 
 const [bin, ...prefix] = pnpm();
-ensureRedisServer();
+ensureTools(command);
 run(bin, [...prefix, 'install', '--frozen-lockfile']);
 run(bin, [...prefix, 'turbo', 'run', 'build', '--output-logs=errors-only']);
 if (command === 'start') {
