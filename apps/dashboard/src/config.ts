@@ -1,29 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { type ConfigOf, commonConfig, type EnvVar, env } from '@jobfleet/service-kit';
-import { type ConfiguredUser, parseUsers } from './users.js';
+import { type ConfigOf, commonConfig, type EnvVar, env, secretSetting } from '@jobfleet/service-kit';
+import { parseUsers } from './users.js';
 
-type UserList = readonly ConfiguredUser[] | undefined;
-
-/** `DASHBOARD_USERS`: the user list as JSON; a secret, so errors never echo it. */
-const usersJson: EnvVar<UserList> = {
-  secret: true,
-  parse: (raw) => parseUsers(raw),
-  fallback: () => undefined,
-};
-
-/** `DASHBOARD_USERS_FILE`: a path to the same JSON (a mounted secret). Read once, at start. */
-const usersFile: EnvVar<UserList> = {
-  parse(raw) {
-    let text: string;
-    try {
-      text = readFileSync(raw, 'utf8');
-    } catch (error) {
-      throw new Error(`cannot read the users file: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-    return parseUsers(text);
-  },
-  fallback: () => undefined,
-};
+/** `DASHBOARD_USERS` (the user list as JSON) and `DASHBOARD_USERS_FILE` (a path to it); errors never echo a secret. */
+const users = secretSetting(parseUsers, 'users file');
 
 /** Shortest accepted session secret: 32 characters, as much as the derived key holds when random. */
 export const MIN_SESSION_SECRET_LENGTH = 32;
@@ -67,8 +46,8 @@ export const dashboardConfig = {
   ...commonConfig,
   PORT: env.integer({ default: 3001, min: 0, max: 65_535 }),
   DASHBOARD_AUTH: env.oneOf(['enabled', 'disabled'], { default: 'enabled' }),
-  DASHBOARD_USERS: usersJson,
-  DASHBOARD_USERS_FILE: usersFile,
+  DASHBOARD_USERS: users.inline,
+  DASHBOARD_USERS_FILE: users.file,
   DASHBOARD_SESSION_SECRET: sessionSecret,
   DASHBOARD_SESSION_TTL_MS: env.duration({ default: 8 * HOUR_MS, min: 60_000, max: 30 * 24 * HOUR_MS }),
   DASHBOARD_COOKIE_SECURE: env.oneOf(['auto', 'always', 'never'], { default: 'auto' }),

@@ -1,4 +1,5 @@
 import { validate } from '@jobfleet/queue-contracts';
+import { parseSecretJson } from '@jobfleet/service-kit';
 import { Type } from 'typebox';
 import {
   DEFAULT_SCRYPT_PARAMS,
@@ -37,16 +38,6 @@ export interface ConfiguredUser {
   readonly credential: { kind: 'hash'; hash: PasswordHash } | { kind: 'plain'; password: string };
 }
 
-/** JSON.parse messages can quote the input (and so a password): keep only the position. */
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const where = /position \d+(?: \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0];
-    throw new Error(`is not valid JSON${where ? ` (at ${where})` : ''}`);
-  }
-}
-
 function entryLabel(index: number, entry: unknown): string {
   const name = (entry as { username?: unknown } | null)?.username;
   return typeof name === 'string' && /^[\x20-\x7E]{1,64}$/.test(name)
@@ -59,7 +50,7 @@ function entryLabel(index: number, entry: unknown): string {
  * entry. Messages name entries and fields, never a password or a hash.
  */
 export function parseUsers(text: string): ConfiguredUser[] {
-  const value = parseJson(text);
+  const value = parseSecretJson(text);
   if (!Array.isArray(value)) throw new Error('must be a JSON array of { username, passwordHash, role }');
   const problems: string[] = [];
   const users: ConfiguredUser[] = [];

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { TenantId, validate } from '@jobfleet/queue-contracts';
+import { parseSecretJson } from '@jobfleet/service-kit';
 import { Type } from 'typebox';
 import { scopeProblem } from './scopes.js';
 
@@ -54,16 +55,6 @@ const PRINTABLE_NO_SPACE = /^[\x21-\x7E]+$/;
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
-/** JSON.parse messages can quote the input (and so a secret): keep only the position. */
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const where = /position \d+(?: \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0];
-    throw new Error(`is not valid JSON${where ? ` (at ${where})` : ''}`);
-  }
-}
-
 function entryLabel(index: number, entry: unknown): string {
   const id = (entry as { id?: unknown } | null)?.id;
   return typeof id === 'string' && /^[\x20-\x7E]{1,64}$/.test(id)
@@ -99,7 +90,7 @@ function entryProblems(entry: unknown): string[] {
  * message names every bad entry by index and id; secrets never appear in it.
  */
 export function parseApiKeys(json: string): ApiKey[] {
-  const list = parseJson(json);
+  const list = parseSecretJson(json);
   if (!Array.isArray(list)) throw new Error('must be a JSON array of {id, key|keySha256, tenant?, scopes}');
   const problems: string[] = [];
   list.forEach((entry, index) => {

@@ -1,30 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { reportStoreConfig } from '@jobfleet/report-store';
-import { type ConfigOf, commonConfig, type EnvVar, env } from '@jobfleet/service-kit';
-import { type ApiKey, parseApiKeys } from './api-keys.js';
+import { type ConfigOf, commonConfig, type EnvVar, env, secretSetting } from '@jobfleet/service-kit';
+import { parseApiKeys } from './api-keys.js';
 
-type ApiKeyList = readonly ApiKey[] | undefined;
-
-/** `GATEWAY_API_KEYS`: the key list as JSON; a secret, so errors never echo it. */
-const apiKeysJson: EnvVar<ApiKeyList> = {
-  secret: true,
-  parse: (raw) => parseApiKeys(raw),
-  fallback: () => undefined,
-};
-
-/** `GATEWAY_API_KEYS_FILE`: a path to the same JSON (a mounted secret). Read once, at start. */
-const apiKeysFile: EnvVar<ApiKeyList> = {
-  parse(raw) {
-    let text: string;
-    try {
-      text = readFileSync(raw, 'utf8');
-    } catch (error) {
-      throw new Error(`cannot read the key file: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-    return parseApiKeys(text);
-  },
-  fallback: () => undefined,
-};
+/** `GATEWAY_API_KEYS` (the key list as JSON) and `GATEWAY_API_KEYS_FILE` (a path to it); errors never echo a secret. */
+const apiKeys = secretSetting(parseApiKeys, 'key file');
 
 /** A number from 0 to 1. */
 function fraction(options: { default: number }): EnvVar<number> {
@@ -65,8 +44,8 @@ export const gatewayConfig = {
    */
   REPORTS_DIR: reportStoreConfig.REPORTS_DIR,
   PORT: env.integer({ default: 3000, min: 0, max: 65_535 }),
-  GATEWAY_API_KEYS: apiKeysJson,
-  GATEWAY_API_KEYS_FILE: apiKeysFile,
+  GATEWAY_API_KEYS: apiKeys.inline,
+  GATEWAY_API_KEYS_FILE: apiKeys.file,
   GATEWAY_AUTH: env.oneOf(['enabled', 'disabled'], { default: 'enabled' }),
   BODY_LIMIT_BYTES: env.integer({ default: DEFAULT_BODY_LIMIT_BYTES, min: 1_024, max: 64 * 1_048_576 }),
   IDEMPOTENCY_TTL: env.duration({ default: DEFAULT_IDEMPOTENCY_TTL_MS, min: 1_000, max: 30 * 86_400_000 }),

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * Environment configuration: each app declares its keys once with these
  * readers, and `loadConfig` validates them all, reporting every bad key in one
@@ -186,4 +188,43 @@ export function loadConfigOrExit<S extends Record<string, EnvVar<unknown>>>(
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }
+}
+
+/** `JSON.parse` whose error keeps only the position: its messages can quote the input, which may be a secret. */
+export function parseSecretJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const where = /position \d+(?: \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0];
+    throw new Error(`is not valid JSON${where ? ` (at ${where})` : ''}`);
+  }
+}
+
+/**
+ * An optional secret given inline (`X`) and its `X_FILE` twin, a path to the
+ * same text (a mounted secret, read once at start); `parse` turns the text into
+ * the value. Errors never echo the secret.
+ */
+export function secretSetting<T>(
+  parse: (text: string) => T,
+  fileName = 'file',
+): {
+  inline: EnvVar<T | undefined>;
+  file: EnvVar<T | undefined>;
+} {
+  return {
+    inline: { secret: true, parse, fallback: () => undefined },
+    file: {
+      parse(path) {
+        let text: string;
+        try {
+          text = readFileSync(path, 'utf8');
+        } catch (error) {
+          throw new Error(`cannot read the ${fileName}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+        }
+        return parse(text);
+      },
+      fallback: () => undefined,
+    },
+  };
 }
