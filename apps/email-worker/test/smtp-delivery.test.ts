@@ -251,6 +251,31 @@ describe('SMTP delivery', () => {
     );
   });
 
+  it("sends nothing again when an operator retries a completed job (bull-board's retry)", async () => {
+    // A first start skips the ledger read; BullMQ keeps counting starts across a retry, so this one reads it.
+    const { smtp, add, events, worker } = await setup();
+    const job = await add('welcome', { userId: 1, to: 'ada@example.com' });
+    const first = await job.waitUntilFinished(events, 10_000);
+    const rerun = new Promise<void>((resolve) => {
+      const onCompleted = ({ jobId }: { jobId: string }) => {
+        if (jobId !== job.id) return;
+        events.off('completed', onCompleted);
+        resolve();
+      };
+      events.on('completed', onCompleted);
+    });
+    await job.retry('completed');
+    await rerun;
+    expect(smtp.messages).toHaveLength(1);
+    expect(worker.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'e-mail already delivered by an earlier attempt; not sending it again',
+        job_id: job.id,
+        message_id: first.messageId,
+      }),
+    );
+  });
+
   it('logs that it delivers over SMTP, without the password, and is ready when the server answers', async () => {
     const { worker } = await setup({
       server: { auth: { user: 'mailer@acme', pass: 's3cret pass' } },
