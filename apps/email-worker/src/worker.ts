@@ -1,7 +1,7 @@
 import { emails } from '@jobfleet/queue-contracts';
 import { createLogger, createMetricsRegistry, type Logger, type ReadinessCheck } from '@jobfleet/service-kit';
 import { type HandlerMap, type RunningWorker, runWorker } from '@jobfleet/worker-runtime';
-import type { EmailWorkerConfig } from './config.js';
+import { type EmailWorkerConfig, emailWorkerConcurrency } from './config.js';
 import { createRedisDeliveryLedger } from './delivery-ledger.js';
 import { createEmailHandlers } from './handlers.js';
 import { emailMetrics } from './metrics.js';
@@ -58,12 +58,13 @@ export async function startEmailWorker(options: StartEmailWorkerOptions): Promis
   const transport = createTransport(config, registry);
   const readiness: ReadinessCheck[] = [transport.readiness];
   const limiter = config.emailRateLimit === undefined ? undefined : rateLimiter(config.emailRateLimit);
+  const concurrency = emailWorkerConcurrency(config);
 
   let worker: RunningWorker;
   try {
     worker = await runWorker({
       contract: emails,
-      config,
+      config: { ...config, workerConcurrency: concurrency },
       service: 'email-worker',
       logger,
       registry,
@@ -96,6 +97,7 @@ export async function startEmailWorker(options: StartEmailWorkerOptions): Promis
         starttls: config.smtpUrl?.secure ? 'implicit tls' : config.smtpStarttls,
         max_connections: config.smtpMaxConnections,
         max_messages: config.smtpMaxMessages,
+        concurrency,
         rate_limit: config.emailRateLimit ?? null,
       },
       'delivering e-mail over SMTP',
@@ -106,7 +108,7 @@ export async function startEmailWorker(options: StartEmailWorkerOptions): Promis
     });
   } else {
     logger.info(
-      { transport: 'outbox', outbox: transport.dir, rate_limit: config.emailRateLimit ?? null },
+      { transport: 'outbox', outbox: transport.dir, concurrency, rate_limit: config.emailRateLimit ?? null },
       'delivering e-mail to the outbox',
     );
   }

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '@jobfleet/service-kit';
 import { describe, expect, it } from 'vitest';
 import {
   describeSmtpEndpoint,
+  emailWorkerConcurrency,
   emailWorkerConfig,
   parseMailbox,
   parseSmtpUrl,
@@ -12,11 +13,12 @@ import {
 import { TEST_CERT, TEST_CERT_FILE } from './test-smtp-server.js';
 
 describe('email worker config', () => {
-  it('has working defaults: port 9101, concurrency 10, outbox under the working directory', () => {
+  it('has working defaults: port 9101, concurrency 8 per pooled connection, outbox under the working directory', () => {
     const config = loadConfig(emailWorkerConfig, {});
+    expect(emailWorkerConcurrency(config)).toBe(40);
     expect(config).toMatchObject({
       metricsPort: 9101,
-      workerConcurrency: 10,
+      workerConcurrency: undefined,
       emailOutboxDir: resolve(process.cwd(), '.data/outbox'),
       emailFrom: { name: 'jobfleet', address: 'no-reply@jobfleet.local' },
       emailSendDelayMs: 0,
@@ -46,6 +48,15 @@ describe('email worker config', () => {
         expect(readme, key).toContain(`\`${key}\``);
       }
     }
+  });
+
+  it('sizes the concurrency from the SMTP pool unless WORKER_CONCURRENCY says otherwise', () => {
+    expect(emailWorkerConcurrency(loadConfig(emailWorkerConfig, { SMTP_MAX_CONNECTIONS: '3' }))).toBe(24);
+    const given = loadConfig(emailWorkerConfig, { SMTP_MAX_CONNECTIONS: '3', WORKER_CONCURRENCY: '2' });
+    expect(emailWorkerConcurrency(given)).toBe(2);
+    expect(() => loadConfig(emailWorkerConfig, { WORKER_CONCURRENCY: '0' })).toThrow(
+      /WORKER_CONCURRENCY: must be an integer from 1 to 1000/,
+    );
   });
 
   it('keeps the ledger longer than the contract keeps failed jobs', () => {

@@ -286,7 +286,8 @@ describe('SMTP delivery', () => {
       transport: 'smtp',
       smtp: expect.stringMatching(/^smtp:\/\/mailer%40acme@127\.0\.0\.1:\d+$/),
     });
-    expect(line).toMatchObject({ starttls: 'auto', max_connections: 5, max_messages: 100 });
+    expect(line).toMatchObject({ starttls: 'auto', max_connections: 5, max_messages: 100, concurrency: 40 });
+    expect(worker.worker.concurrency).toBe(40);
     expect(JSON.stringify(worker.logs)).not.toContain('s3cret');
     const ready = await fetch(`${worker.metricsUrl}/health/ready`);
     expect(await ready.json()).toMatchObject({

@@ -7,6 +7,7 @@ import {
   createSmtpTransport,
   domainOf,
   emailMetrics,
+  JOBS_PER_SMTP_CONNECTION,
   messageIdFor,
   parseMailbox,
   renderWelcome,
@@ -219,7 +220,7 @@ export interface EmailThroughputOptions {
   /** Messages per run with the sink that answers at once; half as many with the slow sink. */
   messages: number;
   rounds: number;
-  /** The worker's `WORKER_CONCURRENCY` (default 10, the email worker's default). */
+  /** The worker's `WORKER_CONCURRENCY` (default: the email worker's, 8 jobs per pooled connection). */
   concurrency?: number;
   /** The sinks' reply delays (default: 0 and 20 ms). */
   replyDelaysMs?: readonly number[];
@@ -236,7 +237,11 @@ export async function emailThroughput(
   redisUrl: string,
   options: EmailThroughputOptions,
 ): Promise<EmailThroughputResult[]> {
-  const { rounds, concurrency = 10, replyDelaysMs = [0, 20] } = options;
+  const {
+    rounds,
+    concurrency = JOBS_PER_SMTP_CONNECTION * POOL.maxConnections,
+    replyDelaysMs = [0, 20],
+  } = options;
   const sink = await startSink();
   try {
     const run = async (variant: Variant, count: number) => {
