@@ -1,6 +1,6 @@
 import {
-  ConfigError,
   createLogger,
+  exitOnConfigError,
   handleShutdown,
   loadConfigOrExit,
   startTracing,
@@ -24,12 +24,6 @@ const logger = createLogger({
   }) as unknown as NodeJS.WritableStream,
 });
 setInterval(() => logger.flush(), LOG_FLUSH_MS).unref();
-
-const exitOnConfigError = (error: unknown): never => {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`${error.message}\n`);
-  process.exit(1);
-};
 
 // Before the app is built: @fastify/otel instruments Fastify instances as they are created, and the
 // queues take BullMQ's telemetry. A no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set.

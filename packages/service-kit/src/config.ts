@@ -176,6 +176,17 @@ export const env = {
   },
 } as const;
 
+/**
+ * For entrypoints: a {@link ConfigError} (also one found while starting, e.g.
+ * a bad `OTEL_*` key) prints its one message naming every bad key and exits 1,
+ * without a stack trace; anything else is thrown on.
+ */
+export function exitOnConfigError(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+}
+
 /** For entrypoints: {@link loadConfig}, or print the one message naming every bad key and exit 1. */
 export function loadConfigOrExit<S extends Record<string, EnvVar<unknown>>>(
   spec: S,
@@ -184,9 +195,7 @@ export function loadConfigOrExit<S extends Record<string, EnvVar<unknown>>>(
   try {
     return loadConfig(spec, env);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
+    return exitOnConfigError(error);
   }
 }
 
