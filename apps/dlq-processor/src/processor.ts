@@ -1,6 +1,6 @@
 import { DeadLetterStore, type ReconcileResult, type RetentionResult } from '@jobfleet/dead-letter-store';
 import { catalog, type QueueContract } from '@jobfleet/queue-contracts';
-import { type Logger, redactUrl } from '@jobfleet/service-kit';
+import { activeTelemetry, type Logger, redactUrl } from '@jobfleet/service-kit';
 import {
   type HandlerMap,
   type RunningWorker,
@@ -71,7 +71,7 @@ function createDlqServices(
   contracts: readonly QueueContract[],
 ): DlqServices {
   const { connection, prefix, logger, registry } = resources;
-  const store = new DeadLetterStore({ connection, prefix, queues: contracts });
+  const store = new DeadLetterStore({ connection, prefix, queues: contracts, telemetry: activeTelemetry() });
   const metrics = dlqMetrics({ registry, store, contracts, logger });
   const spikes = new SpikeDetector(store, {
     threshold: config.dlqAlertThreshold,

@@ -2,6 +2,7 @@ import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import { addFormatsToAjv, ajvOptions } from '@jobfleet/queue-contracts';
 import { createReportStore, type ReportStore } from '@jobfleet/report-store';
 import {
+  activeTelemetry,
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
@@ -75,7 +76,8 @@ export function isOperationsRoute(route: string | undefined): boolean {
  * once by the connection, anything else once per error.
  */
 function deadLetterStoreOn(redis: Redis, prefix: string, logger: Logger): DeadLetterStore {
-  const store = new DeadLetterStore({ connection: redis, prefix });
+  // Redrives made inside a traced request continue its trace.
+  const store = new DeadLetterStore({ connection: redis, prefix, telemetry: activeTelemetry() });
   const listen = (queue: { name: string; on(event: 'error', listener: (error: Error) => void): unknown }) =>
     queue.on('error', (error) => {
       if (redis.status === 'ready') logger.error({ err: error, queue: queue.name }, 'queue error');

@@ -5,7 +5,7 @@ import {
   deadLetters,
   type QueueContract,
 } from '@jobfleet/queue-contracts';
-import { Queue } from 'bullmq';
+import { Queue, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { DeadLetterNotFoundError, DeadLetterQueryError } from './errors.js';
@@ -42,6 +42,12 @@ export interface DeadLetterStoreOptions {
    * process died in between) may be taken over by another; default 30 s.
    */
   redriveStaleAfterMs?: number;
+  /**
+   * BullMQ's telemetry for the store's queues: a record captured while a job's
+   * processing span is active, or a redrive made inside a request, then joins
+   * that trace instead of starting its own.
+   */
+  telemetry?: Telemetry | undefined;
 }
 
 /** `list`'s filters. Newest first; `since` keeps records that failed at or after it. */
@@ -129,6 +135,7 @@ export class DeadLetterStore {
   readonly deadLetterQueue: Queue;
   readonly redriveStaleAfterMs: number;
   readonly #sources = new Map<string, Queue>();
+  readonly #telemetry: Telemetry | undefined;
 
   constructor(options: DeadLetterStoreOptions) {
     this.client = options.connection;
@@ -136,15 +143,24 @@ export class DeadLetterStore {
     this.keys = deadLetterKeys(options.prefix);
     const contracts = options.queues ?? (Object.values(catalog) as QueueContract[]);
     this.contracts = new Map(contracts.map((contract) => [contract.name, contract]));
-    this.deadLetterQueue = new Queue(deadLetters.name, { connection: this.client, prefix: this.prefix });
+    this.#telemetry = options.telemetry;
+    this.deadLetterQueue = new Queue(deadLetters.name, this.#queueOptions());
     this.redriveStaleAfterMs = options.redriveStaleAfterMs ?? 30_000;
+  }
+
+  #queueOptions() {
+    return {
+      connection: this.client,
+      prefix: this.prefix,
+      ...(this.#telemetry ? { telemetry: this.#telemetry } : {}),
+    };
   }
 
   /** The BullMQ queue of a source queue (made once, on this store's connection). */
   sourceQueue(name: string): Queue {
     let queue = this.#sources.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.client, prefix: this.prefix });
+      queue = new Queue(name, this.#queueOptions());
       this.#sources.set(name, queue);
     }
     return queue;

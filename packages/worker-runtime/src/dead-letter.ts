@@ -1,14 +1,15 @@
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import { toDeadLetter } from '@jobfleet/queue-contracts';
-import type { Job } from 'bullmq';
+import type { Job, Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** Writes dead-letter records, one per final failure, through the dead-letter store. */
 export class DeadLetterSink {
   private readonly store: DeadLetterStore;
 
-  constructor(connection: Redis, prefix: string) {
-    this.store = new DeadLetterStore({ connection, prefix });
+  /** With `telemetry`, a record is added inside the failed attempt's span (BullMQ emits `failed` there). */
+  constructor(connection: Redis, prefix: string, telemetry?: Telemetry) {
+    this.store = new DeadLetterStore({ connection, prefix, telemetry });
   }
 
   /**

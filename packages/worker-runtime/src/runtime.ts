@@ -69,7 +69,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
   >;
   const queue = contract.name;
   const metrics = workerMetrics(registry);
-  const deadLetters = new DeadLetterSink(connection, prefix);
+  const deadLetters = new DeadLetterSink(connection, prefix, options.telemetry);
   const attemptSeconds = new WeakMap<Job, number>();
   const pendingRecords = new Set<Promise<unknown>>();
   /** The jobs this process runs now, each with the function that ends it as cancelled. */

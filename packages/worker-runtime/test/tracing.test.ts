@@ -1,9 +1,21 @@
 import { createLogger, startTracing } from '@jobfleet/service-kit';
-import { ancestorsOf, type OtlpReceiver, startOtlpReceiver, useTestRedis } from '@jobfleet/test-utils';
+import {
+  ancestorsOf,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  startOtlpReceiver,
+  useTestRedis,
+} from '@jobfleet/test-utils';
 import { trace } from '@opentelemetry/api';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type HandlerMap, type RunningWorker, runWorker, type WorkerConfig } from '../src/index.js';
+import {
+  type HandlerMap,
+  PermanentJobError,
+  type RunningWorker,
+  runWorker,
+  type WorkerConfig,
+} from '../src/index.js';
 import { pings } from './fixture-contract.js';
 
 const silent = createLogger({ service: 'test', level: 'silent' });
@@ -40,10 +52,13 @@ describe('runWorker with tracing', () => {
     usageRetentionDays: 40,
   });
 
-  async function start(tracing?: Awaited<ReturnType<typeof startTracing>>): Promise<RunningWorker> {
+  async function start(
+    tracing?: Awaited<ReturnType<typeof startTracing>>,
+    jobHandlers: HandlerMap<typeof pings> = handlers,
+  ): Promise<RunningWorker> {
     const worker = await runWorker({
       contract: pings,
-      handlers,
+      handlers: jobHandlers,
       config: config(),
       logger: silent,
       handleSignals: false,
@@ -104,6 +119,48 @@ describe('runWorker with tracing', () => {
     expect(processing && ancestorsOf(processing, spans).map((span) => span.name)).toEqual([
       `add ${pings.name}.ping`,
       'producer request',
+    ]);
+  });
+
+  it("adds a failed job's dead-letter record inside the failed attempt's span, in the producer's trace", async () => {
+    const tracing = await startTracing({
+      serviceName: 'worker-runtime-test',
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '20',
+      },
+    });
+    closing.push(() => tracing.shutdown());
+    await start(tracing, {
+      ...handlers,
+      ping: async () => {
+        throw new PermanentJobError('refused for good');
+      },
+    });
+    const { queue, events } = await producer(tracing.telemetry);
+    const job = await trace
+      .getTracer('test')
+      .startActiveSpan('doomed producer request', (span) =>
+        queue.add('ping', { text: 'doomed' }, pings.defaultJobOptions).finally(() => span.end()),
+      );
+    await expect(job.waitUntilFinished(events, 10_000)).rejects.toThrow('refused for good');
+
+    const requestOf = (all: readonly ReceivedSpan[]) =>
+      all.find((span) => span.name === 'doomed producer request');
+    const recordAddOf = (all: readonly ReceivedSpan[]) =>
+      all.find(
+        (span) =>
+          span.kind === 'producer' &&
+          span.name.startsWith('add dead-letters.') &&
+          span.traceId === requestOf(all)?.traceId,
+      );
+    const spans = await receiver.waitFor((all) => recordAddOf(all) !== undefined);
+    const recordAdd = recordAddOf(spans);
+    expect(recordAdd && ancestorsOf(recordAdd, spans).map((span) => span.name)).toEqual([
+      `process ${pings.name}`,
+      `add ${pings.name}.ping`,
+      'doomed producer request',
     ]);
   });
 
