@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import {
   createLogger,
   createRedisConnection,
@@ -6,6 +5,7 @@ import {
   loadConfig,
   waitUntilConnected,
 } from '@jobfleet/service-kit';
+import { logSink } from '@jobfleet/test-utils';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildDashboard } from '../src/app.js';
@@ -45,13 +45,7 @@ export interface CapturedLogger {
 
 /** A logger whose JSON lines are kept for assertions. */
 export function captureLogger(level: 'warn' | 'info' | 'debug' = 'warn'): CapturedLogger {
-  const lines: CapturedLogger['lines'] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line));
-      done();
-    },
-  });
+  const { destination, lines } = logSink();
   return { logger: createLogger({ service: 'dashboard-test', level, destination }), lines };
 }
 

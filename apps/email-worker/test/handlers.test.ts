@@ -1,5 +1,5 @@
-import { Writable } from 'node:stream';
 import { createLogger } from '@jobfleet/service-kit';
+import { logSink } from '@jobfleet/test-utils';
 import type { JobContext } from '@jobfleet/worker-runtime';
 import type { Job } from 'bullmq';
 import { Registry } from 'prom-client';
@@ -60,13 +60,7 @@ function context(
   signal = new AbortController().signal,
   started: Partial<Pick<Job, 'attemptsStarted' | 'attemptsMade' | 'stalledCounter'>> = {},
 ) {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
+  const { destination, lines } = logSink();
   const log = createLogger({ service: 'test', destination }).child({ job_id: jobId });
   const job = { id: jobId, timestamp: 1_700_000_000_000, ...started } as unknown as Job;
   const ctx: JobContext = { job, log, signal, attempt: 1 };

@@ -1,6 +1,6 @@
-import { Writable } from 'node:stream';
 import type { emails } from '@jobfleet/queue-contracts';
 import { createLogger, loadConfig } from '@jobfleet/service-kit';
+import { type LogLine, logSink } from '@jobfleet/test-utils';
 import type { HandlerMap } from '@jobfleet/worker-runtime';
 import { emailWorkerConfig } from '../src/config.js';
 import { type EmailWorker, startEmailWorker } from '../src/worker.js';
@@ -16,7 +16,7 @@ export interface InProcessWorkerOptions {
   wrap?: (handlers: HandlerMap<typeof emails>) => HandlerMap<typeof emails>;
 }
 
-export type LogLine = Record<string, unknown> & { msg?: string };
+export type { LogLine } from '@jobfleet/test-utils';
 
 export interface InProcessWorker extends EmailWorker {
   /** Every log line so far. */
@@ -33,13 +33,7 @@ export async function startInProcessWorker(options: InProcessWorkerOptions): Pro
     EMAIL_OUTBOX_DIR: options.outboxDir,
     ...options.env,
   });
-  const logs: LogLine[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      logs.push(JSON.parse(String(chunk)) as LogLine);
-      done();
-    },
-  });
+  const { destination, lines: logs } = logSink();
   const worker = await startEmailWorker({
     config,
     logger: createLogger({ service: 'email-worker', level: 'info', destination }),

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { reports } from '@jobfleet/queue-contracts';
 import { createLogger, loadConfig } from '@jobfleet/service-kit';
+import { type LogLine, logSink } from '@jobfleet/test-utils';
 import type { HandlerMap } from '@jobfleet/worker-runtime';
 import { reportWorkerConfig } from '../src/config.js';
 import { type ReportWorker, startReportWorker } from '../src/worker.js';
@@ -20,7 +20,7 @@ export interface InProcessWorkerOptions {
   sandboxModule?: URL;
 }
 
-export type LogLine = Record<string, unknown> & { msg?: string };
+export type { LogLine } from '@jobfleet/test-utils';
 
 export interface InProcessWorker extends ReportWorker {
   readonly logs: LogLine[];
@@ -40,13 +40,7 @@ export async function startInProcessWorker(options: InProcessWorkerOptions): Pro
     GATEWAY_PUBLIC_URL: 'https://jobs.example.com',
     ...options.env,
   });
-  const logs: LogLine[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      logs.push(JSON.parse(String(chunk)) as LogLine);
-      done();
-    },
-  });
+  const { destination, lines: logs } = logSink();
   const worker = await startReportWorker({
     config,
     logger: createLogger({ service: 'report-worker', level: 'info', destination }),

@@ -1,5 +1,4 @@
-import { Writable } from 'node:stream';
-import { promtoolCheckMetrics, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
+import { logSink, promtoolCheckMetrics, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,13 +11,7 @@ import {
 } from '../src/index.js';
 
 function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
+  const { destination, lines } = logSink();
   return { lines, logger: createLogger({ service: 'test', level: 'info', destination }) };
 }
 

@@ -1,4 +1,5 @@
 export * from './free-port.js';
+export * from './log-sink.js';
 export * from './otlp-receiver.js';
 export * from './promtool.js';
 export * from './redis-fixture.js';
