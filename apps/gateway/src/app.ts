@@ -76,7 +76,7 @@ export function isOperationsRoute(route: string | undefined): boolean {
  * once by the connection, anything else once per error.
  */
 function deadLetterStoreOn(redis: Redis, prefix: string, logger: Logger): DeadLetterStore {
-  // Redrives made inside a traced request continue its trace.
+  // With tracing on, the store's queues trace their adds like the gateway's own queues.
   const store = new DeadLetterStore({ connection: redis, prefix, telemetry: activeTelemetry() });
   const listen = (queue: { name: string; on(event: 'error', listener: (error: Error) => void): unknown }) =>
     queue.on('error', (error) => {

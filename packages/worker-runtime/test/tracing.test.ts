@@ -52,6 +52,20 @@ describe('runWorker with tracing', () => {
     usageRetentionDays: 40,
   });
 
+  /** Tracing that exports to the test's receiver within milliseconds rather than the default 5 s. */
+  async function tracingToReceiver() {
+    const tracing = await startTracing({
+      serviceName: 'worker-runtime-test',
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '20',
+      },
+    });
+    closing.push(() => tracing.shutdown());
+    return tracing;
+  }
+
   async function start(
     tracing?: Awaited<ReturnType<typeof startTracing>>,
     jobHandlers: HandlerMap<typeof pings> = handlers,
@@ -85,16 +99,7 @@ describe('runWorker with tracing', () => {
   });
 
   it("runs each job in a span that continues the producer's trace", async () => {
-    const tracing = await startTracing({
-      serviceName: 'worker-runtime-test',
-      env: {
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-        // Export within milliseconds rather than the default 5 s.
-        OTEL_BSP_SCHEDULE_DELAY: '20',
-      },
-    });
-    closing.push(() => tracing.shutdown());
+    const tracing = await tracingToReceiver();
     const worker = await start(tracing);
     expect(worker.worker.opts.telemetry).toBe(tracing.telemetry);
     const { queue, events } = await producer(tracing.telemetry);
@@ -123,15 +128,7 @@ describe('runWorker with tracing', () => {
   });
 
   it("adds a failed job's dead-letter record inside the failed attempt's span, in the producer's trace", async () => {
-    const tracing = await startTracing({
-      serviceName: 'worker-runtime-test',
-      env: {
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-        OTEL_BSP_SCHEDULE_DELAY: '20',
-      },
-    });
-    closing.push(() => tracing.shutdown());
+    const tracing = await tracingToReceiver();
     await start(tracing, {
       ...handlers,
       ping: async () => {
