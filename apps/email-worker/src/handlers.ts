@@ -36,17 +36,6 @@ type EmailResult = JobResult<typeof emails, 'welcome'>;
 const HEADERS = { 'Auto-Submitted': 'auto-generated' } as const;
 
 /**
- * False only for a job on its very first start: BullMQ counts every move to
- * active in `attemptsStarted` (in the same Lua script that hands the job out),
- * including the restart of a job whose worker died, and retries of failed or
- * completed jobs keep the count. Such a job cannot have sent anything, so its
- * ledger read is skipped: one Redis round trip less for nearly every message.
- */
-function mayHaveRunBefore(job: JobContext['job']): boolean {
-  return !(job.attemptsStarted === 1 && job.attemptsMade === 0 && !job.stalledCounter);
-}
-
-/**
  * The `emails` queue's handlers: look the job up in the delivery ledger (a
  * job whose message was already accepted completes without sending it
  * again), render the template, deliver through `transport`, record the
@@ -76,7 +65,7 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
     const ledgerJob: LedgerJob = { queue: emails.name, jobId: job.id, createdAt: job.timestamp };
     const messageId = messageIdFor({ queue: emails.name, jobId: job.id, createdAt: job.timestamp, domain });
 
-    const earlier = mayHaveRunBefore(job) ? await ledger.lookup(ledgerJob) : undefined;
+    const earlier = await ledger.lookup(ledgerJob);
     if (earlier) {
       // An unreadable record still means "delivered"; the result is then rebuilt from this attempt.
       const result = earlier.messageId

@@ -55,14 +55,10 @@ function fakeTransport() {
 }
 
 /** A job context with a logger whose lines the test can read. */
-function context(
-  jobId = '42',
-  signal = new AbortController().signal,
-  started: Partial<Pick<Job, 'attemptsStarted' | 'attemptsMade' | 'stalledCounter'>> = {},
-) {
+function context(jobId = '42', signal = new AbortController().signal) {
   const { destination, lines } = logSink();
   const log = createLogger({ service: 'test', destination }).child({ job_id: jobId });
-  const job = { id: jobId, timestamp: 1_700_000_000_000, ...started } as unknown as Job;
+  const job = { id: jobId, timestamp: 1_700_000_000_000 } as unknown as Job;
   const ctx: JobContext = { job, log, signal, attempt: 1 };
   return { ctx, lines };
 }
@@ -122,36 +118,6 @@ describe('email handlers', () => {
     const metrics = await registry.metrics();
     expect(metrics).toContain('jobfleet_emails_sent_total{template="password-reset"} 1');
     expect(metrics).toContain('jobfleet_emails_sent_total{template="welcome"} 0');
-  });
-
-  it('reads the ledger on every start but the first, which cannot have sent anything', async () => {
-    const { transport } = fakeTransport();
-    const { ledger } = memoryLedger();
-    const lookups: string[] = [];
-    const { handlers } = handlersWith({
-      transport,
-      ledger: {
-        ...ledger,
-        lookup: (job) => {
-          lookups.push(job.jobId);
-          return ledger.lookup(job);
-        },
-      },
-    });
-    const data = { userId: 1, to: 'a@example.com' };
-    const signal = new AbortController().signal;
-    await handlers.welcome(
-      data,
-      context('1', signal, { attemptsStarted: 1, attemptsMade: 0, stalledCounter: 0 }).ctx,
-    );
-    expect(lookups).toEqual([]);
-    // A restart after a crash, a retry after a failure, a stall: each reads the ledger.
-    await handlers.welcome(data, context('2', signal, { attemptsStarted: 2, attemptsMade: 0 }).ctx);
-    await handlers.welcome(data, context('3', signal, { attemptsStarted: 2, attemptsMade: 1 }).ctx);
-    await handlers.welcome(data, context('4', signal, { attemptsStarted: 1, stalledCounter: 1 }).ctx);
-    // A job that does not say how often it started is read too.
-    await handlers.welcome(data, context('5').ctx);
-    expect(lookups).toEqual(['2', '3', '4', '5']);
   });
 
   it('still completes a delivered job when the ledger cannot record it, and says so', async () => {

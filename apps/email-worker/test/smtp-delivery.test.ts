@@ -252,7 +252,6 @@ describe('SMTP delivery', () => {
   });
 
   it("sends nothing again when an operator retries a completed job (bull-board's retry)", async () => {
-    // A first start skips the ledger read; BullMQ keeps counting starts across a retry, so this one reads it.
     const { smtp, add, events, worker } = await setup();
     const job = await add('welcome', { userId: 1, to: 'ada@example.com' });
     const first = await job.waitUntilFinished(events, 10_000);
