@@ -41,9 +41,7 @@ try {
   if (only.has('email')) {
     console.log('');
     console.log(
-      describeEmailThroughput(
-        await emailThroughput(redisUrl, { messages: Math.ceil(jobs / 5), rounds }),
-      ),
+      describeEmailThroughput(await emailThroughput(redisUrl, { messages: Math.ceil(jobs / 5), rounds })),
     );
   }
   if (only.has('report')) {
