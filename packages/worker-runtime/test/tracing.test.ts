@@ -1,3 +1,4 @@
+import { DEAD_LETTER_JOB, deadLetters } from '@jobfleet/queue-contracts';
 import { createLogger, startTracing } from '@jobfleet/service-kit';
 import {
   ancestorsOf,
@@ -159,6 +160,23 @@ describe('runWorker with tracing', () => {
       `add ${pings.name}.ping`,
       'doomed producer request',
     ]);
+
+    // The consumer of dead-letters (the DLQ processor runs on runWorker too) continues that trace.
+    const consumer = await runWorker({
+      contract: deadLetters,
+      handlers: { [DEAD_LETTER_JOB]: async () => null },
+      config: config(),
+      logger: silent,
+      handleSignals: false,
+      deadLetterFailures: false,
+      recordUsage: false,
+      tracing,
+    });
+    closing.push(() => consumer.close());
+    const recordProcessOf = (all: readonly ReceivedSpan[]) =>
+      all.find((span) => span.kind === 'consumer' && span.parentSpanId === recordAdd?.spanId);
+    const withConsumer = await receiver.waitFor((all) => recordProcessOf(all) !== undefined);
+    expect(recordProcessOf(withConsumer)?.name).toBe(`process ${deadLetters.name}`);
   });
 
   it('starts tracing from the environment itself, and exports what is left on close', async () => {
