@@ -1,6 +1,7 @@
 import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
 import {
+  checkWhenReady,
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
@@ -145,9 +146,7 @@ export async function buildDashboard(options: BuildDashboardOptions): Promise<Fa
     });
     await registerBoards(app, { queues, redis, authEnabled: auth.enabled });
     await app.ready();
-    // Warn early about a Redis that may evict job keys; readiness keeps reporting it.
-    if (redis.status === 'ready') void redisCheck.check();
-    else redis.once('ready', () => void redisCheck.check());
+    checkWhenReady(redis, redisCheck);
     return app;
   } catch (error) {
     await app.close().catch(() => {});

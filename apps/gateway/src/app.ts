@@ -3,6 +3,7 @@ import { addFormatsToAjv, ajvOptions } from '@jobfleet/queue-contracts';
 import { createReportStore, type ReportStore } from '@jobfleet/report-store';
 import {
   activeTelemetry,
+  checkWhenReady,
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
@@ -225,9 +226,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       reports: options.reportStore ?? createReportStore(config),
     });
     await app.ready();
-    // Warn early about a Redis that may evict job keys; readiness keeps reporting it.
-    if (redis.status === 'ready') void redisCheck.check();
-    else redis.once('ready', () => void redisCheck.check());
+    checkWhenReady(redis, redisCheck);
     return app;
   } catch (error) {
     await app.close().catch(() => {});

@@ -13,7 +13,8 @@ export interface ReadinessCheck {
   check(): Promise<ReadinessResult>;
 }
 
-const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+/** `promise`, or a rejection `<what> timed out after <ms> ms` if it has not settled by then. */
+export const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
   new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
     promise.then(
@@ -62,6 +63,15 @@ export function redisReadinessCheck(client: Redis, logger: Logger, policyTtlMs =
         : { ok: false, reason: `redis maxmemory-policy is ${policy.policy ?? 'unknown'}, not noeviction` };
     },
   };
+}
+
+/**
+ * Runs `check` once `client` is ready (at once if it is), so a Redis that may
+ * evict job keys is warned about at start; readiness keeps reporting it.
+ */
+export function checkWhenReady(client: Redis, check: ReadinessCheck): void {
+  if (client.status === 'ready') void check.check();
+  else client.once('ready', () => void check.check());
 }
 
 /** Runs every check; the report names each one. */

@@ -13,6 +13,23 @@ const MISNAMED_DEFAULTS = [
   'nodejs_active_resources_total',
 ];
 
+/**
+ * Builds a set of metrics once per registry: prom-client refuses a second
+ * metric of the same name in one registry, and several parts of a process
+ * may ask for the same set.
+ */
+export function perRegistry<T>(build: (registers: Registry[]) => T): (registry: Registry) => T {
+  const cache = new WeakMap<Registry, T>();
+  return (registry) => {
+    let metrics = cache.get(registry);
+    if (metrics === undefined) {
+      metrics = build([registry]);
+      cache.set(registry, metrics);
+    }
+    return metrics;
+  };
+}
+
 /** A fresh registry with prom-client's default process metrics. */
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();

@@ -1,5 +1,6 @@
 import type { QueueContract } from '@jobfleet/queue-contracts';
 import {
+  checkWhenReady,
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
@@ -159,8 +160,7 @@ export async function runWorker<Q extends QueueContract>(
     });
   }
 
-  // Warn early about a Redis that may evict job keys; readiness keeps reporting it.
-  connection.once('ready', () => void redisCheck.check());
+  checkWhenReady(connection, redisCheck);
   logger.info(
     {
       queue: contract.name,
