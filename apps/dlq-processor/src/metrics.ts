@@ -1,6 +1,6 @@
 import type { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import type { QueueContract } from '@jobfleet/queue-contracts';
-import type { Logger } from '@jobfleet/service-kit';
+import { type Logger, withTimeout } from '@jobfleet/service-kit';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 export type AlertOutcome = 'sent' | 'failed' | 'unconfigured';
@@ -34,6 +34,14 @@ export function dlqMetrics(options: {
 }): DlqMetrics {
   const { registry, store, logger } = options;
   const registers = [registry];
+  // Overlapping scrapes share one read instead of each sending its own.
+  let reading: Promise<Record<string, number>> | undefined;
+  const readCounts = () => {
+    reading ??= store.counts().finally(() => {
+      reading = undefined;
+    });
+    return reading;
+  };
   const metrics: DlqMetrics = {
     captured: new Counter({
       name: 'jobfleet_dead_letters_total',
@@ -47,20 +55,14 @@ export function dlqMetrics(options: {
       labelNames: ['queue'],
       registers,
       async collect() {
-        let timer: NodeJS.Timeout | undefined;
         try {
-          const counts = await Promise.race([
-            store.counts(),
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(new Error('redis did not answer in time')), SCRAPE_TIMEOUT_MS);
-            }),
-          ]);
+          // Not connected: commands would only queue up behind the reconnect, so do not send any.
+          if (store.client.status !== 'ready') throw new Error(`redis is ${store.client.status}`);
+          const counts = await withTimeout(readCounts(), SCRAPE_TIMEOUT_MS, 'reading the record counts');
           this.reset();
           for (const [queue, count] of Object.entries(counts)) this.set({ queue }, count);
         } catch (err) {
           logger.warn({ err }, 'could not read the record counts; serving the last ones');
-        } finally {
-          clearTimeout(timer);
         }
       },
     }),

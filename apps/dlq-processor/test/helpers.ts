@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage } from 'node:http';
-import { emails } from '@jobfleet/queue-contracts';
+import { type DeadLetter, emails, toDeadLetter } from '@jobfleet/queue-contracts';
 import { createLogger, createMetricsRegistry, type Logger, loadConfig } from '@jobfleet/service-kit';
 import type { TestRedis } from '@jobfleet/test-utils';
 import { createWorkerRuntime, type HandlerMap, type WorkerRuntime } from '@jobfleet/worker-runtime';
-import { Queue } from 'bullmq';
+import { type Job, Queue, type Worker } from 'bullmq';
 import { type DlqProcessor, dlqProcessorConfig, startDlqProcessor } from '../src/index.js';
 
 export const silent: Logger = createLogger({ service: 'test', level: 'silent' });
@@ -30,6 +30,49 @@ export async function startProcessor(
 ): Promise<DlqProcessor> {
   const config = loadConfig(dlqProcessorConfig, { ...testEnv(redis), ...env });
   return startDlqProcessor({ config, logger: silent });
+}
+
+/** The record of a failed `welcome` job that failed at `now`, as the worker runtime writes it. */
+export function failure(jobId: string, now = Date.now()): DeadLetter {
+  return toDeadLetter({
+    queueName: emails.name,
+    id: jobId,
+    name: 'welcome',
+    data: { userId: 1, to: 'user1@example.com' },
+    opts: {},
+    failedReason: 'always fails',
+    attemptsMade: 1,
+    timestamp: now - 1_000,
+    finishedOn: now,
+  });
+}
+
+/**
+ * Resolves once `worker` has emitted `event` for `count` jobs that `accept` (default: every job).
+ * Call it before the action, so that no event is missed; the runtime's own listeners (its
+ * metrics) were registered earlier and so have run by then.
+ */
+export function workerEvents(
+  worker: Worker,
+  event: 'completed' | 'failed',
+  count: number,
+  accept: (job: Job) => boolean = () => true,
+  timeoutMs = 15_000,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const timer = setTimeout(() => {
+      worker.off(event, listener);
+      reject(new Error(`${seen} '${event}' events, not ${count}, after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const listener = (job: Job | undefined) => {
+      if (!job || !accept(job) || ++seen < count) return;
+      clearTimeout(timer);
+      worker.off(event, listener);
+      resolve();
+    };
+    worker.on(event, listener);
+  });
 }
 
 /** Polls a state no event announces (counts in Redis, a scrape) until it holds. */

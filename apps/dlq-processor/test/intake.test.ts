@@ -1,32 +1,10 @@
-import {
-  DEAD_LETTER_JOB,
-  type DeadLetter,
-  deadLetters,
-  emails,
-  toDeadLetter,
-} from '@jobfleet/queue-contracts';
+import { DEAD_LETTER_JOB, type DeadLetter, deadLetters, emails } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startProcessor, sumMetric, waitFor } from './helpers.js';
+import { failure, startProcessor, sumMetric, waitFor, workerEvents } from './helpers.js';
 
 const STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'] as const;
-
-/** The record of a failed `welcome` job, as the worker runtime writes it. */
-function failure(jobId: string): DeadLetter {
-  const now = Date.now();
-  return toDeadLetter({
-    queueName: emails.name,
-    id: jobId,
-    name: 'welcome',
-    data: { userId: 1, to: 'user1@example.com' },
-    opts: {},
-    failedReason: 'always fails',
-    attemptsMade: 1,
-    timestamp: now - 1_000,
-    finishedOn: now,
-  });
-}
 
 describe('what the dead-letters worker is handed', () => {
   const redis = useTestRedis();
@@ -73,17 +51,18 @@ describe('what the dead-letters worker is handed', () => {
     );
     await events.waitUntilReady();
 
+    // The runtime counts the final failure in its own 'failed' listener, registered before this one.
+    const failedForGood = workerEvents(processor.worker, 'failed', 1, (failed) => Boolean(failed.finishedOn));
     const job = await dlq.add(DEAD_LETTER_JOB, { note: 'not a record' }, { attempts: 3 });
     await expect(job.waitUntilFinished(events, 10_000)).rejects.toThrow('not a dead-letter record');
-    await waitFor(
-      async () =>
-        sumMetric(
-          await processor.registry.metrics(),
-          'jobfleet_jobs_processed_total',
-          'queue="dead-letters",job_name="dead-letter",outcome="dead_lettered"',
-        ) === 1,
-      'the final failure to be counted',
-    );
+    await failedForGood;
+    expect(
+      sumMetric(
+        await processor.registry.metrics(),
+        'jobfleet_jobs_processed_total',
+        'queue="dead-letters",job_name="dead-letter",outcome="dead_lettered"',
+      ),
+    ).toBe(1);
 
     // Closing waits for any dead-letter write of the runtime: there must be none, into the queue it reads.
     await processor.close();

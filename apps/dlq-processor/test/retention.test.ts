@@ -1,9 +1,17 @@
 import type { StoredDeadLetter } from '@jobfleet/dead-letter-store';
-import { DEAD_LETTER_JOB, deadLetterId, deadLetters, emails, toDeadLetter } from '@jobfleet/queue-contracts';
+import { DEAD_LETTER_JOB, deadLetterId, deadLetters, emails } from '@jobfleet/queue-contracts';
 import { promtoolCheckMetrics, useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addWelcomes, emailWorker, startProcessor, sumMetric, waitFor } from './helpers.js';
+import {
+  addWelcomes,
+  emailWorker,
+  failure,
+  startProcessor,
+  sumMetric,
+  waitFor,
+  workerEvents,
+} from './helpers.js';
 
 const DAY = 86_400_000;
 
@@ -29,6 +37,8 @@ describe('retention', () => {
     const { store } = processor;
     const worker = await emailWorker(redis);
     cleanup.push(() => worker.close());
+    // The runtime counts a job after it completed, a moment after its record was indexed.
+    const counted = workerEvents(processor.worker, 'completed', 31);
     await addWelcomes(redis, 30);
     await waitFor(async () => (await store.count(emails.name)) === 30, '30 records');
     // A record from three weeks ago, as a worker wrote it then.
@@ -56,16 +66,10 @@ describe('retention', () => {
       Object.values(await dlq.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed')),
     ).toEqual([0, 0, 20, 0, 0]);
 
-    // The runtime counts a job after it completed, a moment after its record was indexed.
-    await waitFor(
-      async () =>
-        sumMetric(
-          await processor.registry.metrics(),
-          'jobfleet_jobs_processed_total',
-          'queue="dead-letters"',
-        ) >= 31,
-      'the 31 record jobs to be counted',
-    );
+    await counted;
+    expect(
+      sumMetric(await processor.registry.metrics(), 'jobfleet_jobs_processed_total', 'queue="dead-letters"'),
+    ).toBeGreaterThanOrEqual(31);
     const text = await (await fetch(`${processor.metricsUrl}/metrics`)).text();
     expect(sumMetric(text, 'jobfleet_dead_letters', 'queue="emails"')).toBe(await store.count(emails.name));
     expect(sumMetric(text, 'jobfleet_dead_letters', 'queue="reports"')).toBe(0);
@@ -100,8 +104,11 @@ describe('retention', () => {
     const { store } = processor;
     const worker = await emailWorker(redis);
     cleanup.push(() => worker.close());
+    // Its job must have completed before the test backdates that completion.
+    const firstProcessed = workerEvents(processor.worker, 'completed', 1);
     await addWelcomes(redis, 1);
-    await waitFor(async () => (await store.count(emails.name)) === 1, 'the first record');
+    await firstProcessed;
+    expect(await store.count(emails.name)).toBe(1);
     const [first] = (await store.list({ limit: 1 })).items;
     // Make it a record that was processed 20 days ago.
     const admin = redis.connection();
@@ -110,11 +117,13 @@ describe('retention', () => {
     await admin.hset(store.keys.job(first?.id ?? ''), 'finishedOn', longAgo);
 
     // The next record completes with the options the worker gave it (removeOnComplete: 14 days).
+    const secondProcessed = workerEvents(processor.worker, 'completed', 1);
     await addWelcomes(redis, 1, 1);
-    await waitFor(async () => (await store.count(emails.name)) === 2, 'the second record');
+    await secondProcessed;
+    expect(await store.count(emails.name)).toBe(2);
     const dlq = new Queue(deadLetters.name, { connection: redis.connection(), prefix: redis.prefix });
     cleanup.push(() => dlq.close());
-    await waitFor(async () => (await dlq.getCompletedCount()) === 2, 'both records processed');
+    expect(await dlq.getCompletedCount()).toBe(2);
     expect(await store.get(first?.id ?? '')).toBeDefined();
   });
 
@@ -130,20 +139,12 @@ describe('retention', () => {
     // which the runtime takes from the contract's defaults (14 days).
     const add = async (jobId: string) => {
       const now = Date.now();
-      const record = toDeadLetter({
-        queueName: emails.name,
-        id: jobId,
-        name: 'welcome',
-        data: { userId: 1, to: 'user1@example.com' },
-        opts: {},
-        failedReason: 'always fails',
-        attemptsMade: 1,
-        timestamp: now - 1_000,
-        finishedOn: now,
-      });
+      const record = failure(jobId, now);
       const id = deadLetterId(record.queue, record.jobId, now);
+      const processed = workerEvents(processor.worker, 'completed', 1, (job) => job.id === id);
       await dlq.add(DEAD_LETTER_JOB, record, { jobId: id });
-      await waitFor(async () => (await dlq.getJobState(id)) === 'completed', `record ${jobId} processed`);
+      await processed;
+      expect(await dlq.getJobState(id)).toBe('completed');
       return id;
     };
     const first = await add('first');

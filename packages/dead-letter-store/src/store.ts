@@ -228,15 +228,19 @@ export class DeadLetterStore {
       positions.push(i);
       byQueue.set(entry.record.queue, positions);
     });
+    if (byQueue.size === 0) return loaded;
+    const tombstones = this.client.pipeline();
     for (const [queue, positions] of byQueue) {
-      const scores = await this.client.zmscore(
-        this.keys.tombstones(queue),
-        ...positions.map((i) => ids[i] ?? ''),
-      );
+      tombstones.zmscore(this.keys.tombstones(queue), ...positions.map((i) => ids[i] ?? ''));
+    }
+    const scoreReplies = (await tombstones.exec()) ?? [];
+    [...byQueue.values()].forEach((positions, q) => {
+      const [error, scores] = (scoreReplies[q] ?? [null, []]) as [Error | null, Array<string | null>];
+      if (error) throw error;
       positions.forEach((position, j) => {
         if (scores[j] !== null) loaded[position] = undefined;
       });
-    }
+    });
     return loaded;
   }
 
@@ -299,16 +303,33 @@ export class DeadLetterStore {
 
   /** Records per source queue (every known queue, zero included). */
   async counts(): Promise<Record<string, number>> {
-    const queues = await this.queueNames();
-    const pipeline = this.client.pipeline();
-    for (const queue of queues) pipeline.zcard(this.keys.byQueue(queue));
-    const replies = (await pipeline.exec()) ?? [];
-    const counts: Record<string, number> = {};
-    queues.forEach((queue, i) => {
-      const [error, value] = replies[i] ?? [];
+    // The contracts' queues are known up front: count them in the round trip that reads the others' names.
+    const known = [...this.contracts.keys()];
+    const first = this.client.pipeline().smembers(this.keys.queues);
+    for (const queue of known) first.zcard(this.keys.byQueue(queue));
+    const replies = (await first.exec()) ?? [];
+    const value = (reply: [Error | null, unknown] | undefined) => {
+      const [error, result] = reply ?? [];
       if (error) throw error;
-      counts[queue] = Number(value ?? 0);
+      return result;
+    };
+    const found = new Map<string, number>();
+    known.forEach((queue, i) => {
+      found.set(queue, Number(value(replies[i + 1]) ?? 0));
     });
+    const others = [...new Set((value(replies[0]) as string[] | undefined) ?? [])].filter(
+      (queue) => !found.has(queue),
+    );
+    if (others.length > 0) {
+      const second = this.client.pipeline();
+      for (const queue of others) second.zcard(this.keys.byQueue(queue));
+      const more = (await second.exec()) ?? [];
+      others.forEach((queue, i) => {
+        found.set(queue, Number(value(more[i]) ?? 0));
+      });
+    }
+    const counts: Record<string, number> = {};
+    for (const queue of [...found.keys()].sort()) counts[queue] = found.get(queue) ?? 0;
     return counts;
   }
 

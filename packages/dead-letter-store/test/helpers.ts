@@ -33,15 +33,6 @@ export async function seed(store: DeadLetterStore, records: DeadLetter[]): Promi
   return ids;
 }
 
-/** Polls a condition (a Redis state that no event announces) until it holds. */
-export async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000, what = 'condition') {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 export interface FailingJob {
   name: string;
   data: unknown;
@@ -57,7 +48,6 @@ export interface FailingJob {
  */
 export async function failJobs(redis: TestRedis, queueName: string, jobs: FailingJob[]): Promise<Job[]> {
   const queue = new Queue(queueName, { connection: redis.connection(), prefix: redis.prefix });
-  const before = await queue.getFailedCount();
   const added = await queue.addBulk(
     jobs.map((job) => ({
       name: job.name,
@@ -75,7 +65,22 @@ export async function failJobs(redis: TestRedis, queueName: string, jobs: Failin
     },
     { connection: redis.connection(), prefix: redis.prefix, concurrency: 10 },
   );
-  await waitFor(async () => (await queue.getFailedCount()) >= before + jobs.length, 10_000, 'jobs to fail');
+  // Listening from the worker's creation on, before it can emit: BullMQ emits `failed` once the job
+  // is in the failed set, and sets `finishedOn` only when the failure is final.
+  const ids = new Set(added.map((job) => job.id));
+  await new Promise<void>((resolve, reject) => {
+    if (ids.size === 0) return resolve();
+    let seen = 0;
+    const timer = setTimeout(
+      () => reject(new Error(`${seen} of ${ids.size} jobs failed for good after 10 s`)),
+      10_000,
+    );
+    worker.on('failed', (job) => {
+      if (!job?.finishedOn || !ids.has(job.id) || ++seen < ids.size) return;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
   await worker.close();
   const failed = await Promise.all(added.map((job) => queue.getJob(job.id ?? '')));
   await queue.close();

@@ -133,6 +133,12 @@ describe('dead-letter store: index, list, get, remove', () => {
     expect(await dlq.count()).toBe(1);
     // Never deleted by BullMQ's own retention: only the store's.
     expect((await dlq.getJob(id))?.opts).toMatchObject({ removeOnComplete: false, removeOnFail: false });
+    // A queue outside the contracts that has had records is counted too, in name order.
+    const retired = sampleRecord({ queue: 'archive', jobId: '1', jobName: 'old', failedAt: T0 });
+    await seed(store, [retired]);
+    const counts = await store.counts();
+    expect(counts).toEqual({ archive: 1, emails: 1, reports: 0 });
+    expect(Object.keys(counts)).toEqual(['archive', 'emails', 'reports']);
     await dlq.close();
     await store.close();
   });

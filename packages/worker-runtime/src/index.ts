@@ -1,6 +1,5 @@
 export * from './cancel-listener.js';
 export * from './config.js';
-export * from './dead-letter.js';
 export * from './errors.js';
 export * from './handlers.js';
 export * from './metrics.js';

@@ -1,5 +1,5 @@
-import { DURATION_BUCKETS } from '@jobfleet/service-kit';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { DURATION_BUCKETS, perRegistry } from '@jobfleet/service-kit';
+import { Counter, Gauge, Histogram } from 'prom-client';
 
 export type Outcome = 'completed' | 'retried' | 'dead_lettered' | 'cancelled';
 
@@ -13,14 +13,9 @@ export interface WorkerMetrics {
 
 const WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600];
 
-const cache = new WeakMap<Registry, WorkerMetrics>();
-
 /** The core worker metrics of the architecture, registered once per registry. */
-export function workerMetrics(registry: Registry): WorkerMetrics {
-  const existing = cache.get(registry);
-  if (existing) return existing;
-  const registers = [registry];
-  const metrics: WorkerMetrics = {
+export const workerMetrics = perRegistry(
+  (registers): WorkerMetrics => ({
     processed: new Counter({
       name: 'jobfleet_jobs_processed_total',
       help: 'Job attempts finished, by outcome.',
@@ -53,7 +48,5 @@ export function workerMetrics(registry: Registry): WorkerMetrics {
       labelNames: ['queue'],
       registers,
     }),
-  };
-  cache.set(registry, metrics);
-  return metrics;
-}
+  }),
+);

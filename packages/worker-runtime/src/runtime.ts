@@ -1,10 +1,10 @@
-import { findJob, type QueueContract, tenantOf, validate } from '@jobfleet/queue-contracts';
+import { DeadLetterStore } from '@jobfleet/dead-letter-store';
+import { findJob, type QueueContract, tenantOf, toDeadLetter, validate } from '@jobfleet/queue-contracts';
 import { type Job, MetricsTime, type Telemetry, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { CancelListener } from './cancel-listener.js';
-import { DeadLetterSink } from './dead-letter.js';
 import { InvalidPayloadError, JobCancelledError, UnknownJobError } from './errors.js';
 import type { HandlerMap, JobContext } from './handlers.js';
 import { type Outcome, workerMetrics } from './metrics.js';
@@ -48,7 +48,6 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
 
 export interface WorkerRuntime {
   readonly worker: Worker;
-  readonly deadLetters: DeadLetterSink;
   /**
    * Stops fetching and waits for in-flight jobs, at most `timeoutMs`; jobs still
    * running then are left to BullMQ's stalled-job recovery (they run again
@@ -69,7 +68,10 @@ export function createWorkerRuntime<Q extends QueueContract>(
   >;
   const queue = contract.name;
   const metrics = workerMetrics(registry);
-  const deadLetters = new DeadLetterSink(connection, prefix, options.telemetry);
+  // With telemetry, a record is added inside the failed attempt's span (BullMQ emits `failed` there).
+  const deadLetters = deadLetterFailures
+    ? new DeadLetterStore({ connection, prefix, telemetry: options.telemetry })
+    : undefined;
   const attemptSeconds = new WeakMap<Job, number>();
   const pendingRecords = new Set<Promise<unknown>>();
   /** The jobs this process runs now, each with the function that ends it as cancelled. */
@@ -117,11 +119,11 @@ export function createWorkerRuntime<Q extends QueueContract>(
     const started = performance.now();
     active.inc();
     try {
+      const definition = findJob(contract, job.name);
       if (job.attemptsStarted <= 1 && job.processedOn) {
         const readyAt = job.timestamp + (job.opts.delay ?? 0);
-        observeWait(label(job.name), Math.max(0, job.processedOn - readyAt) / 1000);
+        observeWait(definition ? job.name : 'unknown', Math.max(0, job.processedOn - readyAt) / 1000);
       }
-      const definition = findJob(contract, job.name);
       const handler = handlers[job.name];
       if (!definition || !handler) throw new UnknownJobError(queue, job.name);
       const check = validate(definition.data, job.data);
@@ -171,15 +173,12 @@ export function createWorkerRuntime<Q extends QueueContract>(
     processed.inc();
     const seconds = attemptSeconds.get(job);
     if (seconds !== undefined) duration.observe(seconds);
-    if (recordUsage) usage.record(tenantOf(job), queue, jobName, outcome, seconds);
+    usage?.record(tenantOf(job), queue, jobName, outcome, seconds);
   };
 
-  const usage = new UsageLedger({
-    connection,
-    prefix,
-    logger,
-    retentionDays: options.usageRetentionDays ?? 40,
-  });
+  const usage = recordUsage
+    ? new UsageLedger({ connection, prefix, logger, retentionDays: options.usageRetentionDays ?? 40 })
+    : undefined;
   const cancels = new CancelListener({
     worker,
     connection,
@@ -197,31 +196,41 @@ export function createWorkerRuntime<Q extends QueueContract>(
       logger.error({ queue, err: error }, 'a job failed and was removed before it could be dead-lettered');
       return;
     }
-    const log = logger.child({ job_id: job.id, queue, job_name: job.name });
+    // Plain fields, not a child logger: building one per failed attempt costs more than the line.
+    const fields = { job_id: job.id, queue, job_name: job.name };
     if (error instanceof JobCancelledError) {
       count(job, 'cancelled');
-      log.info('job cancelled on request');
+      logger.info(fields, 'job cancelled on request');
       if (job.id)
-        cancels.clear(job.id).catch((err: unknown) => log.warn({ err }, 'could not clear the cancel marker'));
+        cancels
+          .clear(job.id)
+          .catch((err: unknown) => logger.warn({ ...fields, err }, 'could not clear the cancel marker'));
       return;
     }
     // BullMQ sets finishedOn only when the failure is final (no retry left, or unrecoverable).
     if (!job.finishedOn) {
       count(job, 'retried');
-      log.warn({ err: error, attempt: job.attemptsMade }, 'job attempt failed; it will be retried');
+      logger.warn(
+        { ...fields, err: error, attempt: job.attemptsMade },
+        'job attempt failed; it will be retried',
+      );
       return;
     }
     count(job, 'dead_lettered');
-    if (!deadLetterFailures) {
-      log.error({ err: error, attempts: job.attemptsMade }, 'job failed for good');
+    if (!deadLetters) {
+      logger.error({ ...fields, err: error, attempts: job.attemptsMade }, 'job failed for good');
       return;
     }
-    log.error({ err: error, attempts: job.attemptsMade }, 'job failed for good; dead-lettering it');
+    logger.error(
+      { ...fields, err: error, attempts: job.attemptsMade },
+      'job failed for good; dead-lettering it',
+    );
+    // The record's id is derived from the failure itself: recording the same failure again adds nothing.
     const recording = deadLetters
-      .record(job, error)
+      .capture(toDeadLetter(job, error))
       .then(
-        (id) => log.info({ dead_letter_id: id }, 'job dead-lettered'),
-        (err: unknown) => log.error({ err }, 'could not write the dead-letter record'),
+        (id) => logger.info({ ...fields, dead_letter_id: id }, 'job dead-lettered'),
+        (err: unknown) => logger.error({ ...fields, err }, 'could not write the dead-letter record'),
       )
       .finally(() => pendingRecords.delete(recording));
     pendingRecords.add(recording);
@@ -236,7 +245,6 @@ export function createWorkerRuntime<Q extends QueueContract>(
 
   return {
     worker,
-    deadLetters,
     async close(timeoutMs = 30_000) {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<false>((resolve) => {
@@ -251,7 +259,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
         );
       }
       await Promise.all(pendingRecords);
-      await Promise.all([deadLetters.close(), cancels.close(), usage.close()]);
+      await Promise.all([deadLetters?.close(), cancels.close(), usage?.close()]);
       return finished;
     },
   };

@@ -2,7 +2,7 @@ import { CANCELLED_REASON, cancelChannel, cancelMarkerKey, deadLetters } from '@
 import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { type Job, Queue, QueueEvents } from 'bullmq';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createWorkerRuntime, type HandlerMap } from '../src/index.js';
 import { pings } from './fixture-contract.js';
 
@@ -11,7 +11,11 @@ const silent = createLogger({ service: 'test', level: 'silent' });
 describe('cancelling an active job', () => {
   const redis = useTestRedis();
 
-  async function start(handlers: HandlerMap<typeof pings>) {
+  /**
+   * A runtime on `pings`. The tests of published requests pass a `sweepMs` far beyond their
+   * length, so that only the message, not the marker sweep, can cancel the job.
+   */
+  async function start(handlers: HandlerMap<typeof pings>, sweepMs = 200) {
     const registry = createMetricsRegistry();
     const runtime = createWorkerRuntime({
       contract: pings,
@@ -20,11 +24,15 @@ describe('cancelling an active job', () => {
       prefix: redis.prefix,
       logger: silent,
       registry,
-      cancelSweepMs: 200,
+      cancelSweepMs: sweepMs,
     });
     const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
     const events = new QueueEvents(pings.name, { connection: { url: redis.url }, prefix: redis.prefix });
     await Promise.all([runtime.worker.waitUntilReady(), events.waitUntilReady()]);
+    // The listener subscribes in the background; a request published before that would be lost.
+    const channel = cancelChannel(redis.prefix, pings.name);
+    const admin = redis.connection();
+    await vi.waitFor(async () => expect(await admin.pubsub('NUMSUB', channel)).toEqual([channel, 1]));
     const active = (job: Job) =>
       new Promise<void>((resolve) =>
         events.on('active', ({ jobId }) => {
@@ -53,21 +61,24 @@ describe('cancelling an active job', () => {
 
   it('aborts the handler on a published request; the job ends cancelled, not retried, not dead-lettered', async () => {
     let sawAbort = false;
-    const ctx = await start({
-      ping: async ({ text }) => ({ echoed: text }),
-      pause: async (_data, { signal }) => {
-        await new Promise<void>((resolve) =>
-          signal.addEventListener('abort', () => resolve(), { once: true }),
-        );
-        sawAbort = true;
-        return null;
+    const ctx = await start(
+      {
+        ping: async ({ text }) => ({ echoed: text }),
+        pause: async (_data, { signal }) => {
+          await new Promise<void>((resolve) =>
+            signal.addEventListener('abort', () => resolve(), { once: true }),
+          );
+          sawAbort = true;
+          return null;
+        },
       },
-    });
+      60_000,
+    );
     const job = await ctx.queue.add('pause', { ms: 10_000 }, pings.defaultJobOptions);
     await ctx.active(job);
     const publisher = redis.connection();
     await publisher.set(cancelMarkerKey(redis.prefix, pings.name, job.id ?? ''), '{}', 'EX', 60);
-    await publisher.publish(cancelChannel(redis.prefix, pings.name), job.id ?? '');
+    expect(await publisher.publish(cancelChannel(redis.prefix, pings.name), job.id ?? '')).toBe(1);
     await expect(job.waitUntilFinished(ctx.events, 5_000)).rejects.toThrow(CANCELLED_REASON);
     expect(sawAbort).toBe(true);
     await expectCancelled(ctx.queue, ctx.registry, job);
@@ -95,11 +106,14 @@ describe('cancelling an active job', () => {
   });
 
   it('ignores a request for a job it does not run', async () => {
-    const ctx = await start({
-      ping: async ({ text }) => ({ echoed: text }),
-      pause: async () => null,
-    });
-    await redis.connection().publish(cancelChannel(redis.prefix, pings.name), 'no-such-job');
+    const ctx = await start(
+      {
+        ping: async ({ text }) => ({ echoed: text }),
+        pause: async () => null,
+      },
+      60_000,
+    );
+    expect(await redis.connection().publish(cancelChannel(redis.prefix, pings.name), 'no-such-job')).toBe(1);
     const job = await ctx.queue.add('ping', { text: 'still works' }, pings.defaultJobOptions);
     expect(await job.waitUntilFinished(ctx.events, 5_000)).toEqual({ echoed: 'still works' });
     await ctx.stop();
