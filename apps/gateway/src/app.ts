@@ -155,14 +155,16 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       done();
     });
     app.addHook('onResponse', (request, reply, done) => {
+      // Read once: the routeOptions getter builds a new object on every access.
+      const route = request.routeOptions.url;
       // Probes and scrapes are frequent, fast and never the API's answer: they would distort its latency and 5xx ratio.
-      if (isOperationsRoute(request.routeOptions.url)) {
+      if (isOperationsRoute(route)) {
         done();
         return;
       }
       metrics.observeHttp(
         request.method,
-        request.routeOptions.url ?? UNMATCHED_ROUTE,
+        route ?? UNMATCHED_ROUTE,
         reply.statusCode,
         reply.elapsedTime / 1_000,
       );

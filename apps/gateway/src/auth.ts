@@ -1,9 +1,10 @@
-import { catalog, findQueue } from '@jobfleet/queue-contracts';
+import { findQueue } from '@jobfleet/queue-contracts';
 import { ConfigError, type Logger } from '@jobfleet/service-kit';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { ApiKeyRing, type RateLimit } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
-import { ForbiddenError, UnauthorizedError, UnknownQueueError } from './errors.js';
+import { ForbiddenError, UnauthorizedError } from './errors.js';
+import { unknownQueue } from './queues.js';
 import { ADMIN_SCOPE, grants, type QueueAction, scopeFor } from './scopes.js';
 
 /** Who sent a request: the API key's id, its tenant, its scopes and its own rate limit. */
@@ -105,7 +106,7 @@ export function authorizeQueue(
     const principal = authenticate(mode, request, reply);
     request.principal = principal;
     const name = queue ?? (request.params as { queue?: string }).queue ?? '';
-    if (!findQueue(name)) throw new UnknownQueueError(name.slice(0, 128), Object.keys(catalog).join(', '));
+    if (!findQueue(name)) throw unknownQueue(name);
     if (!actions.some((a) => grants(principal.scopes, name, a))) {
       const scopes = actions.map((a) => scopeFor(name, a));
       challenge(reply, `, error="insufficient_scope", scope="${scopes.join(' ')}"`);

@@ -5,11 +5,10 @@ import { type IdempotencyStore, requestFingerprint, type StoredResponse } from '
 import { usingRedis } from './redis-availability.js';
 import { IDEMPOTENCY_KEY_HEADER } from './schemas.js';
 
-/** An answer, and whether it replays an earlier request's. */
+/** An answer: the work's own, or an earlier request's replayed with status 200. */
 export interface Answer<B, S extends number> {
   status: S | 200;
   body: B;
-  replayed: boolean;
 }
 
 /**
@@ -29,7 +28,7 @@ export async function idempotently<B, S extends number>(options: {
 }): Promise<Answer<B, S>> {
   const { request, principal, store, redis, work, asReplay } = options;
   const key = request.headers[IDEMPOTENCY_KEY_HEADER];
-  if (typeof key !== 'string') return { ...(await work()), replayed: false };
+  if (typeof key !== 'string') return work();
   const fingerprint = requestFingerprint(
     request.method,
     request.routeOptions.url ?? request.url,
@@ -37,7 +36,7 @@ export async function idempotently<B, S extends number>(options: {
   );
   const claim = await usingRedis(redis, () => store.claim(principal.id, key, fingerprint));
   if (claim.kind === 'replay') {
-    return { status: 200, body: asReplay(claim.response.body as B), replayed: true };
+    return { status: 200, body: asReplay(claim.response.body as B) };
   }
   let answer: { status: S; body: B };
   try {
@@ -52,5 +51,5 @@ export async function idempotently<B, S extends number>(options: {
   await claim.complete(stored).catch((error: unknown) => {
     request.log.warn({ err: error }, 'could not store the Idempotency-Key record; a retry may enqueue again');
   });
-  return { ...answer, replayed: false };
+  return answer;
 }

@@ -1,5 +1,5 @@
 import { catalog } from '@jobfleet/queue-contracts';
-import { DURATION_BUCKETS } from '@jobfleet/service-kit';
+import { DURATION_BUCKETS, perRegistry } from '@jobfleet/service-kit';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
@@ -36,13 +36,8 @@ export interface GatewayMetrics {
 /** Requests that matched no route share one `route` label value, so raw URLs never become labels. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
-const cache = new WeakMap<Registry, GatewayMetrics>();
-
 /** The gateway's own metrics, registered once per registry. */
-export function gatewayMetrics(registry: Registry): GatewayMetrics {
-  const existing = cache.get(registry);
-  if (existing) return existing;
-  const registers = [registry];
+export const gatewayMetrics: (registry: Registry) => GatewayMetrics = perRegistry((registers) => {
   const enqueued = new Counter({
     name: 'jobfleet_jobs_enqueued_total',
     help: 'Jobs in enqueue requests from authenticated clients, by queue, job name, client (API key id) and result.',
@@ -107,6 +102,5 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
       child.inc(n);
     },
   };
-  cache.set(registry, metrics);
   return metrics;
-}
+});

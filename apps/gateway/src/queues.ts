@@ -2,6 +2,13 @@ import { catalog, type QueueContract } from '@jobfleet/queue-contracts';
 import { activeTelemetry, type Logger } from '@jobfleet/service-kit';
 import { Queue, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { UnknownQueueError } from './errors.js';
+
+/** The catalog's queue names, as a 404 for any other name lists them. */
+const KNOWN_QUEUES = Object.keys(catalog).join(', ');
+
+/** The 404 for a queue outside the catalog; the name is cut, as it echoes client input. */
+export const unknownQueue = (name: string) => new UnknownQueueError(name.slice(0, 128), KNOWN_QUEUES);
 
 /** A catalog queue the gateway posts to, with its contract. */
 export interface GatewayQueue {
@@ -44,6 +51,13 @@ export class GatewayQueues {
 
   get(name: string): GatewayQueue | undefined {
     return this.#queues.get(name);
+  }
+
+  /** The queue named `name`; {@link UnknownQueueError} (404) for a name outside the catalog. */
+  require(name: string): GatewayQueue {
+    const entry = this.#queues.get(name);
+    if (!entry) throw unknownQueue(name);
+    return entry;
   }
 
   values(): IterableIterator<GatewayQueue> {

@@ -13,7 +13,7 @@ import { type Job, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cancelJob } from '../src/index.js';
-import { bearer, inspectQueue, SECRETS, startGateway, welcome } from './helpers.js';
+import { bearer, enqueue, inspectQueue, SECRETS, startGateway, welcome } from './helpers.js';
 
 const redis = useTestRedis();
 let app: FastifyInstance | undefined;
@@ -30,15 +30,12 @@ async function gateway() {
   return app;
 }
 
+/** Enqueues a job that must be accepted, and gives its id. */
 const post = async (secret: string, payload: object = welcome) => {
-  const response = await app?.inject({
-    method: 'POST',
-    url: '/v1/queues/emails/jobs',
-    headers: bearer(secret),
-    payload,
-  });
-  expect(response?.statusCode).toBe(202);
-  return response?.json<{ id: string }>().id ?? '';
+  if (!app) throw new Error('no gateway started');
+  const response = await enqueue(app, secret, payload);
+  expect(response.statusCode).toBe(202);
+  return response.json<{ id: string }>().id;
 };
 
 const cancel = (id: string, secret?: string) =>

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
 import { createLogger, type Logger, loadConfig } from '@jobfleet/service-kit';
-import type { TestRedis } from '@jobfleet/test-utils';
+import { type LogLine, logSink, type TestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Registry } from 'prom-client';
 import { buildGateway, type GatewayConfig, gatewayConfig } from '../src/index.js';
 
@@ -62,16 +61,25 @@ export function testConfig(redis: Pick<TestRedis, 'url' | 'prefix'>, extra: Reco
   });
 }
 
-/** A logger whose JSON lines are kept in `lines`. */
-export function memoryLogger(level: 'info' | 'debug' = 'info'): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
+/** A logger whose JSON lines are kept, parsed, in `lines`. */
+export function memoryLogger(level: 'info' | 'debug' = 'info'): { logger: Logger; lines: LogLine[] } {
+  const { destination, lines } = logSink();
   return { logger: createLogger({ service: 'gateway-test', level, destination }), lines };
+}
+
+/** `POST /v1/queues/<queue>/jobs` as the key `secret` (anonymous without one). */
+export function enqueue(
+  app: FastifyInstance,
+  secret?: string,
+  payload: object = welcome,
+  { queue = 'emails', headers = {} }: { queue?: string; headers?: Record<string, string> } = {},
+): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method: 'POST',
+    url: `/v1/queues/${queue}/jobs`,
+    headers: { ...(secret === undefined ? {} : bearer(secret)), ...headers },
+    payload,
+  });
 }
 
 /** Builds the gateway on the test's Redis and prefix, and waits for its Redis connection. */

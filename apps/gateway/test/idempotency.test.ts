@@ -127,6 +127,18 @@ describe('Idempotency-Key', () => {
     expect((await post('fix-me', welcome)).statusCode).toBe(202);
   });
 
+  it('a request refused while doing the work (409) frees its key for the corrected retry', async () => {
+    // The 400 above is refused before the key is claimed; this one is refused after.
+    const vip = { ...welcome, options: { jobId: 'vip' } };
+    expect((await post(undefined, vip, SECRETS.admin)).statusCode).toBe(202);
+    const taken = await post('fix-me', vip);
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json()).toMatchObject({ status: 409, code: 'JOBFLEET_JOB_ID_TAKEN' });
+    const retry = await post('fix-me', { ...welcome, options: { jobId: 'vip-2' } });
+    expect(retry.statusCode).toBe(202);
+    expect(retry.json()).toEqual({ id: 'vip-2', queue: 'emails', name: 'welcome', duplicate: false });
+  });
+
   it('a batch is idempotent too: the replay marks every job duplicate', async () => {
     const batch = { jobs: [welcome, { ...welcome, data: { ...welcome.data, userId: 2 } }] };
     const first = await post('batch-7', batch, SECRETS.signup, '/v1/queues/emails/jobs/batch');

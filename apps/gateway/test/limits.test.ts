@@ -1,7 +1,16 @@
 import { useTestRedis } from '@jobfleet/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bearer, eventually, inspectQueue, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
+import {
+  bearer,
+  enqueue,
+  eventually,
+  inspectQueue,
+  SECRETS,
+  startGateway,
+  testConfig,
+  welcome,
+} from './helpers.js';
 
 const redis = useTestRedis();
 let app: FastifyInstance | undefined;
@@ -10,9 +19,6 @@ afterEach(async () => {
   await app?.close();
   app = undefined;
 });
-
-const enqueue = (gateway: FastifyInstance, secret: string, payload: object = welcome) =>
-  gateway.inject({ method: 'POST', url: '/v1/queues/emails/jobs', headers: bearer(secret), payload });
 
 describe('rate limits', () => {
   it("a key's own budget: over it → 429 with Retry-After, nothing enqueued; other keys unaffected", async () => {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { useTestRedis } from '@jobfleet/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { bearer, inspectQueue, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
+import { bearer, enqueue, inspectQueue, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
 
 const redis = useTestRedis();
 let app: FastifyInstance | undefined;
@@ -17,18 +17,11 @@ const PROMTOOL = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
 
 /** A little traffic of every kind, so every metric has samples. */
 async function traffic(gateway: FastifyInstance) {
-  const post = (secret: string | undefined, payload: unknown) =>
-    gateway.inject({
-      method: 'POST',
-      url: '/v1/queues/emails/jobs',
-      headers: secret ? bearer(secret) : {},
-      payload: payload as object,
-    });
-  const accepted = await post(SECRETS.signup, welcome);
-  await post(SECRETS.signup, welcome);
-  await post(SECRETS.signup, { name: 'welcome', data: { userId: 1, to: 'nope' } });
-  await post(SECRETS.reportsOnly, welcome);
-  await post(undefined, welcome);
+  const accepted = await enqueue(gateway, SECRETS.signup);
+  await enqueue(gateway, SECRETS.signup);
+  await enqueue(gateway, SECRETS.signup, { name: 'welcome', data: { userId: 1, to: 'nope' } });
+  await enqueue(gateway, SECRETS.reportsOnly);
+  await enqueue(gateway);
   await gateway.inject({
     method: 'GET',
     url: `/v1/queues/emails/jobs/${accepted.json<{ id: string }>().id}`,

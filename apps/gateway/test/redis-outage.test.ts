@@ -3,7 +3,7 @@ import { freePort, type RedisServer, startRedisServer } from '@jobfleet/test-uti
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway } from '../src/index.js';
-import { bearer, eventually, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
+import { bearer, enqueue, eventually, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
 
 let server: RedisServer;
 let app: FastifyInstance;
@@ -20,22 +20,14 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const enqueue = () =>
-  app.inject({
-    method: 'POST',
-    url: '/v1/queues/emails/jobs',
-    headers: bearer(SECRETS.signup),
-    payload: welcome,
-  });
-
 describe('Redis outage', () => {
   it('answers 503 with Retry-After quickly while Redis is down, and recovers without a rebuild', async () => {
-    expect((await enqueue()).statusCode).toBe(202);
+    expect((await enqueue(app, SECRETS.signup)).statusCode).toBe(202);
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
 
     await server.kill();
     const started = performance.now();
-    const refused = await enqueue();
+    const refused = await enqueue(app, SECRETS.signup);
     const elapsed = performance.now() - started;
     expect(refused.statusCode).toBe(503);
     expect(refused.headers['retry-after']).toBe('1');
@@ -68,7 +60,7 @@ describe('Redis outage', () => {
 
     await server.start();
     if (app.redis.status !== 'ready') await once(app.redis, 'ready');
-    const again = await enqueue();
+    const again = await enqueue(app, SECRETS.signup);
     expect(again.statusCode, again.body).toBe(202);
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
   });

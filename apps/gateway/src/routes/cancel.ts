@@ -52,8 +52,7 @@ export const cancelRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, o
     async (request, reply) => {
       const { queue: name, id } = request.params;
       const principal = principalOf(request);
-      const entry = queues.get(name);
-      if (!entry) throw new JobNotFoundError(name, id);
+      const entry = queues.require(name);
       const outcome = await usingRedis(redis, async () => {
         const job = await entry.queue.getJob(id);
         if (!job || !canSee(principal, job)) return { kind: 'gone' as const };

@@ -1,15 +1,15 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { authorizeQueue, principalOf } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { findExisting, jobPreparer, originFor, type PreparedJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
 import { idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
-import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
 import { checkReportTenant } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
 import { BatchAccepted, batchBodySchema, IdempotencyHeaders, MAX_BATCH_JOBS } from '../schemas.js';
+import { enqueueRouteBase } from './enqueue.js';
 import type { QueueRouteOptions } from './options.js';
 import { refuseUnknownQueues } from './unknown-queue.js';
 
@@ -17,6 +17,11 @@ type Outcome = { name: string; duplicate: boolean };
 
 /** Per-job outcomes of an answered batch, for the enqueue counter. */
 const outcomes = new WeakMap<FastifyRequest, readonly Outcome[]>();
+
+/** A stored answer as a replay gives it back: every job a duplicate. */
+const asReplay = (body: BatchAccepted): BatchAccepted => ({
+  jobs: body.jobs.map((job) => ({ ...job, duplicate: true })),
+});
 
 /**
  * `POST /v1/queues/<queue>/jobs/batch` `{ jobs: [{ name, data, options? }] }`:
@@ -26,14 +31,16 @@ const outcomes = new WeakMap<FastifyRequest, readonly Outcome[]>();
  * id, name, duplicate }] }` in request order; 200 when nothing new was added.
  */
 export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
-  const { queues, auth, redis, metrics, rateLimit, idempotency } = options;
+  const { queues, auth, redis, metrics, idempotency } = options;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   for (const entry of queues.values()) {
     const { contract, queue } = entry;
-    const jobNames = Object.keys(contract.jobs);
-    const labelOf = (name: unknown) =>
-      typeof name === 'string' && jobNames.includes(name) ? name : 'unknown';
+    const { config, onRequest, errors, labelOf } = enqueueRouteBase(
+      contract,
+      options,
+      'A custom jobId belongs to another tenant, or the Idempotency-Key is still in use.',
+    );
 
     typed.post(
       `/v1/queues/${contract.name}/jobs/batch`,
@@ -48,22 +55,11 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
           response: {
             202: { ...BatchAccepted, description: 'Enqueued; `jobs` in request order.' },
             200: { ...BatchAccepted, description: 'Nothing new enqueued: every job is a duplicate.' },
-            ...errorResponses(
-              400,
-              401,
-              403,
-              404,
-              [409, 'A custom jobId belongs to another tenant, or the Idempotency-Key is still in use.'],
-              413,
-              415,
-              422,
-              429,
-              503,
-            ),
+            ...errors,
           },
         },
-        config: { jobNames },
-        onRequest: [authorizeQueue(auth, 'enqueue', contract.name), rateLimit],
+        config,
+        onRequest,
         onResponse: async (request, reply) => {
           const principal = request.principal;
           if (!principal) return;
@@ -101,7 +97,7 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
           principal,
           store: idempotency,
           redis,
-          asReplay: (body) => ({ jobs: body.jobs.map((job) => ({ ...job, duplicate: true })) }),
+          asReplay,
           work: () =>
             usingRedis(redis, async () => {
               const customIds = [...new Set(jobs.flatMap((job) => job.customId ?? []))];

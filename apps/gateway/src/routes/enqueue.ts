@@ -1,4 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { QueueContract } from '@jobfleet/queue-contracts';
 import type { FastifyPluginAsync } from 'fastify';
 import { authorizeQueue, principalOf } from '../auth.js';
 import { findExisting, originFor, prepareJob } from '../enqueue-jobs.js';
@@ -28,6 +29,30 @@ export const jobLocation = (queue: string, id: string) =>
   `/v1/queues/${queue}/jobs/${encodeURIComponent(id)}`;
 
 /**
+ * What the single and the batch enqueue route of a queue share: the job names
+ * (for 400 details), authorization, the error answers (each words its own 409)
+ * and the `job_name` metric label.
+ */
+export function enqueueRouteBase(
+  contract: QueueContract,
+  { auth, rateLimit }: Pick<QueueRouteOptions, 'auth' | 'rateLimit'>,
+  conflict: string,
+) {
+  const jobNames = Object.keys(contract.jobs);
+  return {
+    config: { jobNames },
+    onRequest: [authorizeQueue(auth, 'enqueue', contract.name), rateLimit],
+    errors: errorResponses(400, 401, 403, 404, [409, conflict], 413, 415, 422, 429, 503),
+    /** A posted job name as a label: a name outside the contract is `unknown`, so labels stay a closed set. */
+    labelOf: (name: unknown): string =>
+      typeof name === 'string' && jobNames.includes(name) ? name : 'unknown',
+  };
+}
+
+/** A stored answer as a replay gives it back. */
+const asReplay = (body: EnqueueAccepted): EnqueueAccepted => ({ ...body, duplicate: true });
+
+/**
  * `POST /v1/queues/<queue>/jobs`, one route per catalog queue, each with its
  * contract's body schema: `{ name, data, options? }` → 202 `{ id, queue, name,
  * duplicate: false }`; 200 with `duplicate: true` when an `Idempotency-Key`
@@ -35,12 +60,16 @@ export const jobLocation = (queue: string, id: string) =>
  * queue name: 404 once the caller is authenticated.
  */
 export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
-  const { queues, auth, redis, metrics, rateLimit, idempotency } = options;
+  const { queues, auth, redis, metrics, idempotency } = options;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   for (const entry of queues.values()) {
     const { contract, queue } = entry;
-    const jobNames = Object.keys(contract.jobs);
+    const { config, onRequest, errors, labelOf } = enqueueRouteBase(
+      contract,
+      options,
+      'The custom jobId belongs to another tenant, or the Idempotency-Key is still in use.',
+    );
     typed.post(
       `/v1/queues/${contract.name}/jobs`,
       {
@@ -53,29 +82,18 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
           response: {
             202: { ...EnqueueAccepted, description: 'Enqueued.' },
             200: { ...EnqueueAccepted, description: 'Nothing new enqueued: a replay (`duplicate: true`).' },
-            ...errorResponses(
-              400,
-              401,
-              403,
-              404,
-              [409, 'The custom jobId belongs to another tenant, or the Idempotency-Key is still in use.'],
-              413,
-              415,
-              422,
-              429,
-              503,
-            ),
+            ...errors,
           },
         },
-        config: { jobNames },
-        onRequest: [authorizeQueue(auth, 'enqueue', contract.name), rateLimit],
+        config,
+        onRequest,
         onResponse: async (request, reply) => {
           // Unauthenticated requests are nobody's enqueue; the HTTP histogram counts them.
           if (!request.principal) return;
           const name = (request.body as { name?: unknown } | undefined)?.name;
           metrics.countEnqueued(
             contract.name,
-            typeof name === 'string' && jobNames.includes(name) ? name : 'unknown',
+            labelOf(name),
             request.principal.id,
             resultOf(reply.statusCode),
           );
@@ -90,7 +108,7 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
           principal,
           store: idempotency,
           redis,
-          asReplay: (body) => ({ ...body, duplicate: true }),
+          asReplay,
           work: () =>
             usingRedis(redis, async () => {
               if (job.customId !== undefined) {

@@ -72,8 +72,7 @@ export const jobStatusRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app
     },
     async (request) => {
       const { queue: name, id } = request.params;
-      const entry = queues.get(name);
-      if (!entry) throw new JobNotFoundError(name, id);
+      const entry = queues.require(name);
       const found = await usingRedis(redis, async () => {
         const job = await entry.queue.getJob(id);
         return job ? { job, state: await job.getState() } : undefined;

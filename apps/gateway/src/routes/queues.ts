@@ -1,10 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { authenticated, authorizeQueue, principalOf } from '../auth.js';
-import { TenantBoundKeyError, UnknownQueueError } from '../errors.js';
+import { TenantBoundKeyError } from '../errors.js';
 import { errorResponses } from '../openapi.js';
 import { queueSummary } from '../queue-stats.js';
-import type { GatewayQueue } from '../queues.js';
 import { usingRedis } from '../redis-availability.js';
 import { describeOutcome } from '../request-log.js';
 import { PauseState, QueueList, QueueParams, QueueSummary } from '../schemas.js';
@@ -22,12 +21,6 @@ import type { QueueRouteOptions } from './options.js';
 export const queueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
   const { queues, auth, redis, rateLimit } = options;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-  const entryOf = (name: string): GatewayQueue => {
-    const entry = queues.get(name);
-    if (!entry)
-      throw new UnknownQueueError(name, [...queues.values()].map((q) => q.contract.name).join(', '));
-    return entry;
-  };
 
   typed.get(
     '/v1/queues',
@@ -68,7 +61,7 @@ export const queueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, op
       onRequest: [authorizeQueue(auth, 'read'), rateLimit],
     },
     async (request) => {
-      const entry = entryOf(request.params.queue);
+      const entry = queues.require(request.params.queue);
       return usingRedis(redis, () => queueSummary(redis, entry));
     },
   );
@@ -103,7 +96,7 @@ export const queueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, op
         if (principal.tenant !== undefined) {
           throw new TenantBoundKeyError(principal.id, principal.tenant, `${action} a queue`);
         }
-        const entry = entryOf(request.params.queue);
+        const entry = queues.require(request.params.queue);
         await usingRedis(redis, () => (action === 'pause' ? entry.queue.pause() : entry.queue.resume()));
         describeOutcome(request, `queue ${action}d`, { queue: entry.contract.name, client: principal.id });
         return { queue: entry.contract.name, paused: action === 'pause' };

@@ -72,8 +72,8 @@ export const reportDownloadRoutes: FastifyPluginAsync<ReportRouteOptions> = asyn
     async (request, reply) => {
       const { jobId } = request.params;
       const principal = principalOf(request);
-      const entry = queues.get(reportsContract.name);
-      const job = entry ? await usingRedis(redis, () => entry.queue.getJob(jobId)) : undefined;
+      const { queue } = queues.require(reportsContract.name);
+      const job = await usingRedis(redis, () => queue.getJob(jobId));
       const jobTenant = reportTenantOf(job);
       const tenant = principal.tenant ?? jobTenant;
       let report: StoredReport | undefined;

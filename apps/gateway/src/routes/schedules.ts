@@ -1,13 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { catalog, withOrigin } from '@jobfleet/queue-contracts';
+import { withOrigin } from '@jobfleet/queue-contracts';
 import type { JobSchedulerJson } from 'bullmq';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { authorizeQueue, type Principal, principalOf } from '../auth.js';
 import { originFor } from '../enqueue-jobs.js';
-import { invalidRequest, ScheduleIdTakenError, ScheduleNotFoundError, UnknownQueueError } from '../errors.js';
+import { invalidRequest, ScheduleIdTakenError, ScheduleNotFoundError } from '../errors.js';
 import { errorResponses } from '../openapi.js';
-import type { GatewayQueue } from '../queues.js';
 import { usingRedis } from '../redis-availability.js';
 import { checkReportTenant } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
@@ -39,11 +38,6 @@ const visible = (principal: Principal, scheduler: JobSchedulerJson) =>
 export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
   const { queues, auth, redis, rateLimit } = options;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-  const entryOf = (name: string): GatewayQueue => {
-    const entry = queues.get(name);
-    if (!entry) throw new UnknownQueueError(name, Object.keys(catalog).join(', '));
-    return entry;
-  };
 
   for (const entry of queues.values()) {
     const { contract, queue } = entry;
@@ -127,7 +121,7 @@ export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
     async (request) => {
       const { queue: name } = request.params;
       const principal = principalOf(request);
-      const entry = entryOf(name);
+      const entry = queues.require(name);
       const schedulers = await usingRedis(redis, () => entry.queue.getJobSchedulers(0, -1, true));
       return {
         schedules: schedulers
@@ -153,7 +147,7 @@ export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
     },
     async (request) => {
       const { queue: name, scheduleId } = request.params;
-      const entry = entryOf(name);
+      const entry = queues.require(name);
       const scheduler = await usingRedis(redis, () => entry.queue.getJobScheduler(scheduleId));
       if (!scheduler || !visible(principalOf(request), scheduler)) {
         throw new ScheduleNotFoundError(name, scheduleId);
@@ -180,7 +174,7 @@ export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
     async (request, reply) => {
       const { queue: name, scheduleId } = request.params;
       const principal = principalOf(request);
-      const entry = entryOf(name);
+      const entry = queues.require(name);
       const removed = await usingRedis(redis, async () => {
         const scheduler = await entry.queue.getJobScheduler(scheduleId);
         if (!scheduler || !visible(principal, scheduler)) return false;

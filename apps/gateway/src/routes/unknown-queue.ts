@@ -1,7 +1,6 @@
-import { catalog } from '@jobfleet/queue-contracts';
 import type { FastifyInstance, HTTPMethods } from 'fastify';
 import { authenticate } from '../auth.js';
-import { UnknownQueueError } from '../errors.js';
+import { unknownQueue } from '../queues.js';
 import type { QueueRouteOptions } from './options.js';
 
 /**
@@ -22,7 +21,7 @@ export function refuseUnknownQueues(
     onRequest: async (request, reply) => {
       authenticate(auth, request, reply);
       const { queue } = request.params as { queue: string };
-      throw new UnknownQueueError(queue.slice(0, 128), Object.keys(catalog).join(', '));
+      throw unknownQueue(queue);
     },
     handler: async () => undefined,
   });
