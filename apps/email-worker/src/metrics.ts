@@ -1,6 +1,6 @@
 import { emails, type JobName } from '@jobfleet/queue-contracts';
-import { DURATION_BUCKETS } from '@jobfleet/service-kit';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { DURATION_BUCKETS, perRegistry } from '@jobfleet/service-kit';
+import { Counter, Histogram } from 'prom-client';
 
 /**
  * What went wrong with an SMTP delivery, a closed set (it is a metric label):
@@ -38,17 +38,12 @@ export interface EmailMetrics {
   smtpSendDuration: Histogram<'outcome'>;
 }
 
-const cache = new WeakMap<Registry, EmailMetrics>();
-
 /**
  * The email worker's own metrics, registered once per registry beside the
  * runtime's. Every label value is created at zero, so rates and alerts work
  * before the first event.
  */
-export function emailMetrics(registry: Registry): EmailMetrics {
-  const existing = cache.get(registry);
-  if (existing) return existing;
-  const registers = [registry];
+export const emailMetrics = perRegistry((registers): EmailMetrics => {
   const metrics: EmailMetrics = {
     sent: new Counter({
       name: 'jobfleet_emails_sent_total',
@@ -72,6 +67,5 @@ export function emailMetrics(registry: Registry): EmailMetrics {
   };
   for (const template of Object.keys(emails.jobs)) metrics.sent.labels({ template }).inc(0);
   for (const kind of SMTP_ERROR_CLASSES) metrics.smtpErrors.labels({ class: kind }).inc(0);
-  cache.set(registry, metrics);
   return metrics;
-}
+});

@@ -4,7 +4,7 @@ import { access, mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ReadinessCheck } from '@jobfleet/service-kit';
 import nodemailer from 'nodemailer';
-import type { MailTransport, OutgoingMessage, SendOptions } from './transport.js';
+import { type MailTransport, type OutgoingMessage, type SendOptions, toMailOptions } from './transport.js';
 
 export interface OutboxOptions {
   /** Absolute directory the `.eml` files go to; created when missing. */
@@ -69,15 +69,7 @@ export function createOutboxTransport({ dir }: OutboxOptions): OutboxTransport {
 
   async function send(message: OutgoingMessage, options: SendOptions = {}) {
     options.signal?.throwIfAborted();
-    const info = await composer.sendMail({
-      from: { name: message.from.name, address: message.from.address },
-      to: message.to,
-      subject: message.subject,
-      text: message.text,
-      html: message.html,
-      messageId: message.messageId,
-      headers: { ...message.headers },
-    });
+    const info = await composer.sendMail(toMailOptions(message));
     if (!Buffer.isBuffer(info.message)) throw new Error('the stream transport returned no message buffer');
     options.signal?.throwIfAborted();
     await mkdir(dir, { recursive: true });

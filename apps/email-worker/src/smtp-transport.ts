@@ -3,7 +3,13 @@ import nodemailer from 'nodemailer';
 import type { EmailMetrics } from './metrics.js';
 import { describeSmtpEndpoint, type SmtpEndpoint } from './smtp-endpoint.js';
 import { classifySmtpError, smtpError } from './smtp-errors.js';
-import type { MailTransport, OutgoingMessage, SendOptions, SendResult } from './transport.js';
+import {
+  type MailTransport,
+  type OutgoingMessage,
+  type SendOptions,
+  type SendResult,
+  toMailOptions,
+} from './transport.js';
 
 /** `auto`: upgrade when the server offers STARTTLS; `required`: never send in clear text; `off`: never upgrade. */
 export type StartTlsMode = 'auto' | 'required' | 'off';
@@ -90,15 +96,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     sendOptions.signal?.throwIfAborted();
     const started = performance.now();
     try {
-      const info = await transporter.sendMail({
-        from: { name: message.from.name, address: message.from.address },
-        to: message.to,
-        subject: message.subject,
-        text: message.text,
-        html: message.html,
-        messageId: message.messageId,
-        headers: { ...message.headers },
-      });
+      const info = await transporter.sendMail(toMailOptions(message));
       accepted?.observe((performance.now() - started) / 1000);
       verdict = { at: Date.now(), result: { ok: true } };
       return { messageId: info.messageId, response: info.response };

@@ -1,4 +1,5 @@
 import type { emails, JobResult } from '@jobfleet/queue-contracts';
+import type { SendMailOptions } from 'nodemailer';
 import type { Mailbox } from './mailbox.js';
 
 /** Which delivery path a message took; the job result reports it. */
@@ -16,6 +17,19 @@ export interface OutgoingMessage {
   html: string;
   /** Extra header fields. */
   headers?: Readonly<Record<string, string>>;
+}
+
+/** `message` as nodemailer's mail options; both transports build the message through nodemailer. */
+export function toMailOptions(message: OutgoingMessage): SendMailOptions {
+  return {
+    from: { name: message.from.name, address: message.from.address },
+    to: message.to,
+    subject: message.subject,
+    text: message.text,
+    html: message.html,
+    messageId: message.messageId,
+    headers: { ...message.headers },
+  };
 }
 
 /** What a transport reports about a delivered message. */

@@ -4,7 +4,7 @@ import { type HandlerMap, type RunningWorker, runWorker } from '@jobfleet/worker
 import { type EmailWorkerConfig, emailWorkerConcurrency } from './config.js';
 import { createRedisDeliveryLedger } from './delivery-ledger.js';
 import { createEmailHandlers } from './handlers.js';
-import { emailMetrics } from './metrics.js';
+import { type EmailMetrics, emailMetrics } from './metrics.js';
 import { createOutboxTransport } from './outbox.js';
 import { rateLimiter } from './rate-limit.js';
 import { createSmtpTransport } from './smtp-transport.js';
@@ -25,7 +25,7 @@ export interface EmailWorker extends RunningWorker {
 }
 
 /** The transport the configuration asks for: SMTP when `SMTP_URL` is set, the file outbox otherwise. */
-function createTransport(config: EmailWorkerConfig, registry: ReturnType<typeof createMetricsRegistry>) {
+function createTransport(config: EmailWorkerConfig, metrics: EmailMetrics) {
   if (config.smtpUrl) {
     return createSmtpTransport({
       endpoint: config.smtpUrl,
@@ -37,7 +37,7 @@ function createTransport(config: EmailWorkerConfig, registry: ReturnType<typeof 
       connectionTimeoutMs: config.smtpConnectionTimeoutMs,
       greetingTimeoutMs: config.smtpGreetingTimeoutMs,
       socketTimeoutMs: config.smtpSocketTimeoutMs,
-      metrics: emailMetrics(registry),
+      metrics,
     });
   }
   return createOutboxTransport({ dir: config.emailOutboxDir });
@@ -55,7 +55,7 @@ export async function startEmailWorker(options: StartEmailWorkerOptions): Promis
     options.logger ?? createLogger({ service: 'email-worker', level: config.logLevel as 'info' });
   const registry = createMetricsRegistry();
   const metrics = emailMetrics(registry);
-  const transport = createTransport(config, registry);
+  const transport = createTransport(config, metrics);
   const readiness: ReadinessCheck[] = [transport.readiness];
   const limiter = config.emailRateLimit === undefined ? undefined : rateLimiter(config.emailRateLimit);
   const concurrency = emailWorkerConcurrency(config);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { emails } from '@jobfleet/queue-contracts';
 import { ConfigError, loadConfig } from '@jobfleet/service-kit';
 import { describe, expect, it } from 'vitest';
 import {
@@ -60,7 +61,7 @@ describe('email worker config', () => {
   });
 
   it('keeps the ledger longer than the contract keeps failed jobs', () => {
-    const failedRetentionMs = 7 * 24 * 3_600 * 1_000;
+    const failedRetentionMs = emails.defaultJobOptions.removeOnFail.age * 1_000;
     expect(loadConfig(emailWorkerConfig, {}).emailLedgerTtlMs).toBeGreaterThan(failedRetentionMs);
   });
 

@@ -1,35 +1,28 @@
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emails } from '@jobfleet/queue-contracts';
-import { type RedisServer, startRedisServer } from '@jobfleet/test-utils';
+import { promtoolCheckMetrics, useTestRedis } from '@jobfleet/test-utils';
 import { Queue, QueueEvents } from 'bullmq';
 import { simpleParser } from 'mailparser';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, spawnWorker, type WorkerProcess } from './worker-process.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnWorker, type WorkerProcess } from './worker-process.js';
 
 /**
- * The real entrypoint, `node dist/main.js`, as separate processes against a
- * Redis of this file's own. Determinism: the workers run with
+ * The real entrypoint, `node dist/main.js`, as separate processes against the
+ * test Redis, on a prefix of each test's own. Determinism: the workers run with
  * `EMAIL_SEND_DELAY_MS` (a documented config key) so a job stays in flight for
  * 1.5 s after its `active` event — far longer than the event takes to arrive —
  * and every test checks that premise (nothing in the outbox yet; the shutdown
  * logged before the delivery) instead of assuming it.
  */
 
-const PROMTOOL = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
 const SEND_DELAY_MS = '1500';
 
-let redis: RedisServer;
+const redis = useTestRedis();
 const cleanup: Array<() => unknown> = [];
 const children: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  ensureBuilt();
-  redis = await startRedisServer();
-}, 120_000);
 
 afterEach(async () => {
   for (const worker of children.splice(0)) {
@@ -39,12 +32,8 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-afterAll(async () => {
-  await redis?.stop();
-});
-
 async function setup() {
-  const prefix = `proc-${randomUUID().slice(0, 8)}`;
+  const prefix = redis.prefix;
   const outboxDir = mkdtempSync(join(tmpdir(), 'email-process-'));
   cleanup.push(() => rmSync(outboxDir, { recursive: true, force: true }));
   const queue = new Queue(emails.name, { connection: { url: redis.url }, prefix });
@@ -161,16 +150,7 @@ describe('email-worker process', () => {
     expect(metrics).toMatch(/^jobfleet_job_duration_seconds_bucket\{/m);
     expect(metrics).toMatch(/^process_cpu_seconds_total /m);
 
-    if (existsSync(PROMTOOL)) {
-      const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
-      expect({ status: check.status, stdout: check.stdout, stderr: check.stderr }).toEqual({
-        status: 0,
-        stdout: '',
-        stderr: '',
-      });
-    } else {
-      console.warn(`promtool not found at ${PROMTOOL} (set PROMTOOL_BIN): skipping the promtool check`);
-    }
+    expect(promtoolCheckMetrics(metrics)).toBe('');
 
     const ready = await fetch(metricsUrl.replace(/\/metrics$/, '/health/ready'));
     expect(ready.status).toBe(200);

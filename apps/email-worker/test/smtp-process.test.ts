@@ -1,30 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { emails } from '@jobfleet/queue-contracts';
-import { promtoolCheckMetrics, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
+import { promtoolCheckMetrics, useTestRedis } from '@jobfleet/test-utils';
 import { Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
 import { simpleParser } from 'mailparser';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ledgerKey } from '../src/delivery-ledger.js';
 import { startRedisGate } from './redis-gate.js';
 import { startTestSmtpServer, type TestSmtpServerOptions } from './test-smtp-server.js';
-import { ensureBuilt, spawnWorker, type WorkerProcess } from './worker-process.js';
+import { spawnWorker, type WorkerProcess } from './worker-process.js';
 
 /**
  * The real entrypoint, `node dist/main.js`, delivering over SMTP to a server
- * in this test process, against a Redis of this file's own.
+ * in this test process, against the test Redis on a prefix of each test's own.
  */
 
-let redis: RedisServer;
-let admin: Redis;
+const redis = useTestRedis();
 const cleanup: Array<() => unknown> = [];
 const children: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  ensureBuilt();
-  redis = await startRedisServer();
-  admin = new Redis(redis.url);
-}, 120_000);
 
 afterEach(async () => {
   for (const worker of children.splice(0)) {
@@ -34,13 +26,8 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-afterAll(async () => {
-  await admin?.quit();
-  await redis?.stop();
-});
-
 async function setup(server: TestSmtpServerOptions = {}) {
-  const prefix = `smtp-${randomUUID().slice(0, 8)}`;
+  const prefix = redis.prefix;
   const smtp = await startTestSmtpServer(server);
   cleanup.push(() => smtp.close());
   const queue = new Queue(emails.name, { connection: { url: redis.url }, prefix });
@@ -84,6 +71,7 @@ describe('email-worker process over SMTP', () => {
     const jobId = job.id ?? '';
     key = ledgerKey(prefix, { queue: emails.name, jobId, createdAt: job.timestamp });
 
+    const admin = redis.connection();
     const first = await start({ REDIS_URL: gate.url });
     await gate.frozen;
     // The ledger write went through (Redis executes what the gate forwarded); the completion did not.
@@ -139,12 +127,8 @@ describe('email-worker process over SMTP', () => {
     await job.waitUntilFinished(events, 10_000);
     expect(smtp.messages.map((m) => m.user)).toEqual(['mailer']);
 
-    let metrics = '';
-    for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
-      metrics = await (await fetch(metricsUrl)).text();
-      if (metrics.includes('jobfleet_emails_sent_total{template="notification"} 1')) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    // The handler counts the delivery before it returns, so before the job completes.
+    const metrics = await (await fetch(metricsUrl)).text();
     expect(metrics).toContain('jobfleet_emails_sent_total{template="notification"} 1');
     expect(metrics).toContain('jobfleet_smtp_errors_total{class="reply_4xx"} 0');
     expect(metrics).toMatch(/^jobfleet_smtp_send_duration_seconds_bucket\{le="0.005",outcome="accepted"\} /m);

@@ -29,8 +29,6 @@ export interface ReceivedMessage {
   rcptTo: string[];
   secure: boolean;
   user: string | undefined;
-  /** When the server answered `250` (ms since the epoch). */
-  acceptedAt: number;
 }
 
 export interface TestSmtpServerOptions {
@@ -56,8 +54,6 @@ export interface TestSmtpServer {
   readonly connections: { total: number; open: number; maxOpen: number };
   /** Scripts the next transactions, one step each; after the last step, every transaction is accepted. */
   script(...steps: Step[]): void;
-  /** Resolves once `count` messages were accepted. */
-  waitForMessages(count: number, timeoutMs?: number): Promise<ReceivedMessage[]>;
   close(): Promise<void>;
 }
 
@@ -76,10 +72,6 @@ export async function startTestSmtpServer(options: TestSmtpServerOptions = {}): 
   const steps: Step[] = [];
   const stepOf = new WeakMap<SMTPServerSession, Step>();
   const hanging = new Map<string, () => void>();
-  const waiters = new Set<() => void>();
-  const notify = () => {
-    for (const waiter of waiters) waiter();
-  };
   /** Closes the connection of a session without an answer (a dropped connection). */
   const drop = (session: SMTPServerSession) => {
     for (const connection of server.connections) {
@@ -154,12 +146,10 @@ export async function startTestSmtpServer(options: TestSmtpServerOptions = {}): 
           rcptTo: session.envelope.rcptTo.map((rcpt) => rcpt.address),
           secure: session.secure,
           user: typeof session.user === 'string' ? session.user : undefined,
-          acceptedAt: Date.now(),
         };
         void Promise.resolve(options.beforeAccept?.(message)).then(() => {
           messages.push(message);
           callback(null, 'OK: queued');
-          notify();
         });
       });
     },
@@ -176,22 +166,6 @@ export async function startTestSmtpServer(options: TestSmtpServerOptions = {}): 
     transactions,
     connections,
     script: (...next) => void steps.push(...next),
-    waitForMessages(count, timeoutMs = 15_000) {
-      if (messages.length >= count) return Promise.resolve(messages.slice());
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`${messages.length} of ${count} messages arrived within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const check = () => {
-          if (messages.length < count) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve(messages.slice());
-        };
-        waiters.add(check);
-      });
-    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const release of hanging.values()) release();

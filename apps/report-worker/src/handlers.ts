@@ -47,16 +47,12 @@ export function createReportHandlers(deps: ReportHandlerDeps): HandlerMap<typeof
         throw new TenantMismatchError(origin, data.tenantId);
       const tenant = data.tenantId;
       const format = data.format ?? 'csv';
-      const date = data.date ?? yesterdayIn(timeZone, dueTime(job));
+      const due = dueTime(job);
+      const date = data.date ?? yesterdayIn(timeZone, due);
       const progress = progressReporter(job, log);
       progress.set(0);
 
-      const model = buildReportModel(
-        tenant,
-        date,
-        await deps.readUsage(tenant, date),
-        new Date(dueTime(job)),
-      );
+      const model = buildReportModel(tenant, date, await deps.readUsage(tenant, date), new Date(due));
       progress.set(5);
 
       const started = performance.now();

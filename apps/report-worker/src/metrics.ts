@@ -1,6 +1,6 @@
 import { REPORT_FORMATS } from '@jobfleet/report-store';
-import { DURATION_BUCKETS } from '@jobfleet/service-kit';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { DURATION_BUCKETS, perRegistry } from '@jobfleet/service-kit';
+import { Counter, Histogram } from 'prom-client';
 
 /** 1 KiB to 64 MiB, by fours. */
 const SIZE_BUCKETS = [1_024, 4_096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216, 67_108_864];
@@ -21,17 +21,12 @@ export interface ReportMetrics {
   trimmed: Counter<never>;
 }
 
-const cache = new WeakMap<Registry, ReportMetrics>();
-
 /**
  * The report worker's own metrics, beside the runtime's on the same registry.
  * Every label value exists from the start (at zero), so rates and alerts work
  * before the first report.
  */
-export function reportMetrics(registry: Registry): ReportMetrics {
-  const existing = cache.get(registry);
-  if (existing) return existing;
-  const registers = [registry];
+export const reportMetrics = perRegistry((registers): ReportMetrics => {
   const metrics: ReportMetrics = {
     renderDuration: new Histogram({
       name: 'jobfleet_report_render_duration_seconds',
@@ -72,6 +67,5 @@ export function reportMetrics(registry: Registry): ReportMetrics {
   }
   for (const result of NOTICE_RESULTS) metrics.notices.labels({ result }).inc(0);
   metrics.trimmed.inc(0);
-  cache.set(registry, metrics);
   return metrics;
-}
+});

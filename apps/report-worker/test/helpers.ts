@@ -100,19 +100,11 @@ export async function reportQueues(redis: TestRedis, cleanup: Array<() => Promis
   return { queue, dlq, events, add, progressOf, deadLettered };
 }
 
-/** Reads `/metrics` until `match` holds (metrics are counted as jobs are acknowledged), or gives up. */
-export async function scrapeUntil(
-  url: string,
-  match: (text: string) => boolean,
-  timeoutMs = 5_000,
-): Promise<string> {
-  let text = '';
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
-    text = await (await fetch(`${url}/metrics`)).text();
-    if (match(text)) return text;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return text;
+/** One read of `/metrics`. Callers first await the event after which what they assert was counted. */
+export async function scrape(url: string): Promise<string> {
+  const response = await fetch(`${url}/metrics`);
+  if (!response.ok) throw new Error(`GET ${url}/metrics: ${response.status}`);
+  return response.text();
 }
 
 /** The value of one sample in a Prometheus text scrape (`name{labels}` exactly as printed). */

@@ -4,7 +4,7 @@ import type { HandlerMap } from '@jobfleet/worker-runtime';
 import { type Job, Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { downloadUrl, NOTICE_MARKER_TTL_SECONDS, noticeJobId, noticeMarkerKey } from '../src/index.js';
-import { reportQueues, sample, scrapeUntil } from './helpers.js';
+import { reportQueues, sample, scrape } from './helpers.js';
 import { startInProcessWorker } from './start-worker.js';
 
 const redis = useTestRedis();
@@ -69,7 +69,7 @@ describe('notify', () => {
     expect(await emailJobs()).toHaveLength(1);
     expect((await worker.store.stat('acme', job.id ?? ''))?.sha256).toBe(result.sha256);
 
-    const metrics = await scrapeUntil(worker.metricsUrl, (t) => t.includes('result="already_sent"} 1'));
+    const metrics = await scrape(worker.metricsUrl);
     expect(sample(metrics, 'jobfleet_report_notices_total{result="enqueued"}')).toBe(1);
     expect(sample(metrics, 'jobfleet_report_notices_total{result="already_sent"}')).toBe(1);
   });
@@ -86,16 +86,9 @@ describe('notify', () => {
 
     const rerun = async () => {
       const finished = (await queue.getJob(id)) as Job;
-      const done = new Promise<void>((resolve) => {
-        const onCompleted = ({ jobId }: { jobId: string }) => {
-          if (jobId !== id) return;
-          events.off('completed', onCompleted);
-          resolve();
-        };
-        events.on('completed', onCompleted);
-      });
       await finished.retry('completed');
-      await done;
+      // Subscribes, then checks the job's state: a run that finishes first is not missed.
+      await finished.waitUntilFinished(events, 10_000);
     };
 
     // The e-mail job is gone (the emails queue keeps completed jobs a day): the marker still says "sent".

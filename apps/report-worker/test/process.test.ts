@@ -5,7 +5,7 @@ import { reports } from '@jobfleet/queue-contracts';
 import { promtoolCheckMetrics, useTestRedis } from '@jobfleet/test-utils';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pdfToText, sample, scrapeUntil } from './helpers.js';
+import { pdfToText, sample, scrape } from './helpers.js';
 import { spawnWorker, type WorkerProcess } from './worker-process.js';
 
 /** The real entrypoint, `node dist/main.js`, with its default (built) sandbox. */
@@ -57,7 +57,7 @@ describe('report-worker process', () => {
     expect(result.path).toBe(`acme/2026-11-01/${job.id}.pdf`);
     expect(pdfToText(readFileSync(join(reportsDir, result.path)))).toContain('Tenant: acme');
 
-    const metrics = await scrapeUntil(metricsUrl, (t) => t.includes('outcome="completed"} 1'));
+    const metrics = await scrape(metricsUrl);
     expect(sample(metrics, 'jobfleet_report_render_duration_seconds_count{format="pdf"}')).toBe(1);
     expect(sample(metrics, 'jobfleet_report_size_bytes_count{format="pdf"}')).toBe(1);
     expect(sample(metrics, 'jobfleet_report_render_failures_total{format="csv",reason="timeout"}')).toBe(0);

@@ -1,11 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { USAGE_BUCKETS, type UsageRow } from '@jobfleet/worker-runtime';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { buildReportModel, CSV_COLUMNS, chartBars, formatSeconds, renderReport } from '../src/index.js';
+import { pdfToText } from './helpers.js';
 
 const buckets = (entries: Record<number, number>) => {
   const out = new Array<number>(USAGE_BUCKETS.length + 1).fill(0);
@@ -34,22 +31,6 @@ const usage: UsageRow[] = [
   },
 ];
 const createdAt = new Date('2026-03-15T02:00:00Z');
-
-/** Runs poppler's pdftotext, a real PDF parser, on `pdf`. */
-function pdfToText(pdf: Uint8Array): string {
-  const dir = mkdtempSync(join(tmpdir(), 'report-pdf-'));
-  try {
-    writeFileSync(join(dir, 'report.pdf'), pdf);
-    return execFileSync('pdftotext', ['-layout', join(dir, 'report.pdf'), '-'], { encoding: 'utf8' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error('pdftotext not found: apt-get install poppler-utils');
-    }
-    throw error;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe('the report model', () => {
   it('sums totals and jobs per queue, and estimates quantiles from the buckets', () => {

@@ -10,9 +10,9 @@ import { useTestRedis } from '@jobfleet/test-utils';
 import { createWorkerRuntime, quantileFromBuckets, readUsage, utcDay } from '@jobfleet/worker-runtime';
 import { Queue } from 'bullmq';
 import { parse } from 'csv-parse/sync';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CSV_COLUMNS, roundSeconds } from '../src/index.js';
-import { pdfToText, reportQueues, sample, scrapeUntil, seedUsage, type UsageSeed } from './helpers.js';
+import { pdfToText, reportQueues, sample, scrape, seedUsage, type UsageSeed } from './helpers.js';
 import { type InProcessWorker, startInProcessWorker } from './start-worker.js';
 
 const redis = useTestRedis();
@@ -175,9 +175,7 @@ describe('daily-report', () => {
     expect(text).toMatch(/Attempts\s+77\b/);
     expect(text).not.toContain('globex');
 
-    const metrics = await scrapeUntil(worker.metricsUrl, (t) =>
-      t.includes('jobfleet_report_size_bytes_count{format="pdf"} 1'),
-    );
+    const metrics = await scrape(worker.metricsUrl);
     expect(sample(metrics, 'jobfleet_report_render_duration_seconds_count{format="pdf"}')).toBe(1);
     expect(sample(metrics, 'jobfleet_report_size_bytes_sum{format="pdf"}')).toBe(result.bytes);
   });
@@ -278,7 +276,7 @@ describe('daily-report', () => {
 
   it('refuses, for good, a job whose origin is another tenant than the report’s', async () => {
     const worker = await startWorker();
-    const { add, deadLettered, queue } = await reportQueues(redis, cleanup);
+    const { add, deadLettered, events, queue } = await reportQueues(redis, cleanup);
     const job = await add(
       { tenantId: 'acme', date: DAY },
       withOrigin({}, { client: 'globex-key', tenant: 'globex' }),
@@ -294,29 +292,42 @@ describe('daily-report', () => {
       { tenantId: 'acme', date: DAY },
       withOrigin({}, { client: 'acme-key', tenant: 'acme' }),
     );
-    const { events } = await reportQueues(redis, cleanup);
     expect((await own.waitUntilFinished(events, 15_000)).rows).toBe(0);
   });
 
   it('trims reports past REPORT_RETENTION_DAYS, at start and on its interval', async () => {
     const store = createFilesystemReportStore({ dir: mkdtempSync(join(tmpdir(), 'report-trim-')) });
-    const old = await store.put(
-      { tenant: 'acme', date: '2026-01-01', jobId: 'old', format: 'csv' },
-      Buffer.from('old'),
-    );
-    await store.put({ tenant: 'acme', date: '2026-03-01', jobId: 'new', format: 'csv' }, Buffer.from('new'));
-    const longAgo = new Date(Date.now() - 8 * 86_400_000);
-    utimesSync(join(store.location, old.path), longAgo, longAgo);
-    utimesSync(join(store.location, 'acme', '_jobs', 'old.json'), longAgo, longAgo);
-
-    const worker = await startWorker({ reportsDir: store.location, env: { REPORT_RETENTION_DAYS: '7' } });
     cleanup.push(async () => rmSync(store.location, { recursive: true, force: true }));
-    await worker.retention.runNow();
+    const longAgo = new Date(Date.now() - 8 * 86_400_000);
+    const putOld = async (jobId: string) => {
+      const stored = await store.put(
+        { tenant: 'acme', date: '2026-01-01', jobId, format: 'csv' },
+        Buffer.from('old'),
+      );
+      utimesSync(join(store.location, stored.path), longAgo, longAgo);
+      utimesSync(join(store.location, 'acme', '_jobs', `${jobId}.json`), longAgo, longAgo);
+    };
+    await putOld('old');
+    await store.put({ tenant: 'acme', date: '2026-03-01', jobId: 'new', format: 'csv' }, Buffer.from('new'));
+
+    const worker = await startWorker({
+      reportsDir: store.location,
+      env: { REPORT_RETENTION_DAYS: '7', REPORT_TRIM_INTERVAL_MS: '1000' },
+    });
+    // runNow waits for the trim at start: nothing is left for it, so that one removed the old report.
+    expect(await worker.retention.runNow()).toEqual({ removed: 0, leftovers: 0 });
     expect(await store.stat('acme', 'old')).toBeUndefined();
     expect((await store.stat('acme', 'new'))?.bytes).toBe(3);
-    const metrics = await scrapeUntil(worker.metricsUrl, (t) =>
-      t.includes('jobfleet_reports_trimmed_total 1'),
-    );
-    expect(sample(metrics, 'jobfleet_reports_trimmed_total')).toBe(1);
+    expect(sample(await scrape(worker.metricsUrl), 'jobfleet_reports_trimmed_total')).toBe(1);
+
+    // A report that turns old while the worker runs goes at the next tick, with no runNow.
+    await putOld('older');
+    const removals = () => worker.logs.filter((line) => line.msg === 'old reports removed');
+    await vi.waitFor(() => expect(removals()).toHaveLength(2), { timeout: 5_000, interval: 50 });
+    expect(removals().map((line) => line.removed)).toEqual([1, 1]);
+    expect(await store.stat('acme', 'older')).toBeUndefined();
+    expect((await store.stat('acme', 'new'))?.bytes).toBe(3);
+    const metrics = await scrape(worker.metricsUrl);
+    expect(sample(metrics, 'jobfleet_reports_trimmed_total')).toBe(2);
   });
 });

@@ -13,7 +13,7 @@ import {
   stat,
 } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { isReportFormat, REPORT_FORMATS, type ReportFormat } from './formats.js';
+import { contentTypeOf, isReportFormat, REPORT_FORMATS, type ReportFormat } from './formats.js';
 import {
   assertDate,
   assertJobId,
@@ -165,6 +165,7 @@ export class FilesystemReportStore implements ReportStore {
     }
     const hash = createHash('sha256');
     let bytes = 0;
+    let stats: Stats;
     try {
       for await (const chunk of chunksOf(body)) {
         hash.update(chunk);
@@ -172,6 +173,8 @@ export class FilesystemReportStore implements ReportStore {
         await writeAll(handle, chunk);
       }
       await handle.sync();
+      // Of this very file: a rename keeps inode and mtime, while `target` may by then be a concurrent put's.
+      stats = await handle.stat();
       await handle.close();
       await rename(temp, target);
     } catch (error) {
@@ -180,7 +183,7 @@ export class FilesystemReportStore implements ReportStore {
       throw error;
     }
     await syncDirectory(dir);
-    return { bytes, sha256: hash.digest('hex'), stats: await stat(target) };
+    return { bytes, sha256: hash.digest('hex'), stats };
   }
 
   private async readIndex(tenant: string, jobId: string): Promise<IndexRecord | undefined> {
@@ -217,7 +220,7 @@ export class FilesystemReportStore implements ReportStore {
       path: reportPath(key),
       bytes: record.bytes,
       sha256: record.sha256,
-      contentType: REPORT_FORMATS[record.format].contentType,
+      contentType: contentTypeOf(record.format),
       fileName: reportFileName(key),
       storedAt: record.storedAt,
     };
@@ -229,7 +232,6 @@ export class FilesystemReportStore implements ReportStore {
 
   async put(key: ReportKey, body: ReportBody): Promise<StoredReport> {
     assertKey(key);
-    const file = this.filePath(key);
     const previous = await this.readIndex(key.tenant, key.jobId);
     const written = await this.writeAtomically(
       this.inside(key.tenant, key.date),
@@ -253,9 +255,9 @@ export class FilesystemReportStore implements ReportStore {
       Buffer.from(JSON.stringify(record)),
     );
     // The same job stored under another date or format before (its data was changed): drop that file.
+    // Another date or format is another path, so this never removes what was just written.
     if (previous && (previous.date !== key.date || previous.format !== key.format)) {
-      const old = this.filePath({ ...key, date: previous.date, format: previous.format });
-      if (old !== file) await rm(old, { force: true });
+      await rm(this.filePath({ ...key, date: previous.date, format: previous.format }), { force: true });
     }
     return this.describe(key.tenant, record);
   }
