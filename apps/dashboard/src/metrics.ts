@@ -1,5 +1,5 @@
-import { DURATION_BUCKETS } from '@jobfleet/service-kit';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { DURATION_BUCKETS, perRegistry } from '@jobfleet/service-kit';
+import { Counter, Histogram } from 'prom-client';
 
 /** `success`; `failure`: wrong name or password; `throttled`: refused after too many failures. */
 export type LoginOutcome = 'success' | 'failure' | 'throttled';
@@ -12,13 +12,8 @@ export interface DashboardMetrics {
 /** Requests that matched no route share one `route` label value, so raw URLs never become labels. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
-const cache = new WeakMap<Registry, DashboardMetrics>();
-
 /** The dashboard's own metrics, registered once per registry. */
-export function dashboardMetrics(registry: Registry): DashboardMetrics {
-  const existing = cache.get(registry);
-  if (existing) return existing;
-  const registers = [registry];
+export const dashboardMetrics = perRegistry((registers): DashboardMetrics => {
   const metrics: DashboardMetrics = {
     httpDuration: new Histogram({
       name: 'jobfleet_http_request_duration_seconds',
@@ -36,6 +31,5 @@ export function dashboardMetrics(registry: Registry): DashboardMetrics {
   };
   for (const outcome of ['success', 'failure', 'throttled'] as const)
     metrics.logins.labels({ outcome }).inc(0);
-  cache.set(registry, metrics);
   return metrics;
-}
+});

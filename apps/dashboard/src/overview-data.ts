@@ -89,6 +89,15 @@ async function readQueue({ contract, queue }: DashboardQueue, now: number) {
   };
 }
 
+/** Dead-letter records counted by source queue, and how far the scan got. */
+export interface DeadLetterScan {
+  counts: Map<string, number>;
+  /** Record ids read; fewer than the queue holds when it holds more than the scan limit. */
+  scanned: number;
+  /** Some records whose id names no source queue were left unread. */
+  unreadRecords: boolean;
+}
+
 /**
  * Counts dead-letter records by source queue. Record ids are
  * `<queue>.<jobId>.<failedAt>` (queue names hold no `.`), so most records are
@@ -98,9 +107,8 @@ async function readQueue({ contract, queue }: DashboardQueue, now: number) {
 export async function deadLettersBySource(
   dlq: Queue,
   sources: ReadonlySet<string>,
-  total: number,
   limit = DEAD_LETTER_SCAN_LIMIT,
-): Promise<{ counts: Map<string, number>; truncated: boolean }> {
+): Promise<DeadLetterScan> {
   const ids = await dlq.getRanges(
     ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'waiting-children'],
     0,
@@ -119,27 +127,29 @@ export async function deadLettersBySource(
     const source = (job?.data as { queue?: unknown } | undefined)?.queue;
     if (typeof source === 'string') add(source);
   }
-  return { counts, truncated: total > ids.length || unnamed.length > DEAD_LETTER_READ_LIMIT };
+  return { counts, scanned: ids.length, unreadRecords: unnamed.length > DEAD_LETTER_READ_LIMIT };
 }
 
 /** Reads everything the overview shows, for every queue, in one go. */
 export async function readOverview(queues: DashboardQueues, now = Date.now()): Promise<FleetOverview> {
   const list = queues.list();
-  const read = await Promise.all(list.map((q) => readQueue(q, now)));
   const dlq = queues.get(deadLetters.name);
-  const dlqRead = read.find((q) => q.name === deadLetters.name);
   const sources = new Set(list.map((q) => q.contract.name).filter((name) => name !== deadLetters.name));
+  // The scan runs beside the queue reads rather than after them: one round of waiting, not two.
+  // Whether it was cut short needs the dead-letter total, so that is worked out afterwards.
+  const [read, scan] = await Promise.all([
+    Promise.all(list.map((q) => readQueue(q, now))),
+    dlq ? deadLettersBySource(dlq.queue, sources) : undefined,
+  ]);
+  const dlqRead = read.find((q) => q.name === deadLetters.name);
   const dlqTotal = dlqRead ? Object.values(dlqRead.counts).reduce((a, b) => a + b, 0) : 0;
-  const bySource =
-    dlq && dlqTotal > 0
-      ? await deadLettersBySource(dlq.queue, sources, dlqTotal)
-      : { counts: new Map<string, number>(), truncated: false };
+  const truncated = scan !== undefined && (dlqTotal > scan.scanned || scan.unreadRecords);
   return {
     at: now,
     queues: read.map((q) => ({
       ...q,
-      deadLetters: q.name === deadLetters.name ? null : (bySource.counts.get(q.name) ?? 0),
+      deadLetters: q.name === deadLetters.name ? null : (scan?.counts.get(q.name) ?? 0),
     })),
-    deadLettersTruncated: bySource.truncated,
+    deadLettersTruncated: truncated,
   };
 }

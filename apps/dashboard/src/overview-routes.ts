@@ -1,3 +1,4 @@
+import { withTimeout } from '@jobfleet/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { type FleetOverview, readOverview } from './overview-data.js';
@@ -16,14 +17,6 @@ export interface OverviewRouteOptions {
 /** How long one overview read may take before the page reports Redis as unreachable. */
 export const OVERVIEW_READ_TIMEOUT_MS = 3_000;
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * `GET /`: the fleet overview. While Redis is unreachable it answers 503 at
  * once, with the last figures it read (marked stale) and the reason, and it
@@ -34,6 +27,18 @@ export async function overviewRoutes(app: FastifyInstance, options: OverviewRout
   let last: FleetOverview | undefined;
   let downSince: number | undefined;
   const redisUsable = redisGate(redis);
+  // Concurrent requests share one read, so a burst of page loads costs Redis one read.
+  let reading: Promise<FleetOverview> | undefined;
+  const readShared = () => {
+    reading ??= withTimeout(
+      readOverview(queues, now()),
+      OVERVIEW_READ_TIMEOUT_MS,
+      'the overview read',
+    ).finally(() => {
+      reading = undefined;
+    });
+    return reading;
+  };
 
   app.get('/', async (request, reply) => {
     const principal = request.principal;
@@ -42,7 +47,7 @@ export async function overviewRoutes(app: FastifyInstance, options: OverviewRout
     try {
       // Without a connection, do not even start: BullMQ may wait for one inside some calls.
       if (!(await redisUsable())) throw new Error(`the connection is ${redis.status}`);
-      last = await withTimeout(readOverview(queues, now()), OVERVIEW_READ_TIMEOUT_MS);
+      last = await readShared();
       downSince = undefined;
       return overviewPage({ overview: last, principal, refreshMs, authDisabled });
     } catch (error) {

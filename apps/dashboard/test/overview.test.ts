@@ -1,7 +1,8 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { DEAD_LETTER_JOB, deadLetters, emails, reports } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { Queue, QueueEvents } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { COUNTED_STATES, readOverview } from '../src/overview-data.js';
 import { formatAge } from '../src/overview-page.js';
 import { login, startDashboard } from './helpers.js';
@@ -136,6 +137,25 @@ describe('the fleet overview at /', () => {
     // Summary tiles add up the work queues.
     expect(page).toMatch(/tile-value">2<\/span><span class="tile-label">failed in the last hour/);
     expect(page).toMatch(/tile-value">3<\/span><span class="tile-label">dead letters/);
+  });
+
+  it('shares one Redis read between concurrent requests, and reads again for a later one', async () => {
+    const { app, cookie } = await setup();
+    const shown = app.queues.get(emails.name)?.queue;
+    if (!shown) throw new Error(`the dashboard has no queue ${emails.name}`);
+    const original = shown.getJobCounts.bind(shown);
+    // A slow read, so the requests surely overlap.
+    const counted = vi.spyOn(shown, 'getJobCounts').mockImplementation(async (...states) => {
+      await delay(200);
+      return original(...states);
+    });
+    const pages = await Promise.all(
+      Array.from({ length: 3 }, () => app.inject({ url: '/', headers: { cookie } })),
+    );
+    expect(pages.map((page) => page.statusCode)).toEqual([200, 200, 200]);
+    expect(counted).toHaveBeenCalledTimes(1);
+    expect((await app.inject({ url: '/', headers: { cookie } })).statusCode).toBe(200);
+    expect(counted).toHaveBeenCalledTimes(2);
   });
 
   it('is a light page that refreshes by itself: no external resources, a small script, a no-script reload', async () => {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { emails } from '@jobfleet/queue-contracts';
 import { createRedisConnection } from '@jobfleet/service-kit';
-import { freePort } from '@jobfleet/test-utils';
+import { freePort, waitUntilReady } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Pool } from 'undici';
@@ -121,17 +121,11 @@ async function startGateway(
     stderr += chunk.toString();
   });
   const origin = `http://127.0.0.1:${port}`;
-  const deadline = performance.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the gateway exited (${child.exitCode}):\n${stderr}`);
-    const ready = await fetch(`${origin}/health/ready`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (ready) break;
-    if (performance.now() > deadline) throw new Error(`the gateway did not get ready:\n${stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitUntilReady(origin, { timeoutMs: 30_000, intervalMs: 50, child, output: () => stderr }).catch(
+    (error: Error) => {
+      throw new Error(`the gateway: ${error.message}`);
+    },
+  );
   const stop = async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -1,12 +1,12 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { reports } from '@jobfleet/queue-contracts';
 import { createLogger, createRedisConnection } from '@jobfleet/service-kit';
+import { type ServiceProcess, spawnService } from '@jobfleet/test-utils';
 import { USAGE_BUCKETS, UsageLedger, usageKey } from '@jobfleet/worker-runtime';
 import { Queue, QueueEvents } from 'bullmq';
 import { median } from './stats.js';
@@ -62,19 +62,22 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 }
 
 /** Starts `node apps/report-worker/dist/main.js`; resolves once it logs that it started. */
-function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [REPORT_WORKER_MAIN], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+async function startWorker(env: Record<string, string>): Promise<ServiceProcess> {
+  const worker = spawnService({
+    main: REPORT_WORKER_MAIN,
+    cwd: process.cwd(),
+    env,
+    name: 'the report worker',
   });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) =>
-      reject(new Error(`the report worker exited (code ${code}) before it started`)),
-    );
-    createInterface({ input: child.stdout ?? process.stdin }).on('line', (line) => {
-      if (line.includes('"worker started"')) resolve(child);
+  // Its errors show as they happen, as before; spawnService keeps a copy for its own messages.
+  worker.child.stderr?.pipe(process.stderr, { end: false });
+  await worker
+    .waitForLog((line) => line.msg === 'worker started', 60_000)
+    .catch((error: unknown) => {
+      worker.child.kill('SIGKILL');
+      throw error;
     });
-  });
+  return worker;
 }
 
 interface Measurement {
@@ -106,7 +109,7 @@ async function measure(
   const events = new QueueEvents(reports.name, { connection: { url: redisUrl }, prefix });
   try {
     await events.waitUntilReady();
-    const cpuBefore = cpuSeconds(worker.pid);
+    const cpuBefore = cpuSeconds(worker.child.pid);
     const started = performance.now();
     const jobs = await queue.addBulk(
       Array.from({ length: count }, () => ({
@@ -117,7 +120,7 @@ async function measure(
     );
     await Promise.all(jobs.map((job) => job.waitUntilFinished(events, 300_000)));
     const ms = performance.now() - started;
-    const cpuAfter = cpuSeconds(worker.pid);
+    const cpuAfter = cpuSeconds(worker.child.pid);
     const cores =
       cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / (ms / 1000);
     return { ms, cores };
@@ -125,9 +128,8 @@ async function measure(
     await Promise.all([queue.obliterate({ force: true }).catch(() => {}), events.close()]);
     await queue.close();
     await deleteUsage(redisUrl, prefix);
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    worker.kill('SIGTERM');
-    await exited;
+    worker.child.kill('SIGTERM');
+    await worker.exited;
     rmSync(reportsDir, { recursive: true, force: true });
   }
 }

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { formatPasswordHash, hashPassword } from '@jobfleet/dashboard/password';
+import { waitUntilReady } from '@jobfleet/test-utils';
 import { developmentSecret } from './dev-key.js';
 import { resolveRedis } from './redis.js';
 import { FLEET } from './services.js';
@@ -20,21 +21,6 @@ export interface RunningFleet {
   stop(): Promise<number>;
   /** Resolves when any app exits on its own. */
   exited: Promise<{ name: string; code: number | null }>;
-}
-
-async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode} before it was ready`);
-    try {
-      const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1_000) });
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`not ready after ${timeoutMs} ms`);
 }
 
 /** Starts Redis if needed, then every app of the fleet, and waits until each is ready. */
@@ -128,7 +114,7 @@ export async function startFleet({ root, env, out }: FleetOptions): Promise<Runn
         if (!stopping) notifyExit({ name: service.name, code });
       });
       const url = `http://127.0.0.1:${port}`;
-      await waitReady(url, child, 30_000).catch((error: Error) => {
+      await waitUntilReady(url, { timeoutMs: 30_000, intervalMs: 200, child }).catch((error: Error) => {
         throw new Error(`${service.name}: ${error.message}`);
       });
       urls[service.name] = url;

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promtool } from '@jobfleet/test-utils';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import {
@@ -12,7 +13,6 @@ import {
 } from './support/dashboards.js';
 import { GRAFANA_DIR } from './support/paths.js';
 import { expandGrafanaVariables } from './support/promql.js';
-import { promtool } from './support/promtool.js';
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, meant literally.
 const DATASOURCE_VARIABLE = '${datasource}';

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { basename, relative } from 'node:path';
+import { promtool } from '@jobfleet/test-utils';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { filesIn, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULE_TESTS_DIR } from './support/paths.js';
 import { metricNamesOf } from './support/promql.js';
-import { promtool } from './support/promtool.js';
 import { loadRules, ruleFiles } from './support/rule-files.js';
 import { SERVICES } from './support/services.js';
 

@@ -27,27 +27,23 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Fleet, startFleet } from './support/fleet.js';
 import { REPO_ROOT } from './support/paths.js';
-import { isBuilt, mainOf, type ServiceSpec } from './support/services.js';
+import { type FleetContext, isBuilt, mainOf, SERVICES, type ServiceSpec } from './support/services.js';
 
 const PROTOCOLS = ['http/json', 'http/protobuf'] as const;
 
 /** The two apps of the trace, with tracing on; everything else as in the other ops tests. */
 function tracedApps(endpoint: string, protocol: string): ServiceSpec[] {
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: protocol };
-  return [
-    {
-      app: 'gateway',
-      portKey: 'PORT',
-      defaultPort: 3000,
-      env: () => ({ GATEWAY_AUTH: 'disabled', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0', ...otel }),
-    },
-    {
-      app: 'email-worker',
-      portKey: 'METRICS_PORT',
-      defaultPort: 9101,
-      env: (context) => ({ EMAIL_OUTBOX_DIR: join(context.dataDir, 'outbox'), ...otel }),
-    },
-  ];
+  // This test runs no SMTP server: the worker writes its mail to an outbox instead.
+  const ownEnv: Record<string, ServiceSpec['env']> = {
+    'email-worker': (context) => ({ EMAIL_OUTBOX_DIR: join(context.dataDir, 'outbox') }),
+  };
+  return ['gateway', 'email-worker'].map((app) => {
+    const spec = SERVICES.find((service) => service.app === app);
+    if (!spec) throw new Error(`SERVICES has no ${app}`);
+    const env = ownEnv[app] ?? spec.env;
+    return { ...spec, env: (context: FleetContext) => ({ ...env?.(context), ...otel }) };
+  });
 }
 
 const unbuilt = tracedApps('', '').filter((spec) => !isBuilt(spec));

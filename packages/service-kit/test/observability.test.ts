@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { logSink, promtoolCheckMetrics, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +35,7 @@ describe('observability plugin', () => {
     });
     app.addHook('onClose', async () => void redis.disconnect());
     await waitUntilConnected(redis);
-    return { app, lines };
+    return { app, lines, redis };
   }
 
   it('serves metrics that promtool accepts without a warning', async () => {
@@ -76,18 +77,16 @@ describe('observability plugin', () => {
   });
 
   it('is not ready while Redis is down, and ready again once it is back', async () => {
-    const { app } = await build();
+    const { app, redis } = await build();
     await server.kill();
     const down = await app.inject('/health/ready');
     expect(down.statusCode).toBe(503);
     expect(down.json().checks[0].ok).toBe(false);
+    // Listening before the restart, so the reconnection cannot be missed.
+    const reconnected = once(redis, 'ready');
     await server.start();
-    let status = 503;
-    for (let i = 0; i < 50 && status !== 200; i++) {
-      status = (await app.inject('/health/ready')).statusCode;
-      if (status !== 200) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(status).toBe(200);
+    await reconnected;
+    expect((await app.inject('/health/ready')).statusCode).toBe(200);
     await app.close();
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { freePort } from '@jobfleet/test-utils';
+import { freePort, waitUntilReady } from '@jobfleet/test-utils';
 import { type FleetContext, mainOf, type ServiceSpec } from './services.js';
 
 /** One app running as `node apps/<app>/dist/main.js`. */
@@ -23,22 +23,6 @@ const READY_TIMEOUT_MS = 30_000;
 
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
-}
-
-async function waitReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  // Nothing in the process announces readiness uniformly; its own endpoint does.
-  while (Date.now() < deadline) {
-    if (exited(child)) throw new Error(`exited (code ${child.exitCode}) before it was ready:\n${output()}`);
-    try {
-      const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1_000) });
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`not ready after ${READY_TIMEOUT_MS} ms:\n${output()}`);
 }
 
 function stopChild(child: ChildProcess, deadlineMs: number): Promise<void> {
@@ -87,7 +71,7 @@ export async function startFleet(specs: readonly ServiceSpec[], context: FleetCo
     child.stderr?.on('data', append);
     const output = () => text;
     const url = `http://127.0.0.1:${port}`;
-    await waitReady(url, child, output).catch((error: Error) => {
+    await waitUntilReady(url, { timeoutMs: READY_TIMEOUT_MS, child, output }).catch((error: Error) => {
       throw new Error(`${spec.app}: ${error.message}`);
     });
     return { spec, url, output };
