@@ -81,7 +81,7 @@ if (command === 'start') {
   // Ctrl-C reaches the launcher too; it stops the fleet in order, and we wait for it.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
-  run(process.execPath, [join(root, 'packages/local-fleet/dist/main.js')]);
+  run(process.execPath, [join(root, 'tooling/local-fleet/dist/main.js')]);
 } else if (command === 'test') {
   run(bin, [...prefix, 'turbo', 'run', 'test', '--concurrency=1']);
 } else {

@@ -30,6 +30,11 @@ export interface QueueContract<
 > {
   readonly name: Name;
   readonly description: string;
+  /**
+   * The team that owns the queue and its worker: the `team` label of
+   * `jobfleet_queue_info`, which routes the queue's alerts to that team.
+   */
+  readonly team: string;
   readonly jobs: Jobs;
   readonly defaultJobOptions: ContractJobOptions;
 }

@@ -39,6 +39,7 @@ export const DeadLetterRecord = Type.Object(
 
 export const deadLetters = defineQueue({
   name: 'dead-letters',
+  team: 'platform',
   description: 'One record per finally failed job of any contract queue.',
   jobs: {
     'dead-letter': {

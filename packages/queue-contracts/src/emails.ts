@@ -41,6 +41,7 @@ export const EmailResult = Type.Object(
 
 export const emails = defineQueue({
   name: 'emails',
+  team: 'messaging',
   description: 'Transactional e-mail, rendered from templates and delivered by the email worker.',
   jobs: {
     welcome: { description: 'Greets a user who just signed up.', data: WelcomeData, result: EmailResult },

@@ -25,6 +25,7 @@ export const ReportResult = Type.Object(
 
 export const reports = defineQueue({
   name: 'reports',
+  team: 'reporting',
   description: 'CPU-heavy reports rendered off the request path by the report worker.',
   jobs: {
     'daily-report': {

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /** Every jobfleet metric name starts with this. */
 export const METRIC_PREFIX = 'jobfleet_';
@@ -42,3 +42,27 @@ export function createMetricsRegistry(): Registry {
 export const DURATION_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
 ];
+
+/** What `jobfleet_queue_info` needs of a queue contract. */
+export interface QueueOwner {
+  readonly name: string;
+  readonly team: string;
+}
+
+/**
+ * `jobfleet_queue_info{queue,team} 1` for every queue the process knows:
+ * alert rules join it (`group_left(team)`) so each queue's alerts carry the
+ * team that owns it, and Alertmanager routes them on that label.
+ */
+export function registerQueueInfo(registry: Registry, queues: Iterable<QueueOwner>): void {
+  const name = `${METRIC_PREFIX}queue_info`;
+  const gauge =
+    (registry.getSingleMetric(name) as Gauge<'queue' | 'team'> | undefined) ??
+    new Gauge({
+      name,
+      help: 'One series per queue the process knows, labelled with the team that owns it; always 1.',
+      labelNames: ['queue', 'team'],
+      registers: [registry],
+    });
+  for (const queue of queues) gauge.labels({ queue: queue.name, team: queue.team }).set(1);
+}

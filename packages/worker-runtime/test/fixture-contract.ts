@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 /** A small queue for testing the runtime on its own. */
 export const pings = defineQueue({
   name: 'pings',
+  team: 'platform',
   description: 'Test queue.',
   jobs: {
     ping: {

@@ -9,6 +9,7 @@ import { formatRate, median } from './stats.js';
 /** A no-op job, so the measurement is the runtime's own cost over BullMQ's. */
 const bench = defineQueue({
   name: 'bench',
+  team: 'platform',
   description: 'Benchmark queue.',
   jobs: {
     noop: {
