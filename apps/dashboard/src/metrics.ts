@@ -1,4 +1,5 @@
-import { DURATION_BUCKETS, perRegistry } from '@jobfleet/service-kit';
+import { catalog, deadLetters } from '@jobfleet/queue-contracts';
+import { DURATION_BUCKETS, perRegistry, registerQueueInfo } from '@jobfleet/service-kit';
 import { Counter, Histogram } from 'prom-client';
 
 /** `success`; `failure`: wrong name or password; `throttled`: refused after too many failures. */
@@ -31,5 +32,6 @@ export const dashboardMetrics = perRegistry((registers): DashboardMetrics => {
   };
   for (const outcome of ['success', 'failure', 'throttled'] as const)
     metrics.logins.labels({ outcome }).inc(0);
+  for (const registry of registers) registerQueueInfo(registry, [...Object.values(catalog), deadLetters]);
   return metrics;
 });

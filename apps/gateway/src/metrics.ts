@@ -1,5 +1,5 @@
-import { catalog } from '@jobfleet/queue-contracts';
-import { DURATION_BUCKETS, perRegistry } from '@jobfleet/service-kit';
+import { catalog, deadLetters } from '@jobfleet/queue-contracts';
+import { DURATION_BUCKETS, perRegistry, registerQueueInfo } from '@jobfleet/service-kit';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
@@ -52,6 +52,8 @@ export const gatewayMetrics: (registry: Registry) => GatewayMetrics = perRegistr
   });
   // Every catalog queue shows 0 from the start, so rate() and alerts see the series before the first redrive.
   for (const queue of Object.keys(catalog)) deadLetterRedrives.labels({ queue }).inc(0);
+  // The gateway knows every queue: the alert rules join their `team` from here even when no worker runs.
+  for (const registry of registers) registerQueueInfo(registry, [...Object.values(catalog), deadLetters]);
   const bound = new Map<string, { inc(n?: number): void }>();
   const boundHttp = new Map<string, { observe(seconds: number): void }>();
   // Both gauges ask; the refresher caches and shares one read per scrape.
