@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  FleetManifestError,
+  parseFleet,
+  portVariable,
+  readFleet,
+  teamsOf,
+  workerOfQueue,
+} from '../src/index.js';
+
+const worker = (overrides: Record<string, unknown> = {}) => ({
+  name: 'invoice-worker',
+  kind: 'worker',
+  port: 9104,
+  team: 'billing',
+  queues: ['invoices'],
+  ...overrides,
+});
+
+function problemsOf(data: unknown): readonly string[] {
+  try {
+    parseFleet(data);
+  } catch (error) {
+    expect(error).toBeInstanceOf(FleetManifestError);
+    return (error as FleetManifestError).problems;
+  }
+  throw new Error('parseFleet accepted it');
+}
+
+describe('parseFleet', () => {
+  it('accepts a valid manifest and types it', () => {
+    const fleet = parseFleet({
+      $comment: 'x',
+      apps: [
+        { name: 'gateway', kind: 'http', port: 3000, team: 'platform', queues: [] },
+        worker({ compose: { environment: { SMTP_URL: 'smtp://mailpit:1025' }, dependsOn: ['mailpit'] } }),
+      ],
+    });
+    expect(fleet.apps.map(portVariable)).toEqual(['PORT', 'METRICS_PORT']);
+    expect(teamsOf(fleet)).toEqual(['billing', 'platform']);
+    expect(workerOfQueue(fleet).get('invoices')?.name).toBe('invoice-worker');
+  });
+
+  it('names every problem with its path, not just the first', () => {
+    const problems = problemsOf({
+      apps: [
+        worker({ name: 'Invoice_Worker', kind: 'cron', port: 70_000, team: '', queues: ['invoices', 'Bad'] }),
+        worker({ name: 'b', port: 9105, queues: ['invoices'], extra: 1 }),
+        worker({ name: 'c', port: 9105, queues: [] }),
+        worker({ name: 'c', port: 9106, queues: [] }),
+      ],
+    });
+    expect(problems).toEqual([
+      'apps[0].name: must be a kebab-case directory name under apps/ (got "Invoice_Worker")',
+      'apps[0] (Invoice_Worker).kind: must be "http" or "worker" (got "cron")',
+      'apps[0] (Invoice_Worker).port: must be an integer from 1 to 65535 (got 70000)',
+      'apps[0] (Invoice_Worker).team: must be a kebab-case team name (got "")',
+      'apps[0] (Invoice_Worker).queues[1]: "Bad" must be kebab-case (e.g. "daily-reports")',
+      'apps[1].extra: unknown field (known: name, kind, port, team, queues, compose)',
+      'apps[1] (b).queues: "invoices" is also worked by apps[0] (Invoice_Worker)',
+      'apps[2] (c).port: 9105 is also the port of apps[1] (b)',
+      'apps[3] (c).name: "c" is also apps[2]',
+    ]);
+  });
+
+  it('checks the compose extras and refuses variables every app gets anyway', () => {
+    const problems = problemsOf({
+      apps: [
+        worker({
+          compose: { environment: { METRICS_PORT: '1', 'bad-name': 'x', N: 1 }, secrets: 'x', ports: [] },
+        }),
+      ],
+    });
+    expect(problems).toEqual([
+      'apps[0] (invoice-worker).compose.ports: unknown field (known: environment, secrets, volumes, dependsOn)',
+      'apps[0] (invoice-worker).compose.environment.METRICS_PORT: set for every app from its kind and port; remove it',
+      'apps[0] (invoice-worker).compose.environment.bad-name: not an environment variable name',
+      'apps[0] (invoice-worker).compose.environment.N: must be a string (got 1)',
+      'apps[0] (invoice-worker).compose.secrets: must be an array of strings (got "x")',
+    ]);
+  });
+
+  it('refuses a manifest without an apps array', () => {
+    expect(problemsOf({ services: [] })).toEqual(['the top level must be an object with an "apps" array']);
+  });
+});
+
+describe('readFleet', () => {
+  it('says which file is not JSON, or cannot be read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jobfleet-fleet-'));
+    try {
+      const path = join(dir, 'fleet.json');
+      writeFileSync(path, '{ "apps": [ }');
+      expect(() => readFleet(path)).toThrow(`${path} is not a valid fleet manifest:\n  - not JSON:`);
+      expect(() => readFleet(join(dir, 'missing.json'))).toThrow(
+        /missing\.json is not a valid fleet manifest:\n {2}- cannot read it/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
