@@ -41,6 +41,7 @@ const TOOLS = {
   test: [
     ['redis-server', 'REDIS_SERVER_BIN', 'redis-server'],
     ['promtool', 'PROMTOOL_BIN', 'prometheus'],
+    ['amtool', 'AMTOOL_BIN', 'prometheus-alertmanager'],
     ['chromium', 'CHROMIUM_PATH', 'chromium'],
     ['pdftotext', undefined, 'poppler-utils'],
     ['docker-compose', undefined, 'docker-compose'],

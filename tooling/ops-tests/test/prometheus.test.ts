@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { filesIn, PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULE_TESTS_DIR } from './support/paths.js';
 import { metricNamesOf } from './support/promql.js';
 import { loadRules, ruleFiles } from './support/rule-files.js';
-import { SERVICES } from './support/services.js';
+import { FLEET } from './support/services.js';
 
 interface RuleTestFile {
   rule_files?: string[];
@@ -20,6 +20,7 @@ interface ScrapeConfig {
   job_name: string;
   static_configs?: Array<{ targets?: string[] }>;
   dns_sd_configs?: Array<{ names?: string[]; type?: string; port?: number }>;
+  relabel_configs?: Array<Record<string, string>>;
 }
 
 const ruleTestFiles = filesIn(RULE_TESTS_DIR, '.yml', '.yaml');
@@ -72,6 +73,17 @@ describe('Prometheus rules', () => {
     ).toEqual([]);
   });
 
+  it('rules name no app and no queue: they select apps by kind and queues by label', () => {
+    const names = [...FLEET.apps.map((app) => app.name), ...FLEET.apps.flatMap((app) => app.queues)];
+    const naming = loadRules().flatMap((rule) =>
+      names
+        // dead-letters is the one queue a rule may name: the DLQ processor's own webhook alert.
+        .filter((name) => name !== 'dead-letters' && new RegExp(`["|]${name}["|]`).test(rule.expr))
+        .map((name) => `${rule.file} ${rule.name} names ${name}`),
+    );
+    expect(naming).toEqual([]);
+  });
+
   it('rules are named by convention and every alert says how bad and what happened', () => {
     const problems: string[] = [];
     for (const path of ruleFiles()) {
@@ -112,17 +124,24 @@ describe('prometheus.yml', () => {
     expect(result.output).toContain(`SUCCESS: ${ruleFiles().length} rule files found`);
   });
 
-  it('scrapes every service by its compose name on its port, and the Redis exporter', () => {
+  it('scrapes every app of fleet.json by its compose name on its port, with its kind and owner', () => {
     const config = readYaml<{ scrape_configs: ScrapeConfig[] }>(PROMETHEUS_CONFIG);
     const jobs = new Map(config.scrape_configs.map((job) => [job.job_name, job]));
-    for (const { app, defaultPort } of SERVICES) {
-      const job = jobs.get(app);
-      expect(job, `no scrape job "${app}"`).toBeDefined();
+    for (const app of FLEET.apps) {
+      const job = jobs.get(app.name);
+      expect(job, `no scrape job "${app.name}"`).toBeDefined();
       // DNS discovery gives one target per replica of the compose service.
       expect(job?.dns_sd_configs).toEqual([
-        expect.objectContaining({ names: [app], type: 'A', port: defaultPort }),
+        expect.objectContaining({ names: [app.name], type: 'A', port: app.port }),
+      ]);
+      // The rules and the dashboard select apps by these target labels, never by name.
+      expect(job?.relabel_configs).toEqual([
+        { target_label: 'kind', replacement: app.kind },
+        { target_label: 'owner', replacement: app.team },
       ]);
     }
-    expect(jobs.get('redis')?.static_configs).toEqual([{ targets: ['redis-exporter:9121'] }]);
+    expect(jobs.get('redis')?.static_configs).toEqual([
+      { targets: ['redis-exporter:9121'], labels: { kind: 'exporter' } },
+    ]);
   });
 });

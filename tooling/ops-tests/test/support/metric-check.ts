@@ -11,13 +11,17 @@ import { expandGrafanaVariables, literalAlternatives, selectorsOf } from './prom
  */
 export const EXTERNAL_SERIES: Readonly<Record<string, string>> = {
   up: 'Prometheus, per scrape target',
+  prometheus_sd_discovered_targets: 'Prometheus, per scrape job (its own job scrapes it)',
   redis_up: 'redis_exporter',
   redis_memory_used_bytes: 'redis_exporter',
   redis_memory_max_bytes: 'redis_exporter',
 };
 
-/** Labels Prometheus attaches to every scraped series (from prometheus.yml), not the apps. */
-export const TARGET_LABELS = new Set(['job', 'instance']);
+/**
+ * Labels Prometheus attaches to every scraped series (from prometheus.yml), not the apps: `kind` and
+ * `owner` are the target labels of the app jobs that fleet.json generates.
+ */
+export const TARGET_LABELS = new Set(['job', 'instance', 'kind', 'owner']);
 
 /** What the running services showed, merged. */
 export interface ExposedMetrics {

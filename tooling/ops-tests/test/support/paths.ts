@@ -13,6 +13,9 @@ export const RULE_TESTS_DIR = join(PROMETHEUS_DIR, 'tests');
 export const GRAFANA_DIR = join(DOCKER_DIR, 'grafana');
 export const DASHBOARDS_DIR = join(GRAFANA_DIR, 'dashboards');
 export const COMPOSE_FILE = join(DOCKER_DIR, 'compose.yml');
+export const ALERTMANAGER_DIR = join(DOCKER_DIR, 'alertmanager');
+export const ALERTMANAGER_CONFIG = join(ALERTMANAGER_DIR, 'alertmanager.yml');
+export const FLEET_FILE = join(REPO_ROOT, 'fleet.json');
 
 /** The files of `dir` whose names end in one of `suffixes`, as absolute paths, sorted. */
 export function filesIn(dir: string, ...suffixes: string[]): string[] {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { APPS_DIR } from './paths.js';
+import { type FleetApp, portVariable, readFleet, workerOfQueue } from '@jobfleet/fleet';
+import { APPS_DIR, FLEET_FILE } from './paths.js';
 
 /** What a service's environment may depend on in a test run. */
 export interface FleetContext {
@@ -19,36 +20,35 @@ export interface ServiceSpec {
   app: string;
   /** The variable of the port that serves /metrics and /health: PORT (HTTP apps) or METRICS_PORT (workers). */
   portKey: 'PORT' | 'METRICS_PORT';
-  /** That port's default (ARCHITECTURE.md); Prometheus and compose use it. */
+  /** That port's default (fleet.json); Prometheus and compose use it. */
   defaultPort: number;
   /** Environment beyond REDIS_URL, JOBFLEET_PREFIX, HOST, LOG_LEVEL and the port. */
   env?: (context: FleetContext) => Record<string, string>;
 }
 
-/** Every app of apps/, one line each. A test fails when an app has no line here. */
-export const SERVICES: readonly ServiceSpec[] = [
+/** The fleet manifest: which apps run, on which ports, working which queues. */
+export const FLEET = readFleet(FLEET_FILE);
+
+/**
+ * What some apps need in a test run besides the defaults. Optional: an app
+ * of fleet.json without an entry (a newly generated worker) runs with the
+ * defaults alone.
+ */
+const TEST_ENV: Readonly<Record<string, ServiceSpec['env']>> = {
   // Load shedding off: five apps starting at once on a small machine lag the event loop.
-  {
-    app: 'gateway',
-    portKey: 'PORT',
-    defaultPort: 3000,
-    env: () => ({ GATEWAY_AUTH: 'disabled', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }),
-  },
-  { app: 'dashboard', portKey: 'PORT', defaultPort: 3001, env: () => ({ DASHBOARD_AUTH: 'disabled' }) },
-  {
-    app: 'email-worker',
-    portKey: 'METRICS_PORT',
-    defaultPort: 9101,
-    env: (c) => ({ SMTP_URL: c.smtpUrl, SMTP_STARTTLS: 'off' }),
-  },
-  {
-    app: 'report-worker',
-    portKey: 'METRICS_PORT',
-    defaultPort: 9102,
-    env: (c) => ({ REPORTS_DIR: join(c.dataDir, 'reports') }),
-  },
-  { app: 'dlq-processor', portKey: 'METRICS_PORT', defaultPort: 9103 },
-];
+  gateway: () => ({ GATEWAY_AUTH: 'disabled', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }),
+  dashboard: () => ({ DASHBOARD_AUTH: 'disabled' }),
+  'email-worker': (c) => ({ SMTP_URL: c.smtpUrl, SMTP_STARTTLS: 'off' }),
+  'report-worker': (c) => ({ REPORTS_DIR: join(c.dataDir, 'reports') }),
+};
+
+const specOf = (app: FleetApp): ServiceSpec => {
+  const env = TEST_ENV[app.name];
+  return { app: app.name, portKey: portVariable(app), defaultPort: app.port, ...(env ? { env } : {}) };
+};
+
+/** Every app of fleet.json, in its order. */
+export const SERVICES: readonly ServiceSpec[] = FLEET.apps.map(specOf);
 
 /** The entrypoint the tests run (`node apps/<app>/dist/main.js`). */
 export const mainOf = (spec: ServiceSpec): string => join(APPS_DIR, spec.app, 'dist', 'main.js');
@@ -56,8 +56,6 @@ export const mainOf = (spec: ServiceSpec): string => join(APPS_DIR, spec.app, 'd
 export const isBuilt = (spec: ServiceSpec): boolean => existsSync(mainOf(spec));
 
 /** The service that works a queue, for waiting on its jobs. */
-export const WORKER_OF_QUEUE: Readonly<Record<string, string>> = {
-  emails: 'email-worker',
-  reports: 'report-worker',
-  'dead-letters': 'dlq-processor',
-};
+export const WORKER_OF_QUEUE: Readonly<Record<string, string>> = Object.fromEntries(
+  [...workerOfQueue(FLEET)].map(([queue, app]) => [queue, app.name]),
+);
