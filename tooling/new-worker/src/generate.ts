@@ -32,7 +32,8 @@ export function problemsWith(root: string, request: NewWorkerRequest): string[] 
   const problems = [
     queueNameProblem(request.queue, existing),
     jobNamesProblem(request.jobs),
-    teamNameProblem(request.team),
+    // A team defaulted to the queue's name is judged with the queue.
+    request.team === request.queue ? undefined : teamNameProblem(request.team),
   ].filter((problem): problem is string => problem !== undefined);
   if (problems.length === 0) {
     const clash = identifierProblem(request.queue, request.jobs, existing);
