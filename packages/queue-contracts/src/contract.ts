@@ -21,6 +21,11 @@ export interface JobDefinition<Data extends TSchema = TSchema, Result extends TS
   readonly description: string;
   readonly data: Data;
   readonly result: Result;
+  /**
+   * A valid payload: the tests check both ends accept it, and docs show it.
+   * Every catalog job has one.
+   */
+  readonly example?: Static<Data>;
 }
 
 /** One queue: its name, its job types, and the options every job gets unless told otherwise. */

@@ -44,16 +44,28 @@ export const emails = defineQueue({
   team: 'messaging',
   description: 'Transactional e-mail, rendered from templates and delivered by the email worker.',
   jobs: {
-    welcome: { description: 'Greets a user who just signed up.', data: WelcomeData, result: EmailResult },
+    welcome: {
+      description: 'Greets a user who just signed up.',
+      data: WelcomeData,
+      result: EmailResult,
+      example: { userId: 123, to: 'ada@example.com', name: 'Ada' },
+    },
     'password-reset': {
       description: 'Sends a password-reset link.',
       data: PasswordResetData,
       result: EmailResult,
+      example: {
+        userId: 'u-1',
+        to: 'ada@example.com',
+        resetUrl: 'https://example.com/reset?t=1',
+        expiresInMinutes: 30,
+      },
     },
     notification: {
       description: "Sends the caller's subject and text (and optional HTML).",
       data: NotificationData,
       result: EmailResult,
+      example: { to: 'ada@example.com', subject: 'Hi', text: 'Hello', html: '<p>Hello</p>' },
     },
   },
   defaultJobOptions: {

@@ -32,6 +32,7 @@ export const reports = defineQueue({
       description: "Renders one tenant's usage for one day as CSV or PDF.",
       data: DailyReportData,
       result: ReportResult,
+      example: { tenantId: 'acme', date: '2026-11-27', format: 'csv', notify: 'ops@example.com' },
     },
   },
   defaultJobOptions: {
