@@ -12,7 +12,7 @@ import { scanNewestFirst } from './index-scan.js';
 import { REDRIVE_CLAIM_FIELD } from './keys.js';
 import { claimScript, finishRedriveScript, releaseClaimScript } from './lua.js';
 import type { RedriveAudit } from './record.js';
-import type { DeadLetterStore, LoadedDeadLetter, RedriveClaim } from './store.js';
+import type { DeadLetterRecords, LoadedDeadLetter, RedriveClaim } from './records.js';
 
 export interface RedriveOptions {
   /** Who redrives (the API key's id); kept in the record's audit entry. 1–128 characters. */
@@ -98,7 +98,7 @@ function auditOf(loaded: LoadedDeadLetter): RedriveAudit | undefined {
  * @throws DeadLetterQueryError `by` is empty or too long
  */
 export async function redrive(
-  store: DeadLetterStore,
+  store: DeadLetterRecords,
   id: string,
   options: RedriveOptions,
 ): Promise<RedriveResult> {
@@ -109,7 +109,7 @@ export async function redrive(
 }
 
 async function redriveLoaded(
-  store: DeadLetterStore,
+  store: DeadLetterRecords,
   loaded: LoadedDeadLetter,
   options: RedriveOptions,
 ): Promise<RedriveResult> {
@@ -166,7 +166,7 @@ async function redriveLoaded(
  * Stops after `limit` redrives.
  */
 export async function redriveMany(
-  store: DeadLetterStore,
+  store: DeadLetterRecords,
   filter: RedriveManyFilter,
 ): Promise<RedriveManyResult> {
   checkBy(filter.by);
