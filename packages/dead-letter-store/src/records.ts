@@ -12,7 +12,13 @@ import { DeadLetterNotFoundError, DeadLetterQueryError } from './errors.js';
 import { entriesAfter, type IndexEntry } from './index-scan.js';
 import { type DeadLetterKeys, deadLetterKeys, REDRIVE_CLAIM_FIELD } from './keys.js';
 import { indexScript } from './lua.js';
-import { type DeadLetter, failureTime, parseDeadLetterId, type StoredDeadLetter } from './record.js';
+import {
+  type DeadLetter,
+  failureTime,
+  parseDeadLetterId,
+  type StoredDeadLetter,
+  withEffectiveAttempts,
+} from './record.js';
 
 /** The largest page `list` returns, and the largest `redriveMany` batch. */
 export const MAX_PAGE_SIZE = 1_000;
@@ -161,11 +167,13 @@ export class DeadLetterRecords {
    * deterministic id, unless one exists (then nothing changes). Unlike the
    * contract's defaults, the job is never removed by BullMQ's
    * removeOnComplete/removeOnFail: only retention and `remove` delete records.
+   * The record's `options.attempts` is written as the attempts the job really
+   * had (see {@link withEffectiveAttempts}), whoever built the record.
    */
   async capture(record: DeadLetter): Promise<string> {
     const id = deadLetterId(record.queue, record.jobId, Date.parse(record.failedAt));
     const { attempts, backoff } = deadLetters.defaultJobOptions;
-    await this.deadLetterQueue.add(DEAD_LETTER_JOB, record, {
+    await this.deadLetterQueue.add(DEAD_LETTER_JOB, withEffectiveAttempts(record), {
       jobId: id,
       attempts,
       backoff,
