@@ -9,6 +9,7 @@ import {
   failureTime,
   type RedriveManyResult,
   type StoredDeadLetter,
+  DeadLetterStoredPayloadError as StoredPayloadError,
   DeadLetterNotFoundError as StoreNotFoundError,
 } from '@jobfleet/dead-letter-store';
 import type { Principal } from './auth.js';
@@ -16,17 +17,24 @@ import {
   DeadLetterNotFoundError,
   DeadLetterNotRedrivableError,
   DeadLetterRedrivenError,
+  DeadLetterStoredPayloadError,
   invalidRequest,
+  withIssues,
 } from './errors.js';
 import { canSee } from './tenancy.js';
 
 /**
  * The gateway's answer to a dead-letter store error: 404, 409, or a 400 whose
  * issues point into the request (a replacement payload's issues under
- * `/data`, a bad query argument at its name). Anything else is rethrown as is
- * (Redis errors become 503 through `usingRedis`).
+ * `/data`, a bad argument at its name in `part`). A stored payload that no
+ * longer fits is a 409 whose issues point into the record (its `data`).
+ * Anything else is rethrown as is (Redis errors become 503 through `usingRedis`).
  */
-export function toHttpError(error: unknown, id?: string): unknown {
+export function toHttpError(
+  error: unknown,
+  id?: string,
+  part: 'querystring' | 'body' = 'querystring',
+): unknown {
   if (!(error instanceof DeadLetterStoreError)) return error;
   if (error instanceof StoreNotFoundError) return new DeadLetterNotFoundError(error.id);
   if (error instanceof DeadLetterAlreadyRedrivenError) return new DeadLetterRedrivenError(error.message);
@@ -36,8 +44,14 @@ export function toHttpError(error: unknown, id?: string): unknown {
       error.issues.map((issue) => ({ path: `/data${issue.path}`, message: issue.message })),
     );
   }
+  if (error instanceof StoredPayloadError) {
+    return withIssues(
+      new DeadLetterStoredPayloadError(error.message),
+      error.issues.map((issue) => ({ path: `/data${issue.path}`, message: issue.message })),
+    );
+  }
   if (error instanceof DeadLetterQueryError) {
-    return invalidRequest([{ path: `/${error.field}`, message: error.message }], 'querystring');
+    return invalidRequest([{ path: `/${error.field}`, message: error.message }], part);
   }
   return id === undefined ? error : new DeadLetterNotFoundError(id);
 }
@@ -93,47 +107,22 @@ export interface BulkRedrive {
   name?: string | undefined;
   reasonContains?: string | undefined;
   limit: number;
+  cursor?: string | undefined;
 }
 
 /**
- * Redrives the records that match, newest first, up to `limit`. A platform
- * key uses the store's own bulk redrive; a tenant key walks the records it may
- * see and redrives them one by one (the store has no tenant filter), skipping
- * those redriven before.
+ * Redrives the records that match, newest first, up to `limit`, with the
+ * store's bounded bulk redrive (see `redriveMany`); a tenant key's request
+ * passes over the records of other tenants.
  */
-export async function redriveVisible(
+export function redriveVisible(
   store: DeadLetterStore,
   principal: Principal,
   filter: BulkRedrive,
 ): Promise<RedriveManyResult> {
-  if (principal.tenant === undefined) return store.redriveMany({ ...filter, by: principal.id });
-  const result: RedriveManyResult = { redriven: 0, jobIds: [], byQueue: {}, skipped: 0 };
-  const needle = filter.reasonContains?.toLowerCase();
-  let cursor: string | undefined;
-  do {
-    const page = await listVisible(store, principal, {
-      queue: filter.queue,
-      name: filter.name,
-      limit: 200,
-      cursor,
-    });
-    for (const { id, record } of page.items) {
-      if (record.redrive) continue;
-      if (needle !== undefined && !record.failedReason.toLowerCase().includes(needle)) continue;
-      try {
-        const sent = await store.redrive(id, { by: principal.id });
-        result.redriven += 1;
-        result.jobIds.push(sent.jobId);
-        result.byQueue[sent.queue] = (result.byQueue[sent.queue] ?? 0) + 1;
-      } catch (error) {
-        // Removed meanwhile: gone. Taken by another redrive, or a payload that no longer fits: skipped.
-        if (error instanceof StoreNotFoundError) continue;
-        if (!(error instanceof DeadLetterStoreError)) throw error;
-        result.skipped += 1;
-      }
-      if (result.redriven === filter.limit) return result;
-    }
-    cursor = page.nextCursor;
-  } while (cursor !== undefined);
-  return result;
+  const accept =
+    principal.tenant === undefined
+      ? undefined
+      : (stored: StoredDeadLetter) => canSeeRecord(principal, stored);
+  return store.redriveMany({ ...filter, by: principal.id, accept });
 }

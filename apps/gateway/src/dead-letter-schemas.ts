@@ -94,7 +94,18 @@ export const BulkRedriveBody = Type.Object(
         description: 'Case-insensitive text of the failure reason.',
       }),
     ),
-    limit: Type.Integer({ minimum: 1, maximum: MAX_DEAD_LETTER_PAGE, description: 'At most this many.' }),
+    limit: Type.Integer({
+      minimum: 1,
+      maximum: MAX_DEAD_LETTER_PAGE,
+      description: 'Required: at most this many are sent back.',
+    }),
+    cursor: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2_048,
+        description: '`nextCursor` of an earlier bulk redrive with the same filters: go on from there.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -109,6 +120,17 @@ export const BulkRedriveResult = Type.Object(
       description: 'Matching records not sent: payload no longer fits, or another redrive took them first.',
     }),
     jobIds: Type.Array(Type.String(), { description: 'The new jobs, in the order they were added.' }),
+    scanned: Type.Integer({
+      minimum: 0,
+      maximum: MAX_DEAD_LETTER_PAGE,
+      description: `Records read, matching or not. One request reads at most ${MAX_DEAD_LETTER_PAGE}.`,
+    }),
+    nextCursor: Type.Optional(
+      Type.String({
+        description:
+          'Present when the request stopped (at `limit`, or after reading its most records) with records left: pass it back as `cursor` to go on.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

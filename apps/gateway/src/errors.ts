@@ -138,6 +138,12 @@ export const DeadLetterNotRedrivableError = createError<'JOBFLEET_DEAD_LETTER_NO
   409,
 );
 
+export const DeadLetterStoredPayloadError = createError<
+  'JOBFLEET_DEAD_LETTER_STORED_PAYLOAD_INVALID',
+  409,
+  [string]
+>('JOBFLEET_DEAD_LETTER_STORED_PAYLOAD_INVALID', '%s', 409);
+
 export const ReportNotFoundError = createError<'JOBFLEET_REPORT_NOT_FOUND', 404, [string, string]>(
   'JOBFLEET_REPORT_NOT_FOUND',
   'there is no report for job "%s"%s',
@@ -179,6 +185,14 @@ export function invalidRequest(
       message: issue.message,
     })),
   });
+}
+
+/** An error whose problem lists `issues` as `errors[]` although it is no validation failure (no 400). */
+export function withIssues<E extends Error>(
+  error: E,
+  issues: readonly { path: string; message: string }[],
+): E & { issues: readonly { path: string; message: string }[] } {
+  return Object.assign(error, { issues });
 }
 
 /** How a problem is presented: the last segment of its `type` URI and its `title`. */
@@ -223,6 +237,10 @@ const KINDS: Record<string, ProblemKind> = {
   JOBFLEET_DEAD_LETTER_NOT_REDRIVABLE: {
     slug: 'dead-letter-not-redrivable',
     title: 'Dead-letter record cannot be redriven',
+  },
+  JOBFLEET_DEAD_LETTER_STORED_PAYLOAD_INVALID: {
+    slug: 'dead-letter-stored-payload-invalid',
+    title: "Dead-letter record's payload no longer fits its contract",
   },
   JOBFLEET_REPORT_NOT_FOUND: { slug: 'report-not-found', title: 'Report not found' },
   JOBFLEET_REPORT_TENANT_MISMATCH: { slug: 'report-tenant-mismatch', title: 'Report of another tenant' },

@@ -18,7 +18,10 @@ export interface Problem {
   detail: string;
   /** The error's stable code, e.g. `JOBFLEET_UNKNOWN_QUEUE`. */
   code: string;
-  /** For validation failures: each issue, with a JSON pointer into the request part. */
+  /**
+   * For validation failures: each issue, with a JSON pointer into the request
+   * part; for an unfit stored payload, into the record.
+   */
   errors?: ValidationIssue[];
 }
 
@@ -103,7 +106,11 @@ export function toProblem(error: FastifyError, jobNames?: readonly string[]): Pr
     // 5xx details stay in the log.
     return { ...base, detail: 'the server could not handle the request', code: 'JOBFLEET_INTERNAL' };
   }
-  return { ...base, detail: error.message, code: error.code ?? 'JOBFLEET_BAD_REQUEST' };
+  const problem: Problem = { ...base, detail: error.message, code: error.code ?? 'JOBFLEET_BAD_REQUEST' };
+  // Issues that are not the request's (see `withIssues`), e.g. in a stored record.
+  const { issues } = error as { issues?: unknown };
+  if (Array.isArray(issues)) problem.errors = (issues as ValidationIssue[]).slice(0, MAX_ISSUES);
+  return problem;
 }
 
 /**

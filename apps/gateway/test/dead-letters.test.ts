@@ -289,4 +289,81 @@ describe('dead letters', () => {
     expect((await redrive(id))?.statusCode).toBe(404);
     expect((await get('/v1/dead-letters'))?.json()).toEqual({ items: [] });
   });
+
+  it('answers 409 when the stored payload no longer fits, pointing into the record and asking for `data`', async () => {
+    await gateway();
+    const id = await failedJob(DLQ.ops, welcome.data);
+    // The stored payload goes bad (as when the contract tightens after the failure).
+    const key = store?.keys.job(id) ?? '';
+    const admin = redis.connection();
+    const stored = JSON.parse((await admin.hget(key, 'data')) ?? '{}') as RecordView;
+    await admin.hset(key, 'data', JSON.stringify({ ...stored, data: { userId: 7, to: 'not an address' } }));
+    const emails = inspectQueue(redis, 'emails');
+    const before = await jobCount(emails);
+
+    const refused = await redrive(id);
+    expect(refused?.statusCode).toBe(409);
+    expect(refused?.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const problem = refused?.json<{ code: string; detail: string; errors: { path: string }[] }>();
+    expect(problem?.code).toBe('JOBFLEET_DEAD_LETTER_STORED_PAYLOAD_INVALID');
+    expect(problem?.detail).toMatch(/stored payload of dead-letter record .* no longer fits/);
+    expect(problem?.detail).toContain('replacement payload as `data`');
+    expect(problem?.detail).not.toContain('request body');
+    expect(problem?.errors.map((e) => e.path)).toContain('/data/to');
+    expect(await jobCount(emails)).toBe(before);
+
+    // A replacement, as asked: 202.
+    const fixed = await redrive(id, { data: { userId: 7, to: 'ada@example.com', name: 'Ada' } });
+    expect(fixed?.statusCode).toBe(202);
+  });
+
+  it('bulk redrive reads at most what it needs: `scanned` and `nextCursor` bound each request', async () => {
+    await gateway();
+    const t0 = Date.now() - 60_000;
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push(await failedJob(DLQ.ops, welcome.data, 'boom', t0 + i * 1_000));
+    const acme = await failedJob(DLQ.acme, welcome.data, 'boom', t0 - 1_000);
+    const bulk = (payload: object, secret = DLQ.ops) =>
+      app?.inject({ method: 'POST', url: '/v1/dead-letters/redrive', headers: bearer(secret), payload });
+
+    const first = await bulk({ limit: 5 });
+    expect(first?.statusCode).toBe(200);
+    const page = first?.json<{ redriven: number; scanned: number; nextCursor?: string; jobIds: string[] }>();
+    expect(page).toMatchObject({ redriven: 5, skipped: 0, scanned: 5 });
+    expect(page?.nextCursor).toEqual(expect.any(String));
+    const next = await bulk({ limit: 5, cursor: page?.nextCursor });
+    expect(next?.json()).toMatchObject({ redriven: 5, scanned: 5 });
+    // A tenant key reads past other tenants' records, within the same bound, to its own.
+    const tenant = await bulk({ limit: 1 }, DLQ.acme);
+    expect(tenant?.json()).toMatchObject({ redriven: 1, scanned: 13 });
+    expect(tenant?.json()).not.toHaveProperty('nextCursor');
+    expect(
+      (await get(`/v1/dead-letters/${encodeURIComponent(acme)}`))?.json<RecordView>().redrive,
+    ).toMatchObject({ by: 'dlq-acme' });
+    const bad = await bulk({ limit: 5, cursor: 'not!a!cursor' });
+    expect(bad?.statusCode).toBe(400);
+    expect(bad?.json<{ detail: string; errors: { path: string }[] }>()).toMatchObject({
+      detail: expect.stringMatching(/^invalid request body/),
+      errors: [{ path: '/cursor' }],
+    });
+  });
+
+  it('shows the attempts a job really had: one for a job added on BullMQ’s default', async () => {
+    await gateway();
+    // A producer outside the gateway, adding without options: BullMQ keeps `attempts: 0` and runs it once.
+    const job = await inspectQueue(redis, 'emails').add('welcome', welcome.data);
+    expect(job.opts.attempts).toBe(0);
+    if (!store) throw new Error('store missing');
+    const record = toDeadLetter({
+      ...job,
+      queueName: 'emails',
+      failedReason: 'boom',
+      attemptsMade: 1,
+      finishedOn: Date.now(),
+    });
+    const id = await store.capture(record);
+    await store.index(id, record);
+    const shown = await get(`/v1/dead-letters/${encodeURIComponent(id)}`);
+    expect(shown?.json()).toMatchObject({ options: { attempts: 1 }, attemptsMade: 1 });
+  });
 });

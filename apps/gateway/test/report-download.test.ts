@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createReportStore } from '@jobfleet/report-store';
 import { useTestRedis } from '@jobfleet/test-utils';
 import type { FastifyInstance } from 'fastify';
+import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bearer, inspectQueue, SECRETS, startGateway, testConfig } from './helpers.js';
 
@@ -120,5 +121,29 @@ describe('GET /v1/reports/:jobId/file', () => {
     expect(refused?.statusCode).toBe(403);
     expect(refused?.json()).toMatchObject({ code: 'JOBFLEET_FORBIDDEN' });
     expect((await app?.inject({ method: 'GET', url: `/v1/reports/${jobId}/file` }))?.statusCode).toBe(401);
+  });
+
+  it('answers a matching If-None-Match over the wire with a bare 304: no body, length or JSON type', async () => {
+    await gateway();
+    const jobId = await reportJob();
+    await writeReport(jobId);
+    const base = await app?.listen({ host: '127.0.0.1', port: 0 });
+    const url = `${base}/v1/reports/${encodeURIComponent(jobId)}/file`;
+    const headers = bearer(SECRETS.reportsOnly);
+
+    const file = await request(url, { headers });
+    expect(file.statusCode).toBe(200);
+    const etag = String(file.headers.etag);
+    expect(await file.body.text()).toBe(CSV);
+
+    // A 304 has no body (RFC 9110), so neither the length nor the type of one: strict clients check.
+    const cached = await request(url, { headers: { ...headers, 'if-none-match': etag } });
+    expect(cached.statusCode).toBe(304);
+    expect(cached.headers.etag).toBe(etag);
+    expect(cached.headers['cache-control']).toBe('private, no-cache');
+    expect(cached.headers['content-length']).toBeUndefined();
+    expect(cached.headers['content-type']).toBeUndefined();
+    expect(cached.headers['transfer-encoding']).toBeUndefined();
+    expect(await cached.body.text()).toBe('');
   });
 });

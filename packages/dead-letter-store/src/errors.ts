@@ -1,6 +1,13 @@
 import type { ValidationIssue } from '@jobfleet/queue-contracts';
 import type { RedriveAudit } from './record.js';
 
+/** The first issues, as one line of text. */
+const describeIssues = (issues: readonly ValidationIssue[]) =>
+  issues
+    .slice(0, 10)
+    .map((i) => `${i.path || '/'} ${i.message}`)
+    .join('; ');
+
 /** The base of the store's errors; `code` is stable, for the HTTP edge to map. */
 export abstract class DeadLetterStoreError extends Error {
   abstract readonly code: string;
@@ -35,7 +42,7 @@ export class DeadLetterAlreadyRedrivenError extends DeadLetterStoreError {
   }
 }
 
-/** The payload to redrive does not fit the job's contract; nothing was enqueued. HTTP: 400. */
+/** A replacement payload does not fit the job's contract; nothing was enqueued. HTTP: 400. */
 export class DeadLetterPayloadError extends DeadLetterStoreError {
   override readonly name = 'DeadLetterPayloadError';
   readonly code = 'DEAD_LETTER_INVALID_PAYLOAD';
@@ -45,11 +52,29 @@ export class DeadLetterPayloadError extends DeadLetterStoreError {
     /** JSON pointers into the payload, as the gateway reports other validation failures. */
     readonly issues: ValidationIssue[],
   ) {
+    super(`the payload for "${jobName}" does not fit its contract: ${describeIssues(issues)}`);
+  }
+}
+
+/**
+ * No replacement payload was given, and the record's own payload no longer
+ * fits the job's contract (the contract changed, or the payload was bad from
+ * the start): it can only be redriven with a replacement `data`. Nothing was
+ * enqueued. HTTP: 409 (the record's state, not the request, is at fault).
+ */
+export class DeadLetterStoredPayloadError extends DeadLetterStoreError {
+  override readonly name = 'DeadLetterStoredPayloadError';
+  readonly code = 'DEAD_LETTER_STORED_PAYLOAD_INVALID';
+  constructor(
+    readonly id: string,
+    readonly jobName: string,
+    /** JSON pointers into the stored payload (the record's `data`). */
+    readonly issues: ValidationIssue[],
+  ) {
     super(
-      `the payload for "${jobName}" does not fit its contract: ${issues
-        .slice(0, 10)
-        .map((i) => `${i.path || '/'} ${i.message}`)
-        .join('; ')}`,
+      `the stored payload of dead-letter record "${id}" no longer fits the contract of "${jobName}" (${describeIssues(
+        issues,
+      )}); redrive it with a replacement payload as \`data\``,
     );
   }
 }

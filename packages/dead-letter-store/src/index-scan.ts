@@ -52,21 +52,3 @@ export async function entriesAfter(
   }
   return entries;
 }
-
-/** Every entry after `after`, newest first, in batches of `batchSize`. */
-export async function* scanNewestFirst(
-  client: Redis,
-  key: string,
-  min: number,
-  after: PagePosition | undefined,
-  batchSize: number,
-): AsyncGenerator<IndexEntry[]> {
-  let position = after;
-  for (;;) {
-    const batch = await entriesAfter(client, key, min, position, batchSize);
-    if (batch.length === 0) return;
-    yield batch;
-    position = batch[batch.length - 1];
-    if (batch.length < batchSize) return;
-  }
-}

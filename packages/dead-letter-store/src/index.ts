@@ -6,6 +6,7 @@ export * from './lock.js';
 export * from './lua.js';
 export * from './reconcile.js';
 export * from './record.js';
+export * from './records.js';
 export * from './redrive.js';
 export * from './retention.js';
 export * from './store.js';

@@ -1,7 +1,7 @@
 import { CANCELLED_REASON, deadLetterId, toDeadLetter } from '@jobfleet/queue-contracts';
 import { entriesFromFlat, type IndexEntry } from './index-scan.js';
 import { withLock } from './lock.js';
-import type { DeadLetterStore } from './store.js';
+import type { DeadLetterRecords } from './records.js';
 
 export interface ReconcileOptions {
   /** Failed jobs read per step (one ZRANGE, one pipelined existence check); default 500. */
@@ -47,7 +47,7 @@ export interface ReconcileResult {
  * went first) cannot be found this way.
  */
 export async function reconcile(
-  store: DeadLetterStore,
+  store: DeadLetterRecords,
   options: ReconcileOptions = {},
 ): Promise<ReconcileResult> {
   const result: ReconcileResult = { found: {}, scanned: 0, busy: [] };
@@ -69,7 +69,7 @@ export async function reconcile(
 }
 
 async function reconcileQueue(
-  store: DeadLetterStore,
+  store: DeadLetterRecords,
   queue: string,
   options: ReconcileOptions,
 ): Promise<{ found: number; scanned: number }> {
@@ -118,7 +118,7 @@ async function reconcileQueue(
 
 /** Writes the records of those failures that have neither a record nor a tombstone; returns how many. */
 async function captureMissing(
-  store: DeadLetterStore,
+  store: DeadLetterRecords,
   queue: string,
   failures: IndexEntry[],
 ): Promise<number> {

@@ -34,3 +34,15 @@ export function failureTime(
   const fromRecord = record ? Date.parse(record.failedAt) : Number.NaN;
   return Number.isFinite(fromRecord) ? fromRecord : parseDeadLetterId(id)?.failedAt;
 }
+
+/**
+ * The record with `options.attempts` saying how many attempts its job really
+ * had. BullMQ stores `attempts: 0` for a job added without an attempts option
+ * (its default) and runs it once, so such a record would claim 0 attempts
+ * beside `attemptsMade: 1`; it says 1 instead. Other options are kept as they were.
+ */
+export function withEffectiveAttempts(record: DeadLetter): DeadLetter {
+  const { attempts } = record.options;
+  if (typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 1) return record;
+  return { ...record, options: { ...record.options, attempts: 1 } };
+}

@@ -1,18 +1,20 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { originOf, validateJobData, withOrigin } from '@jobfleet/queue-contracts';
+import { decodeCursor, encodeCursor, type PagePosition } from './cursor.js';
 import {
   DeadLetterAlreadyRedrivenError,
   DeadLetterNotFoundError,
   DeadLetterPayloadError,
   DeadLetterQueryError,
+  DeadLetterStoredPayloadError,
   DeadLetterStoreError,
   DeadLetterUnknownQueueError,
 } from './errors.js';
-import { scanNewestFirst } from './index-scan.js';
+import { entriesAfter } from './index-scan.js';
 import { REDRIVE_CLAIM_FIELD } from './keys.js';
 import { claimScript, finishRedriveScript, releaseClaimScript } from './lua.js';
-import type { RedriveAudit } from './record.js';
-import type { DeadLetterStore, LoadedDeadLetter, RedriveClaim } from './store.js';
+import type { RedriveAudit, StoredDeadLetter } from './record.js';
+import type { DeadLetterRecords, LoadedDeadLetter, RedriveClaim } from './records.js';
 
 export interface RedriveOptions {
   /** Who redrives (the API key's id); kept in the record's audit entry. 1–128 characters. */
@@ -37,8 +39,14 @@ export interface RedriveManyFilter {
   name?: string | undefined;
   /** Keeps records whose failure reason contains this text (case-insensitive). */
   reasonContains?: string | undefined;
+  /** Only the records this accepts are redriven (the gateway: a tenant key's own); the rest count as read. */
+  accept?: ((stored: StoredDeadLetter) => boolean) | undefined;
   /** At most this many are redriven: 1 to 1,000. */
   limit: number;
+  /** `nextCursor` of an earlier call with the same filter: the scan goes on after where that one stopped. */
+  cursor?: string | undefined;
+  /** At most this many records are read in one call: 1 to {@link MAX_BULK_SCAN} (the default). */
+  maxScanned?: number | undefined;
   by: string;
 }
 
@@ -54,7 +62,17 @@ export interface RedriveManyResult {
    * contract, their queue has none, or another redrive took them first.
    */
   skipped: number;
+  /** Records read, matching or not (redriven before, other filters, removed meanwhile). */
+  scanned: number;
+  /**
+   * Present when the scan stopped — at `limit`, or at `maxScanned` — with
+   * records left to read; pass it back as `cursor` to go on from there.
+   */
+  nextCursor: string | undefined;
 }
+
+/** The most records one `redriveMany` call reads. */
+export const MAX_BULK_SCAN = 1_000;
 
 const MAX_BY_LENGTH = 128;
 const MAX_BULK = 1_000;
@@ -94,11 +112,12 @@ function auditOf(loaded: LoadedDeadLetter): RedriveAudit | undefined {
  * @throws DeadLetterNotFoundError no such record
  * @throws DeadLetterAlreadyRedrivenError redriven before, or being redriven now
  * @throws DeadLetterUnknownQueueError the record's queue has no contract here
- * @throws DeadLetterPayloadError the payload does not fit; nothing was enqueued
+ * @throws DeadLetterPayloadError the replacement payload does not fit; nothing was enqueued
+ * @throws DeadLetterStoredPayloadError no replacement, and the record's own payload does not fit
  * @throws DeadLetterQueryError `by` is empty or too long
  */
 export async function redrive(
-  store: DeadLetterStore,
+  store: DeadLetterRecords,
   id: string,
   options: RedriveOptions,
 ): Promise<RedriveResult> {
@@ -109,7 +128,7 @@ export async function redrive(
 }
 
 async function redriveLoaded(
-  store: DeadLetterStore,
+  store: DeadLetterRecords,
   loaded: LoadedDeadLetter,
   options: RedriveOptions,
 ): Promise<RedriveResult> {
@@ -120,7 +139,11 @@ async function redriveLoaded(
   if (!contract) throw new DeadLetterUnknownQueueError(id, record.queue);
   const data = options.data === undefined ? record.data : options.data;
   const check = validateJobData(contract, record.jobName, data);
-  if (!check.ok) throw new DeadLetterPayloadError(id, record.jobName, check.issues);
+  if (!check.ok) {
+    throw options.data === undefined
+      ? new DeadLetterStoredPayloadError(id, record.jobName, check.issues)
+      : new DeadLetterPayloadError(id, record.jobName, check.issues);
+  }
 
   const jobId = redriveJobId(id);
   const at = new Date();
@@ -160,38 +183,83 @@ async function redriveLoaded(
   return { id, queue: record.queue, jobName: record.jobName, jobId, redrive: audit };
 }
 
+function checkRange(field: string, value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new DeadLetterQueryError(field, `must be an integer from 1 to ${max}`);
+  }
+}
+
 /**
  * Redrives the records that match a filter (newest first), each as
  * {@link redrive} does with its own payload, skipping those redriven before.
- * Stops after `limit` redrives.
+ *
+ * The work is bounded: it stops after `limit` redrives or `maxScanned` records
+ * read, whichever comes first, and reads the index in steps of what it still
+ * needs — `limit` records when the newest ones are all redrivable, a growing
+ * step (never beyond `maxScanned`) while it skips. `nextCursor` tells where it
+ * stopped when records are left.
+ *
+ * @throws DeadLetterQueryError `limit`, `maxScanned`, `cursor` or `by` out of range
  */
 export async function redriveMany(
-  store: DeadLetterStore,
+  store: DeadLetterRecords,
   filter: RedriveManyFilter,
 ): Promise<RedriveManyResult> {
   checkBy(filter.by);
-  if (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > MAX_BULK) {
-    throw new DeadLetterQueryError('limit', `must be an integer from 1 to ${MAX_BULK}`);
-  }
+  checkRange('limit', filter.limit, MAX_BULK);
+  const maxScanned = filter.maxScanned ?? MAX_BULK_SCAN;
+  checkRange('maxScanned', maxScanned, MAX_BULK_SCAN);
+  let position: PagePosition | undefined =
+    filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
   const needle = filter.reasonContains?.toLowerCase();
-  const result: RedriveManyResult = { redriven: 0, jobIds: [], byQueue: {}, skipped: 0 };
   const key = store.indexFor(filter);
-  for await (const entries of scanNewestFirst(store.client, key, Number.NEGATIVE_INFINITY, undefined, 200)) {
-    const loaded = await store.load(entries.map((e) => e.id));
-    for (const record of loaded) {
+  const min = Number.NEGATIVE_INFINITY;
+  const result: RedriveManyResult = {
+    redriven: 0,
+    jobIds: [],
+    byQueue: {},
+    skipped: 0,
+    scanned: 0,
+    nextCursor: undefined,
+  };
+  const done = () => result.redriven === filter.limit || result.scanned === maxScanned;
+
+  while (!done()) {
+    // What is still needed; after skips, as many again as read so far (few round trips, bounded reads).
+    const step = Math.min(
+      maxScanned - result.scanned,
+      Math.max(filter.limit - result.redriven, result.scanned),
+    );
+    const entries = await entriesAfter(store.client, key, min, position, step);
+    const loaded = await store.load(entries.map((entry) => entry.id));
+    for (const [i, entry] of entries.entries()) {
+      if (done()) {
+        result.nextCursor = position && encodeCursor(position);
+        return result;
+      }
+      position = entry;
+      result.scanned += 1;
+      const record = loaded[i];
       if (!record || auditOf(record) || record.claim) continue;
       if (needle !== undefined && !record.record.failedReason.toLowerCase().includes(needle)) continue;
+      if (filter.accept && !filter.accept({ id: record.id, record: record.record })) continue;
       try {
         const sent = await redriveLoaded(store, record, { by: filter.by });
         result.redriven += 1;
         result.jobIds.push(sent.jobId);
         result.byQueue[sent.queue] = (result.byQueue[sent.queue] ?? 0) + 1;
       } catch (error) {
+        // Removed meanwhile: gone. Taken by another redrive, a payload or queue that no longer fits: skipped.
+        if (error instanceof DeadLetterNotFoundError) continue;
         if (!(error instanceof DeadLetterStoreError)) throw error;
         result.skipped += 1;
       }
-      if (result.redriven === filter.limit) return result;
     }
+    if (entries.length < step) return result;
+  }
+  // Stopped at the end of a step: a cursor only if records follow.
+  if (position && (await entriesAfter(store.client, key, min, position, 1)).length > 0) {
+    result.nextCursor = encodeCursor(position);
   }
   return result;
 }

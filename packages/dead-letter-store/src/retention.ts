@@ -1,6 +1,6 @@
 import { entriesFromFlat } from './index-scan.js';
 import { withLock } from './lock.js';
-import type { DeadLetterStore } from './store.js';
+import type { DeadLetterRecords } from './records.js';
 
 export interface RetentionOptions {
   /** Records that failed longer ago than this are trimmed (`DLQ_RETENTION_DAYS`). */
@@ -39,7 +39,7 @@ const DAY_MS = 86_400_000;
  * `remove`d ones. One process at a time (a Redis lock); others return
  * `ran: false`.
  */
-export async function trim(store: DeadLetterStore, options: RetentionOptions): Promise<RetentionResult> {
+export async function trim(store: DeadLetterRecords, options: RetentionOptions): Promise<RetentionResult> {
   const batchSize = options.batchSize ?? 500;
   const trimmed: TrimCounts = {};
   const ran = await withLock(

@@ -38,6 +38,7 @@ export interface FailingJob {
   data: unknown;
   /** The error message the worker fails it with. */
   reason?: string;
+  /** Default `{ attempts: 1 }`; given options replace it (`{}`: BullMQ's own default, one attempt). */
   opts?: JobsOptions;
 }
 
@@ -52,7 +53,7 @@ export async function failJobs(redis: TestRedis, queueName: string, jobs: Failin
     jobs.map((job) => ({
       name: job.name,
       data: { payload: job.data, reason: job.reason ?? 'boom' },
-      opts: { attempts: 1, ...job.opts },
+      opts: job.opts ?? { attempts: 1 },
     })),
   );
   // The payload is wrapped so the worker knows the reason; unwrap it before the job fails for good.
@@ -85,4 +86,35 @@ export async function failJobs(redis: TestRedis, queueName: string, jobs: Failin
   const failed = await Promise.all(added.map((job) => queue.getJob(job.id ?? '')));
   await queue.close();
   return failed.filter((job): job is Job => job !== undefined);
+}
+
+/**
+ * Watches the Redis server (MONITOR) for reads of record jobs under `prefix`:
+ * `reads()` settles (a marker command seen after everything sent before it)
+ * and returns the record ids read so far, one per `HMGET`, in order.
+ */
+export async function watchRecordReads(redis: TestRedis, prefix: string) {
+  const monitor = await redis.connection().monitor();
+  const jobKeys = `${prefix}:dead-letters:`;
+  const seen: string[] = [];
+  const markers = new Map<string, () => void>();
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const [command = '', key = ''] = args;
+    if (command.toLowerCase() === 'echo') markers.get(key)?.();
+    else if (command.toLowerCase() === 'hmget' && key.startsWith(jobKeys)) {
+      seen.push(key.slice(jobKeys.length));
+    }
+  });
+  const client = redis.connection();
+  return {
+    async reads(): Promise<string[]> {
+      const marker = `${prefix}:marker:${seen.length}:${Math.random()}`;
+      const arrived = new Promise<void>((resolve) => markers.set(marker, resolve));
+      await client.echo(marker);
+      await arrived;
+      markers.delete(marker);
+      return seen.splice(0);
+    },
+    close: () => monitor.disconnect(),
+  };
 }

@@ -8,10 +8,11 @@ import {
   DeadLetterPayloadError,
   DeadLetterQueryError,
   DeadLetterStore,
+  DeadLetterStoredPayloadError,
   DeadLetterUnknownQueueError,
   redriveJobId,
 } from '../src/index.js';
-import { sampleRecord, seed } from './helpers.js';
+import { sampleRecord, seed, watchRecordReads } from './helpers.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 
@@ -193,6 +194,91 @@ describe('dead-letter store: redrive', () => {
     const third = await store.redriveMany({ reasonContains: 'smtp', limit: 1_000, by: 'ops' });
     expect(third).toMatchObject({ redriven: 0 });
     await expect(store.redriveMany({ limit: 1_001, by: 'ops' })).rejects.toBeInstanceOf(DeadLetterQueryError);
+    await Promise.all([store.close(), queue.close()]);
+  });
+
+  it('says when the stored payload no longer fits, and asks for a replacement', async () => {
+    const { store, queue } = setup();
+    const [id = ''] = await seed(store, [
+      sampleRecord({
+        queue: 'emails',
+        jobId: '1',
+        jobName: 'welcome',
+        failedAt: T0,
+        data: { userId: 1, to: 'not an address' },
+      }),
+    ]);
+    const error = (await store.redrive(id, { by: 'ops' }).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(DeadLetterStoredPayloadError);
+    expect(error).toMatchObject({
+      code: 'DEAD_LETTER_STORED_PAYLOAD_INVALID',
+      issues: [expect.objectContaining({ path: '/to' })],
+    });
+    expect(error.message).toMatch(/stored payload .* no longer fits .*replacement payload as `data`/);
+    expect(await queue.count()).toBe(0);
+    // A replacement fixes it.
+    await store.redrive(id, { by: 'ops', data: { userId: 1, to: 'ada@example.com' } });
+    expect(await queue.count()).toBe(1);
+    await Promise.all([store.close(), queue.close()]);
+  });
+
+  it('bulk: reads only what it needs, stops at `maxScanned`, and goes on from its cursor', async () => {
+    const { store, queue } = setup();
+    const ids = await seed(
+      store,
+      Array.from({ length: 30 }, (_, i) =>
+        sampleRecord({ queue: 'emails', jobId: `b${i}`, jobName: 'welcome', failedAt: T0 + i }),
+      ),
+    );
+    const newestFirst = [...ids].reverse();
+    const watch = await watchRecordReads(redis, redis.prefix);
+
+    // Fresh records: limit 5 reads 5 records, not the whole index.
+    const first = await store.redriveMany({ limit: 5, by: 'ops' });
+    expect(first).toMatchObject({ redriven: 5, skipped: 0, scanned: 5 });
+    expect(first.nextCursor).toBeDefined();
+    expect(await watch.reads()).toEqual(newestFirst.slice(0, 5));
+
+    // From its cursor, the next five, without reading the redriven ones again.
+    const next = await store.redriveMany({ limit: 5, by: 'ops', cursor: first.nextCursor });
+    expect(next).toMatchObject({ redriven: 5, scanned: 5 });
+    expect(await watch.reads()).toEqual(newestFirst.slice(5, 10));
+
+    // Without one, it skips the ten redriven, reading in steps of 2, 2, 4 and 8, and stops at the limit.
+    const again = await store.redriveMany({ limit: 2, by: 'ops' });
+    expect(again).toMatchObject({ redriven: 2, scanned: 12 });
+    expect(await watch.reads()).toEqual(newestFirst.slice(0, 16));
+
+    // Nothing matches: at most `maxScanned` per call, then the cursor, to the end of the index.
+    let cursor: string | undefined;
+    const scans: number[] = [];
+    do {
+      const page = await store.redriveMany({
+        limit: 1_000,
+        maxScanned: 8,
+        reasonContains: 'nope',
+        by: 'ops',
+        cursor,
+      });
+      expect(page.redriven).toBe(0);
+      expect((await watch.reads()).length).toBe(page.scanned);
+      scans.push(page.scanned);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined && scans.length < 10);
+    expect(scans).toEqual([8, 8, 8, 6]);
+
+    // The rest, from the cursor of the limit-2 call: exactly the 18 left, so no cursor (nothing follows).
+    const last = await store.redriveMany({ limit: 18, by: 'ops', cursor: again.nextCursor });
+    expect(last).toMatchObject({ redriven: 18, scanned: 18, nextCursor: undefined });
+    expect(await watch.reads()).toEqual(newestFirst.slice(12));
+    expect(await queue.count()).toBe(30);
+    await expect(store.redriveMany({ limit: 1, maxScanned: 0, by: 'ops' })).rejects.toBeInstanceOf(
+      DeadLetterQueryError,
+    );
+    await expect(store.redriveMany({ limit: 1, cursor: 'nope!', by: 'ops' })).rejects.toBeInstanceOf(
+      DeadLetterQueryError,
+    );
+    watch.close();
     await Promise.all([store.close(), queue.close()]);
   });
 });

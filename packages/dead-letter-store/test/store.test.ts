@@ -1,4 +1,4 @@
-import { deadLetterId, deadLetters } from '@jobfleet/queue-contracts';
+import { deadLetterId, deadLetters, emails, toDeadLetter } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import {
   encodeCursor,
   type StoredDeadLetter,
 } from '../src/index.js';
-import { sampleRecord, seed } from './helpers.js';
+import { failJobs, sampleRecord, seed } from './helpers.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 
@@ -160,6 +160,27 @@ describe('dead-letter store: index, list, get, remove', () => {
     expect(await store.get(id)).toBeUndefined();
     await expect(store.remove('emails.nope.1')).rejects.toBeInstanceOf(DeadLetterNotFoundError);
     await dlq.close();
+    await store.close();
+  });
+
+  it("writes the attempts the job really had: a job on BullMQ's default (stored as 0) had one", async () => {
+    const store = open();
+    const [plain, retried] = await failJobs(redis, emails.name, [
+      { name: 'welcome', data: { userId: 1, to: 'ada@example.com' }, opts: {} },
+      { name: 'welcome', data: { userId: 2, to: 'ada@example.com' }, opts: { attempts: 2 } },
+    ]);
+    if (!plain || !retried) throw new Error('jobs missing');
+    // What BullMQ keeps for a job added without attempts, and what the record used to copy.
+    expect(plain.opts.attempts).toBe(0);
+    expect(plain.attemptsMade).toBe(1);
+    // As the worker runtime (live path) and reconciliation write records.
+    const plainId = await store.capture(toDeadLetter(plain));
+    const retriedId = await store.capture(toDeadLetter(retried));
+    expect((await store.get(plainId))?.record).toMatchObject({ options: { attempts: 1 }, attemptsMade: 1 });
+    expect((await store.get(retriedId))?.record).toMatchObject({ options: { attempts: 2 }, attemptsMade: 2 });
+    // bull-board shows the record job's data: the same options.
+    const job = await store.deadLetterQueue.getJob(plainId);
+    expect(job?.data).toMatchObject({ options: { attempts: 1 } });
     await store.close();
   });
 });

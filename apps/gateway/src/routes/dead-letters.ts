@@ -42,11 +42,15 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
   const onRequest = [authorizeScope(auth, DEAD_LETTERS_SCOPE), rateLimit];
 
   /** Store work for a request: Redis outages → 503, store errors → their HTTP answer. */
-  const withStore = async <T>(work: () => Promise<T>, id?: string): Promise<T> => {
+  const withStore = async <T>(
+    work: () => Promise<T>,
+    id?: string,
+    part?: 'querystring' | 'body',
+  ): Promise<T> => {
     try {
       return await usingRedis(redis, work);
     } catch (error) {
-      throw toHttpError(error, id);
+      throw toHttpError(error, id, part);
     }
   };
 
@@ -128,7 +132,10 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
             401,
             403,
             [404, 'No such record, or one of another tenant.'],
-            [409, "Redriven before (or being redriven now), or the record's queue has no contract."],
+            [
+              409,
+              "Redriven before (or being redriven now), the record's queue has no contract, or — without `data` — the record's own payload no longer fits its contract (`errors[]` point into the record, under `/data`; send a replacement `data`).",
+            ],
             413,
             415,
             429,
@@ -170,7 +177,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
         tags: TAGS,
         summary: 'Redrive dead-letter records in bulk',
         description:
-          'Sends back, newest first, up to `limit` records that match every given filter and were not redriven before, each with its own payload.',
+          'Sends back, newest first, up to `limit` (required) records that match every given filter and were not redriven before, each with its own payload. One request reads at most 1,000 records and stops at `limit`; `nextCursor` lets the next request go on from there.',
         body: BulkRedriveBody,
         response: {
           200: { ...BulkRedriveResult, description: 'How many were sent back.' },
@@ -181,14 +188,18 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
     },
     async (request) => {
       const principal = principalOf(request);
-      const result = await withStore(() => redriveVisible(store, principal, request.body));
+      const result = await withStore(() => redriveVisible(store, principal, request.body), undefined, 'body');
       for (const [queue, n] of Object.entries(result.byQueue)) metrics.deadLetterRedrives.inc({ queue }, n);
       describeOutcome(request, 'dead letters redriven', {
         client: principal.id,
         redriven: result.redriven,
         skipped: result.skipped,
+        scanned: result.scanned,
       });
-      return { redriven: result.redriven, skipped: result.skipped, jobIds: result.jobIds };
+      const { redriven, skipped, jobIds, scanned, nextCursor } = result;
+      return nextCursor === undefined
+        ? { redriven, skipped, jobIds, scanned }
+        : { redriven, skipped, jobIds, scanned, nextCursor };
     },
   );
 

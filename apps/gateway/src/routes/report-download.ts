@@ -57,7 +57,8 @@ export const reportDownloadRoutes: FastifyPluginAsync<ReportRouteOptions> = asyn
               'application/pdf': { schema: { type: 'string', format: 'binary' } },
             },
           },
-          304: { ...Type.Null(), description: 'The `If-None-Match` ETag matches: the copy held is current.' },
+          // No body and no content type: a 304 carries the representation's headers only (RFC 9110, 15.4.5).
+          304: { description: 'The `If-None-Match` ETag matches: the copy held is current. No body.' },
           ...errorResponses(
             401,
             403,
@@ -99,7 +100,8 @@ export const reportDownloadRoutes: FastifyPluginAsync<ReportRouteOptions> = asyn
       // Private (a tenant's data), but revalidated with the ETag rather than never stored.
       reply.header('cache-control', 'private, no-cache');
       if (ifNoneMatchHits(request.headers['if-none-match'], report)) {
-        return reply.code(304).header('etag', reportEtag(report)).send(null);
+        // `send()` with nothing: `send(null)` would serialize `null` (4 bytes of JSON) into a 304.
+        return reply.code(304).header('etag', reportEtag(report)).send();
       }
       const file = await store.open(report.tenant, jobId);
       if (!file) throw new ReportNotFoundError(jobId, '');
