@@ -2,7 +2,11 @@
 // The two Quickstart commands, `npm start` and `npm test`, land here. With only
 // Node.js on the machine, this gets the pinned pnpm, installs the workspace from
 // the lockfile, builds it, and runs the fleet, the tests or the benchmarks.
-import { spawnSync } from 'node:child_process';
+//
+// Signals: whoever started us may signal only our PID (a supervisor, `timeout`,
+// an IDE's stop button, npm forwarding its own), so every signal is passed on to
+// the command running now, and we exit when it has.
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,12 +19,66 @@ const pinned = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).pack
 const command = process.argv[2];
 
 const say = (line) => process.stderr.write(`[jobfleet] ${line}\n`);
+// A closed terminal or pipe must not end us while the fleet is still stopping.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 
+/** Every command we run: no telemetry, no update notices (turbo, pnpm, npm through npx). */
+const quiet = {
+  ...process.env,
+  TURBO_TELEMETRY_DISABLED: '1',
+  TURBO_NO_UPDATE_NOTIFIER: '1',
+  DO_NOT_TRACK: '1',
+  PNPM_CONFIG_UPDATE_NOTIFIER: 'false',
+  NPM_CONFIG_UPDATE_NOTIFIER: 'false',
+};
+
+/** The command running now, and the first signal we were sent. */
+let current;
+let signalled;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Exits as the child did: with its code, or by the same signal. */
+function exitLike(code, signal) {
+  if (signal) {
+    for (const name of SIGNALS) process.removeAllListeners(name);
+    process.kill(process.pid, signal);
+    return;
+  }
+  process.exit(code ?? 1);
+}
+
+for (const signal of SIGNALS) {
+  process.on(signal, () => {
+    signalled ??= signal;
+    if (current) current.kill(signal);
+    else exitLike(undefined, signal);
+  });
+}
+
+// npm and pnpm pass their signals on to us, but a package manager that is killed outright cannot:
+// when the one that started us is gone, stop as if it had sent SIGTERM.
+if (process.env.npm_lifecycle_event) {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid === parent || signalled) return;
+    signalled = 'SIGTERM';
+    current?.kill('SIGTERM');
+  }, 1_000).unref();
+}
+
+/** Runs a command to its end; a signal we receive meanwhile goes to it, and then we stop too. */
 function run(cmd, args, options = {}) {
-  const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...options });
-  if (result.error) throw result.error;
-  if (result.signal) process.kill(process.pid, result.signal);
-  if (result.status !== 0) process.exit(result.status ?? 1);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: 'inherit', env: quiet, ...options });
+    current = child;
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      current = undefined;
+      if (signalled || signal || code !== 0) exitLike(code, signal);
+      else resolve();
+    });
+  });
 }
 
 function pnpm() {
@@ -49,7 +107,7 @@ const TOOLS = {
 };
 
 /** Installs what is missing from Debian's packages when we can (root with apt-get), or says what to install. */
-function ensureTools(task) {
+async function ensureTools(task) {
   const missing = TOOLS[task].filter(
     ([binary, override]) => !(override && process.env[override]) && !onPath(binary),
   );
@@ -57,9 +115,7 @@ function ensureTools(task) {
   const packages = missing.map(([, , pkg]) => pkg);
   if (process.getuid?.() === 0 && onPath('apt-get')) {
     say(`installing missing Debian packages: ${packages.join(' ')}`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    run('apt-get', ['update', '-q'], { env });
-    run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { env });
+    await run('sh', [join(root, 'scripts/apt-install.sh'), ...packages]);
     return;
   }
   say(`missing: ${missing.map(([binary]) => binary).join(', ')}`);
@@ -75,16 +131,18 @@ if (!['start', 'test', 'bench'].includes(command)) {
 }
 
 const [bin, ...prefix] = pnpm();
-ensureTools(command);
-run(bin, [...prefix, 'install', '--frozen-lockfile']);
-run(bin, [...prefix, 'turbo', 'run', 'build', '--output-logs=errors-only']);
+await ensureTools(command);
+await run(bin, [...prefix, 'install', '--frozen-lockfile']);
+await run(bin, [...prefix, 'turbo', 'run', 'build', '--output-logs=errors-only']);
 if (command === 'start') {
-  // Ctrl-C reaches the launcher too; it stops the fleet in order, and we wait for it.
-  process.on('SIGINT', () => {});
-  process.on('SIGTERM', () => {});
-  run(process.execPath, [join(root, 'tooling/local-fleet/dist/main.js')]);
+  // In a process group of its own, so a terminal's Ctrl-C arrives once, through us; the IPC
+  // channel tells it when we are gone, however we went.
+  await run(process.execPath, [join(root, 'tooling/local-fleet/dist/main.js')], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    detached: true,
+  });
 } else if (command === 'test') {
-  run(bin, [...prefix, 'turbo', 'run', 'test', '--concurrency=1']);
+  await run(bin, [...prefix, 'turbo', 'run', 'test', '--concurrency=1']);
 } else {
-  run(bin, [...prefix, '--filter', '@jobfleet/bench', 'bench']);
+  await run(bin, [...prefix, '--filter', '@jobfleet/bench', 'bench']);
 }

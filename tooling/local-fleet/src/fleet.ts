@@ -2,145 +2,284 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { formatPasswordHash, hashPassword } from '@jobfleet/dashboard/password';
-import { waitUntilReady } from '@jobfleet/test-utils';
+import { type RedisServer, waitUntilReady } from '@jobfleet/test-utils';
+import { describeEmailTransport } from './banner.js';
 import { developmentSecret } from './dev-key.js';
+import { readFleetManifest } from './manifest.js';
 import { resolveRedis } from './redis.js';
-import { FLEET } from './services.js';
+import { DEFAULT_RESTART_POLICY, type RestartPolicy, restartDelay } from './restart-policy.js';
+import { type FleetService, fleetServices, servicePort } from './services.js';
 
 export interface FleetOptions {
   root: string;
   env: NodeJS.ProcessEnv;
   /** Where the launcher's own lines and the apps' log lines go. */
   out: (line: string) => void;
+  /** The apps to run; by default those of `<root>/fleet.json`. */
+  services?: readonly FleetService[];
+  /** How crashed apps are restarted; by default 1 s doubling up to 30 s, reset after a minute up. */
+  restart?: RestartPolicy;
 }
 
-export interface RunningFleet {
+/** The local fleet: created idle, so a signal that arrives while it starts can stop it too. */
+export interface LocalFleet {
+  /** Starts Redis if needed, then every app in order, each once the previous one is ready. */
+  start(): Promise<StartedFleet>;
+  /** Each app's current process id (it changes when the app is restarted); undefined while it is down. */
+  pids(): Record<string, number | undefined>;
+  /**
+   * Stops the apps (SIGTERM, letting in-flight jobs finish; SIGKILL for any still
+   * running `SHUTDOWN_TIMEOUT_MS` + 5 s later), then our Redis. Resolves to the
+   * apps' worst exit code. Also ends a `start()` in progress, which then rejects.
+   */
+  stop(): Promise<number>;
+  /** Stops at once: SIGKILL to every app, then our Redis. Resolves as {@link LocalFleet.stop} does. */
+  kill(): Promise<number>;
+  /** SIGKILL to every app and our Redis, synchronously: for a launcher that is exiting anyway. */
+  killNow(): void;
+}
+
+export interface StartedFleet {
   urls: Record<string, string>;
   apiKey: string | undefined;
-  /** Stops the apps (SIGTERM, letting in-flight jobs finish), then our Redis. Resolves to the apps' worst exit code. */
-  stop(): Promise<number>;
-  /** Resolves when any app exits on its own. */
-  exited: Promise<{ name: string; code: number | null }>;
 }
 
-/** Starts Redis if needed, then every app of the fleet, and waits until each is ready. */
-export async function startFleet({ root, env, out }: FleetOptions): Promise<RunningFleet> {
-  const dataDir = env.JOBFLEET_DATA_DIR ?? join(root, '.data');
-  const redis = await resolveRedis({
-    redisUrl: env.REDIS_URL,
-    port: Number(env.JOBFLEET_LOCAL_REDIS_PORT ?? 6379),
-    dataDir,
-    log: (line) => out(`[fleet] ${line}`),
-  });
+/** What {@link startFleet} resolves to. */
+export type RunningFleet = LocalFleet & StartedFleet;
 
-  const ownKeys = !env.GATEWAY_API_KEYS && !env.GATEWAY_API_KEYS_FILE && env.GATEWAY_AUTH !== 'disabled';
-  const apiKey = ownKeys ? developmentSecret(join(dataDir, 'dev-api-key'), 'dev_') : undefined;
-  const ownUsers = !env.DASHBOARD_USERS && !env.DASHBOARD_USERS_FILE && env.DASHBOARD_AUTH !== 'disabled';
-  const dashboardPassword = ownUsers ? developmentSecret(join(dataDir, 'dev-dashboard-password')) : undefined;
-  const dashboardUsers = dashboardPassword
-    ? JSON.stringify([
-        {
-          username: 'dev',
-          passwordHash: formatPasswordHash(await hashPassword(dashboardPassword)),
-          role: 'admin',
-        },
-      ])
-    : undefined;
-  const shared: NodeJS.ProcessEnv = {
-    ...env,
-    // Kept under .data so dashboard logins survive a restart of `pnpm start`.
-    DASHBOARD_SESSION_SECRET:
-      env.DASHBOARD_SESSION_SECRET ?? developmentSecret(join(dataDir, 'dev-session-secret')),
-    ...(dashboardUsers ? { DASHBOARD_USERS: dashboardUsers } : {}),
-    REDIS_URL: redis.url,
-    HOST: env.HOST ?? '127.0.0.1',
-    EMAIL_OUTBOX_DIR: env.EMAIL_OUTBOX_DIR ?? join(dataDir, 'outbox'),
-    REPORTS_DIR: env.REPORTS_DIR ?? join(dataDir, 'reports'),
-    ...(apiKey
-      ? { GATEWAY_API_KEYS: JSON.stringify([{ id: 'development', key: apiKey, scopes: ['admin'] }]) }
-      : {}),
+/** Beyond the apps' own shutdown deadline, before the launcher stops waiting for them. */
+const STOP_GRACE_MS = 5_000;
+
+/** One app under supervision. */
+interface App {
+  readonly service: FleetService;
+  readonly port: number;
+  readonly url: string;
+  child: ChildProcess | undefined;
+  /** Once ready for the first time, a crash restarts it; before that it fails the start. */
+  supervised: boolean;
+  crashesInARow: number;
+  startedAt: number;
+  restartTimer: NodeJS.Timeout | undefined;
+}
+
+const alive = (child: ChildProcess | undefined): boolean =>
+  child !== undefined && child.exitCode === null && child.signalCode === null;
+
+/** Starts the fleet and resolves once every app is ready. */
+export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
+  const fleet = createFleet(options);
+  return { ...fleet, ...(await fleet.start()) };
+}
+
+/**
+ * The local fleet of `fleet.json`'s apps, not yet started. Reads the manifest
+ * and the port overrides now, so a mistake in either throws before anything runs.
+ */
+export function createFleet({ root, env, out, services, restart }: FleetOptions): LocalFleet {
+  const policy = restart ?? DEFAULT_RESTART_POLICY;
+  const fleet = services ?? fleetServices(readFleetManifest(root));
+  const shutdownTimeoutMs = Number(env.SHUTDOWN_TIMEOUT_MS) > 0 ? Number(env.SHUTDOWN_TIMEOUT_MS) : 30_000;
+  const dataDir = env.JOBFLEET_DATA_DIR ?? join(root, '.data');
+  const apps: App[] = fleet.map((service) => {
+    const port = servicePort(service, env);
+    return {
+      service,
+      port,
+      url: `http://127.0.0.1:${port}`,
+      child: undefined,
+      supervised: false,
+      crashesInARow: 0,
+      startedAt: 0,
+      restartTimer: undefined,
+    };
+  });
+  let redis: Promise<{ url: string; server?: RedisServer } | undefined> = Promise.resolve(undefined);
+  let shared: NodeJS.ProcessEnv = env;
+  let stopping: Promise<number> | undefined;
+
+  const launch = (app: App): ChildProcess => {
+    const { service } = app;
+    // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the apps in order.
+    const child = spawn(process.execPath, [join(root, service.main)], {
+      cwd: root,
+      env: { ...shared, [service.portKey]: String(app.port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    app.child = child;
+    app.startedAt = performance.now();
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream) createInterface({ input: stream }).on('line', (line) => out(`[${service.name}] ${line}`));
+    }
+    child.once('exit', (code, signal) => {
+      if (stopping || !app.supervised) return;
+      if (performance.now() - app.startedAt >= policy.resetAfterMs) app.crashesInARow = 0;
+      app.crashesInARow += 1;
+      const delay = restartDelay(app.crashesInARow, policy);
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      out(
+        `[fleet] ${service.name} exited unexpectedly (${how}); restarting it in ${delay / 1000} s (crash ${app.crashesInARow} in a row)`,
+      );
+      app.restartTimer = setTimeout(() => {
+        app.restartTimer = undefined;
+        if (!stopping) relaunch(app);
+      }, delay);
+    });
+    return child;
   };
 
-  const children = new Map<string, ChildProcess>();
-  const urls: Record<string, string> = {};
-  let notifyExit: (value: { name: string; code: number | null }) => void = () => {};
-  const exited = new Promise<{ name: string; code: number | null }>((resolve) => {
-    notifyExit = resolve;
-  });
-  let stopping = false;
-
-  const stop = async () => {
-    stopping = true;
-    let worst = 0;
-    await Promise.all(
-      [...children.entries()].map(
-        ([name, child]) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) {
-              worst = Math.max(worst, child.exitCode ?? 1);
-              return resolve();
-            }
-            child.once('exit', (code) => {
-              worst = Math.max(worst, code ?? 1);
-              out(`[fleet] ${name} exited with code ${code}`);
-              resolve();
-            });
-            child.kill('SIGTERM');
-          }),
-      ),
+  const relaunch = (app: App) => {
+    const child = launch(app);
+    out(`[fleet] restarting ${app.service.name} (pid ${child.pid})`);
+    waitUntilReady(app.url, { timeoutMs: 60_000, intervalMs: 200, child }).then(
+      () => out(`[fleet] ${app.service.name} is ready again at ${app.url}`),
+      // An exit is handled (and logged) by the exit listener; this is only a slow start.
+      (error: Error) => {
+        if (alive(child)) out(`[fleet] ${app.service.name}: ${error.message}`);
+      },
     );
-    if (redis.server) {
+  };
+
+  const stopAll = async (): Promise<number> => {
+    let worst = 0;
+    for (const app of apps) clearTimeout(app.restartTimer);
+    await Promise.all(
+      apps.map(async ({ service, child }) => {
+        // Not started, or crashed and waiting for its restart: nothing to stop.
+        if (!child || !alive(child)) return;
+        const exited = new Promise<void>((resolve) =>
+          child.once('exit', (code, signal) => {
+            worst = Math.max(worst, code ?? 1);
+            out(`[fleet] ${service.name} exited with ${signal ? `signal ${signal}` : `code ${code}`}`);
+            resolve();
+          }),
+        );
+        child.kill('SIGTERM');
+        const overdue = setTimeout(() => {
+          out(
+            `[fleet] ${service.name} still runs ${shutdownTimeoutMs + STOP_GRACE_MS} ms after SIGTERM: killing it`,
+          );
+          child.kill('SIGKILL');
+        }, shutdownTimeoutMs + STOP_GRACE_MS);
+        await exited;
+        clearTimeout(overdue);
+      }),
+    );
+    const server = (await redis)?.server;
+    if (server) {
       out('[fleet] stopping redis-server');
-      await redis.server.shutdown();
+      await server.shutdown();
     }
     return worst;
   };
 
-  try {
-    for (const service of FLEET) {
-      const port = Number(env[service.overrideKey] ?? service.defaultPort);
-      // Own process group: Ctrl-C reaches only the launcher, which then stops the apps in order.
-      const child = spawn(process.execPath, [join(root, service.main)], {
-        cwd: root,
-        env: { ...shared, [service.portKey]: String(port) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      });
-      children.set(service.name, child);
-      for (const stream of [child.stdout, child.stderr]) {
-        if (stream) createInterface({ input: stream }).on('line', (line) => out(`[${service.name}] ${line}`));
-      }
-      child.once('exit', (code) => {
-        if (!stopping) notifyExit({ name: service.name, code });
-      });
-      const url = `http://127.0.0.1:${port}`;
-      await waitUntilReady(url, { timeoutMs: 30_000, intervalMs: 200, child }).catch((error: Error) => {
-        throw new Error(`${service.name}: ${error.message}`);
-      });
-      urls[service.name] = url;
+  const stop = () => {
+    stopping ??= stopAll();
+    return stopping;
+  };
+  const killApps = () => {
+    for (const app of apps) {
+      clearTimeout(app.restartTimer);
+      if (alive(app.child)) app.child?.kill('SIGKILL');
     }
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  };
+  let redisServer: RedisServer | undefined;
+  const stoppedWhileStarting = () => new Error('stopped while starting');
 
-  out('');
-  out('jobfleet is running:');
-  for (const service of FLEET)
-    out(`  ${service.name.padEnd(14)} ${service.describe(urls[service.name] ?? '')}`);
-  out(`  redis          ${redis.url}${redis.server ? ' (started by pnpm start)' : ''}`);
-  if (apiKey)
-    out(
-      `  API key        ${apiKey}   (development key, scope admin; kept in ${join(dataDir, 'dev-api-key')})`,
-    );
-  if (dashboardPassword) {
-    const where = join(dataDir, 'dev-dashboard-password');
-    out(
-      `  dashboard      user "dev", password ${dashboardPassword}   (development user, admin; kept in ${where})`,
-    );
-  }
-  out(`  e-mail outbox  ${shared.EMAIL_OUTBOX_DIR}`);
-  out(`  reports        ${shared.REPORTS_DIR}`);
-  out('Press Ctrl-C to stop.');
-  return { urls, apiKey, stop, exited };
+  const start = async (): Promise<StartedFleet> => {
+    redis = resolveRedis({
+      redisUrl: env.REDIS_URL,
+      port: Number(env.JOBFLEET_LOCAL_REDIS_PORT ?? 6379),
+      dataDir,
+      log: (line) => out(`[fleet] ${line}`),
+    });
+    const resolved = (await redis) as { url: string; server?: RedisServer };
+    const redisUrl = resolved.url;
+    redisServer = resolved.server;
+    if (stopping) throw stoppedWhileStarting();
+
+    const ownKeys = !env.GATEWAY_API_KEYS && !env.GATEWAY_API_KEYS_FILE && env.GATEWAY_AUTH !== 'disabled';
+    const apiKey = ownKeys ? developmentSecret(join(dataDir, 'dev-api-key'), 'dev_') : undefined;
+    const ownUsers = !env.DASHBOARD_USERS && !env.DASHBOARD_USERS_FILE && env.DASHBOARD_AUTH !== 'disabled';
+    const dashboardPassword = ownUsers
+      ? developmentSecret(join(dataDir, 'dev-dashboard-password'))
+      : undefined;
+    const dashboardUsers = dashboardPassword
+      ? JSON.stringify([
+          {
+            username: 'dev',
+            passwordHash: formatPasswordHash(await hashPassword(dashboardPassword)),
+            role: 'admin',
+          },
+        ])
+      : undefined;
+    shared = {
+      ...env,
+      // Kept under .data so dashboard logins survive a restart of `pnpm start`.
+      DASHBOARD_SESSION_SECRET:
+        env.DASHBOARD_SESSION_SECRET ?? developmentSecret(join(dataDir, 'dev-session-secret')),
+      ...(dashboardUsers ? { DASHBOARD_USERS: dashboardUsers } : {}),
+      REDIS_URL: redisUrl,
+      HOST: env.HOST ?? '127.0.0.1',
+      EMAIL_OUTBOX_DIR: env.EMAIL_OUTBOX_DIR ?? join(dataDir, 'outbox'),
+      REPORTS_DIR: env.REPORTS_DIR ?? join(dataDir, 'reports'),
+      ...(apiKey
+        ? { GATEWAY_API_KEYS: JSON.stringify([{ id: 'development', key: apiKey, scopes: ['admin'] }]) }
+        : {}),
+    };
+
+    try {
+      for (const app of apps) {
+        if (stopping) throw stoppedWhileStarting();
+        const child = launch(app);
+        await waitUntilReady(app.url, { timeoutMs: 30_000, intervalMs: 200, child }).catch((error: Error) => {
+          throw stopping ? stoppedWhileStarting() : new Error(`${app.service.name}: ${error.message}`);
+        });
+        app.supervised = true;
+      }
+      if (stopping) throw stoppedWhileStarting();
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+
+    out('');
+    out('jobfleet is running:');
+    for (const app of apps) out(`  ${app.service.name.padEnd(14)} ${app.service.describe(app.url)}`);
+    out(`  redis          ${redisUrl}${redisServer ? ' (started by pnpm start)' : ''}`);
+    if (apiKey)
+      out(
+        `  API key        ${apiKey}   (development key, scope admin; kept in ${join(dataDir, 'dev-api-key')})`,
+      );
+    if (dashboardPassword) {
+      const where = join(dataDir, 'dev-dashboard-password');
+      out(
+        `  dashboard      user "dev", password ${dashboardPassword}   (development user, admin; kept in ${where})`,
+      );
+    }
+    out(`  e-mail         ${describeEmailTransport(shared, shared.EMAIL_OUTBOX_DIR ?? '')}`);
+    out(`  reports        ${shared.REPORTS_DIR}`);
+    out('Press Ctrl-C (or send SIGTERM) to stop; a second signal stops at once. A crashed app is restarted.');
+    return { urls: Object.fromEntries(apps.map((app) => [app.service.name, app.url])), apiKey };
+  };
+
+  return {
+    start,
+    pids: () =>
+      Object.fromEntries(
+        apps.map((app) => [app.service.name, alive(app.child) ? app.child?.pid : undefined]),
+      ),
+    stop,
+    kill() {
+      const done = stop();
+      killApps();
+      return done;
+    },
+    killNow() {
+      killApps();
+      // Sends SIGKILL at once; the promise only reports the exit.
+      void redisServer?.kill();
+    },
+  };
 }

@@ -1,56 +1,64 @@
-/** One process of the local fleet. */
+import type { FleetApp } from './manifest.js';
+
+/** One process of the local fleet, derived from its manifest entry. */
 export interface FleetService {
-  name: string;
-  /** The entrypoint, relative to the repository root. */
-  main: string;
-  /** The env key that holds its HTTP port, and where `pnpm start` reads an override for it. */
-  portKey: 'PORT' | 'METRICS_PORT';
-  overrideKey: string;
-  defaultPort: number;
-  /** What to print for it once it is ready. */
+  readonly name: string;
+  readonly kind: FleetApp['kind'];
+  /** The entrypoint, relative to the repository root: `apps/<name>/dist/main.js`. */
+  readonly main: string;
+  /** The env key the app reads its HTTP port from. */
+  readonly portKey: 'PORT' | 'METRICS_PORT';
+  /** Where `pnpm start` reads an override of that port: `<NAME>_PORT` or `<NAME>_METRICS_PORT`. */
+  readonly overrideKey: string;
+  readonly defaultPort: number;
+  /** What the banner prints for it once it is ready. */
   describe(url: string): string;
 }
 
-/** Every app of the fleet, in start order. Later apps add a line here. */
-export const FLEET: readonly FleetService[] = [
-  {
-    name: 'gateway',
-    main: 'apps/gateway/dist/main.js',
-    portKey: 'PORT',
-    overrideKey: 'GATEWAY_PORT',
-    defaultPort: 3000,
-    describe: (url) => `HTTP API ${url}/v1  (metrics ${url}/metrics)`,
-  },
-  {
-    name: 'dashboard',
-    main: 'apps/dashboard/dist/main.js',
-    portKey: 'PORT',
-    overrideKey: 'DASHBOARD_PORT',
-    defaultPort: 3001,
-    describe: (url) => `dashboard ${url}/  (queues ${url}/admin/queues)`,
-  },
-  {
-    name: 'email-worker',
-    main: 'apps/email-worker/dist/main.js',
-    portKey: 'METRICS_PORT',
-    overrideKey: 'EMAIL_WORKER_METRICS_PORT',
-    defaultPort: 9101,
-    describe: (url) => `metrics ${url}/metrics, health ${url}/health/ready`,
-  },
-  {
-    name: 'report-worker',
-    main: 'apps/report-worker/dist/main.js',
-    portKey: 'METRICS_PORT',
-    overrideKey: 'REPORT_WORKER_METRICS_PORT',
-    defaultPort: 9102,
-    describe: (url) => `metrics ${url}/metrics, health ${url}/health/ready`,
-  },
-  {
-    name: 'dlq-processor',
-    main: 'apps/dlq-processor/dist/main.js',
-    portKey: 'METRICS_PORT',
-    overrideKey: 'DLQ_PROCESSOR_METRICS_PORT',
-    defaultPort: 9103,
-    describe: (url) => `metrics ${url}/metrics, health ${url}/health/ready`,
-  },
-];
+/** Banner lines of apps whose entry page is not their root; every other app gets a generic one. */
+const DESCRIPTIONS: Record<string, (url: string) => string> = {
+  gateway: (url) => `HTTP API ${url}/v1  (metrics ${url}/metrics)`,
+  dashboard: (url) => `dashboard ${url}/  (queues ${url}/admin/queues)`,
+};
+
+/** `email-worker` → `EMAIL_WORKER`. */
+export function envName(name: string): string {
+  return name.toUpperCase().replaceAll('-', '_');
+}
+
+/**
+ * The fleet's services in start order: HTTP apps first (the gateway before the
+ * dashboard, as the manifest lists them), then the workers.
+ */
+export function fleetServices(apps: readonly FleetApp[]): FleetService[] {
+  const ordered = [
+    ...apps.filter((app) => app.kind === 'http'),
+    ...apps.filter((app) => app.kind === 'worker'),
+  ];
+  return ordered.map((app) => {
+    const portKey = app.kind === 'http' ? 'PORT' : 'METRICS_PORT';
+    return {
+      name: app.name,
+      kind: app.kind,
+      main: `apps/${app.name}/dist/main.js`,
+      portKey,
+      overrideKey: `${envName(app.name)}_${portKey}`,
+      defaultPort: app.port,
+      describe:
+        DESCRIPTIONS[app.name] ??
+        (app.kind === 'http'
+          ? (url) => `${url}/  (metrics ${url}/metrics)`
+          : (url) => `metrics ${url}/metrics, health ${url}/health/ready`),
+    };
+  });
+}
+
+/** The port a service listens on: its override variable when set, else the manifest's port. */
+export function servicePort(service: FleetService, env: NodeJS.ProcessEnv): number {
+  const raw = env[service.overrideKey];
+  if (raw === undefined || raw === '') return service.defaultPort;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65_535)
+    throw new Error(`${service.overrideKey} must be a port number from 1 to 65535, not "${raw}"`);
+  return port;
+}

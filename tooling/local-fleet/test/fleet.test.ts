@@ -1,52 +1,18 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@jobfleet/test-utils';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import { FLEET, redisAnswers } from '../src/index.js';
+import { redisAnswers } from '../src/index.js';
+import { appPid, busyPorts, descendants, launch, running, services } from './support/launch.js';
 
 const launcher = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/main.js');
 
-/** Runs `pnpm start`'s launcher with its own Redis port, app ports and data directory. */
+/** Runs `pnpm start`'s local fleet with its own Redis port, app ports and data directory. */
 async function startLauncher() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'jobfleet-fleet-'));
-  const redisPort = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    JOBFLEET_DATA_DIR: dataDir,
-    JOBFLEET_LOCAL_REDIS_PORT: String(redisPort),
-    LOG_LEVEL: 'warn',
-  };
-  // Every app on a free port, never the machine's 3000, 3001, 9101, ….
-  for (const service of FLEET) env[service.overrideKey] = String(await freePort());
-  const gatewayPort = env.GATEWAY_PORT;
-  const child = spawn(process.execPath, [launcher], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
-  const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      if (line.startsWith('Press Ctrl-C')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`launcher exited with ${code}:\n${lines.join('\n')}`)));
-  });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await ready;
-  const key = /API key\s+(\S+)/.exec(lines.join('\n'))?.[1];
-  return {
-    child,
-    lines,
-    exit,
-    dataDir,
-    env,
-    redisUrl: `redis://127.0.0.1:${redisPort}`,
-    gateway: `http://127.0.0.1:${gatewayPort}`,
-    key,
-  };
+  const fleet = await launch(process.execPath, [launcher]);
+  const key = /API key\s+(\S+)/.exec(fleet.lines.join('\n'))?.[1];
+  return { ...fleet, redisUrl: `redis://127.0.0.1:${fleet.redisPort}`, key };
 }
 
 describe('pnpm start (local fleet)', () => {
@@ -67,6 +33,7 @@ describe('pnpm start (local fleet)', () => {
       });
       expect(page.status).toBe(303);
       expect(output).toContain('(started by pnpm start)');
+      expect(output).toMatch(new RegExp(`e-mail\\s+outbox ${join(fleet.dataDir, 'outbox')}`));
       expect(fleet.key).toMatch(/^dev_/);
       expect(readFileSync(join(fleet.dataDir, 'dev-api-key'), 'utf8').trim()).toBe(fleet.key);
 
@@ -100,7 +67,53 @@ describe('pnpm start (local fleet)', () => {
     } finally {
       fleet.child.kill('SIGINT');
     }
-    expect(await fleet.exit).toBe(0);
+    expect((await fleet.exit).code).toBe(0);
     expect(await redisAnswers(fleet.redisUrl)).toBe(false);
   });
+
+  it('restarts an app that crashes, with a log line, and leaves the others running', async () => {
+    const fleet = await startLauncher();
+    const pid = fleet.child.pid ?? 0;
+    let tree: number[] = [];
+    try {
+      const before = Object.fromEntries(services.map((s) => [s.name, appPid(descendants(pid), s.name)]));
+      const crashed = before['email-worker'];
+      expect(crashed).toBeDefined();
+
+      process.kill(crashed ?? 0, 'SIGKILL');
+      await fleet.line(
+        /^\[fleet\] email-worker exited unexpectedly \(signal SIGKILL\); restarting it in 1 s/,
+      );
+      await fleet.line(/^\[fleet\] email-worker is ready again at /);
+
+      const after = Object.fromEntries(services.map((s) => [s.name, appPid(descendants(pid), s.name)]));
+      expect(after['email-worker']).toBeDefined();
+      expect(after['email-worker']).not.toBe(crashed);
+      const ready = await fetch(`http://127.0.0.1:${fleet.env.EMAIL_WORKER_METRICS_PORT}/health/ready`);
+      expect(ready.status).toBe(200);
+      // Nobody else was touched: same processes, still serving.
+      for (const service of services.filter((s) => s.name !== 'email-worker')) {
+        expect(after[service.name], service.name).toBe(before[service.name]);
+        const port = fleet.env[service.overrideKey];
+        const health = await fetch(`http://127.0.0.1:${port}/health/ready`);
+        expect(health.status, service.name).toBe(200);
+      }
+      expect(fleet.child.exitCode).toBeNull();
+
+      // A second crash in a row waits twice as long.
+      process.kill(after['email-worker'] ?? 0, 'SIGKILL');
+      await fleet.line(
+        /^\[fleet\] email-worker exited unexpectedly \(signal SIGKILL\); restarting it in 2 s \(crash 2 in a row\)/,
+      );
+    } finally {
+      tree = descendants(pid);
+      fleet.child.kill('SIGTERM');
+    }
+    expect((await fleet.exit).code).toBe(0);
+    // The restart pending at the stop never happens, and nothing outlives the launcher.
+    expect(fleet.lines.filter((l) => l.startsWith('[fleet] restarting email-worker'))).toHaveLength(1);
+    expect(tree.length).toBeGreaterThanOrEqual(services.length); // Redis and the apps but the crashed one
+    expect(tree.filter(running)).toEqual([]);
+    expect(await busyPorts(fleet.ports)).toEqual([]);
+  }, 120_000);
 });

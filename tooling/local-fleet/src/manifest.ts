@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** What `pnpm start` reads of one app in `fleet.json`; other fields belong to other tools. */
+export interface FleetApp {
+  /** The folder under `apps/`, kebab-case. */
+  readonly name: string;
+  /** `http` serves on `PORT`; `worker` serves `/metrics` and `/health/*` on `METRICS_PORT`. */
+  readonly kind: 'http' | 'worker';
+  /** Its default port. */
+  readonly port: number;
+}
+
+const NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+
+/**
+ * The apps listed in `<root>/fleet.json`, in the manifest's order. Throws one
+ * message naming every entry that cannot be run.
+ */
+export function readFleetManifest(root: string): FleetApp[] {
+  const path = join(root, 'fleet.json');
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read the fleet manifest ${path}: ${(error as Error).message}`);
+  }
+  return parseFleetManifest(manifest, path);
+}
+
+/** {@link readFleetManifest} on an already parsed document; `source` names it in errors. */
+export function parseFleetManifest(manifest: unknown, source = 'fleet.json'): FleetApp[] {
+  const apps = (manifest as { apps?: unknown } | null)?.apps;
+  if (!Array.isArray(apps)) throw new Error(`${source}: "apps" must be an array`);
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const result: FleetApp[] = [];
+  apps.forEach((entry: unknown, index) => {
+    const { name, kind, port } = (entry ?? {}) as Record<string, unknown>;
+    const where = `apps[${index}]${typeof name === 'string' ? ` (${name})` : ''}`;
+    const before = problems.length;
+    if (typeof name !== 'string' || !NAME.test(name)) problems.push(`${where}: "name" must be kebab-case`);
+    else if (seen.has(name)) problems.push(`${where}: "name" is listed twice`);
+    if (kind !== 'http' && kind !== 'worker') problems.push(`${where}: "kind" must be "http" or "worker"`);
+    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65_535)
+      problems.push(`${where}: "port" must be an integer from 1 to 65535`);
+    if (problems.length > before) return;
+    seen.add(name as string);
+    result.push({ name: name as string, kind: kind as FleetApp['kind'], port: port as number });
+  });
+  if (problems.length > 0) throw new Error(`${source}: ${problems.join('; ')}`);
+  return result;
+}
