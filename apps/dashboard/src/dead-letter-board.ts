@@ -19,10 +19,10 @@ export const DASHBOARD_REDRIVER = 'dashboard:';
  * there, and where the rest of the redrive API is.
  */
 export const DEAD_LETTER_BOARD_DESCRIPTION =
-  `${deadLetters.description} Retry on a record redrives it: a new job with the record's payload goes ` +
-  `back to its source queue, once, audited as ${DASHBOARD_REDRIVER}<username>; the record then shows ` +
-  `who redrove it, when, and links to the new job. Retry all redrives nothing: redrive in bulk (with a ` +
-  `limit), or with replacement data, through the gateway: ${REDRIVE_API.bulk}, ${REDRIVE_API.one}.`;
+  `Retry on a record redrives it: a new job with its payload goes back to its source queue, once, ` +
+  `audited as ${DASHBOARD_REDRIVER}<username>, and the record links to that job. Retry all redrives ` +
+  `nothing. In bulk (with a limit) or with replacement data, use the gateway: ${REDRIVE_API.bulk}, ` +
+  `${REDRIVE_API.one}. ${deadLetters.description}`;
 
 type RedriveAudit = NonNullable<DeadLetter['redrive']>;
 
