@@ -45,7 +45,7 @@ table.queues.stale { opacity: .55; }
 .queues tbody tr:last-child th, .queues tbody tr:last-child td { border-bottom: 0; }
 .num { text-align: right !important; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.num { font-size: 17px; }
-td.num small { display: block; font-size: 12px; color: var(--muted); }
+td.num small { display: block; font-size: 12px; color: var(--muted); white-space: normal; }
 td.num small .count { font-size: 12px; }
 .zero { color: #98a3b1; }
 .bad, a.bad { color: var(--bad); font-weight: 650; }
