@@ -1,5 +1,6 @@
 import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
+import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import {
   checkWhenReady,
   createLogger,
@@ -97,11 +98,13 @@ export async function buildDashboard(options: BuildDashboardOptions): Promise<Fa
       options.redis ??
       createRedisConnection({ url: config.redisUrl, flavour: 'producer', name: 'dashboard', logger });
     const queues = new DashboardQueues(redis, config.jobfleetPrefix, logger);
+    // Redrives from bull-board's Retry on a dead-letter record, as the gateway's redrive route does.
+    const deadLetterStore = new DeadLetterStore({ connection: redis, prefix: config.jobfleetPrefix });
     app.decorate('redis', redis);
     app.decorate('queues', queues);
     app.decorateRequest('principal', null);
     app.addHook('onClose', async () => {
-      await queues.close();
+      await Promise.all([queues.close(), deadLetterStore.close()]);
       if (ownsRedis) await redis.quit().catch(() => redis.disconnect());
     });
 
@@ -144,7 +147,7 @@ export async function buildDashboard(options: BuildDashboardOptions): Promise<Fa
       authDisabled: !auth.enabled,
       now,
     });
-    await registerBoards(app, { queues, redis, authEnabled: auth.enabled });
+    await registerBoards(app, { queues, redis, deadLetterStore, authEnabled: auth.enabled });
     await app.ready();
     checkWhenReady(redis, redisCheck);
     return app;

@@ -37,7 +37,7 @@ h1 { font-size: 22px; margin: 0 0 12px; }
 .table-wrap { overflow-x: auto; }
 table.queues { width: 100%; border-collapse: collapse; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
 table.queues.stale { opacity: .55; }
-.queues th, .queues td { padding: 10px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: middle; }
+.queues th, .queues td { padding: 10px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: middle; }
 .queues thead th { font-size: 13px; font-weight: 600; color: var(--muted); background: #f0f3f7; white-space: nowrap; }
 .queues thead th small { font-weight: 400; }
 .queues tbody th { font-size: 16px; white-space: nowrap; }
@@ -45,7 +45,7 @@ table.queues.stale { opacity: .55; }
 .queues tbody tr:last-child th, .queues tbody tr:last-child td { border-bottom: 0; }
 .num { text-align: right !important; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.num { font-size: 17px; }
-td.num small { display: block; font-size: 12px; color: var(--muted); }
+td.num small { display: block; font-size: 12px; color: var(--muted); white-space: normal; }
 td.num small .count { font-size: 12px; }
 .zero { color: #98a3b1; }
 .bad, a.bad { color: var(--bad); font-weight: 650; }
@@ -54,7 +54,7 @@ td.num small .count { font-size: 12px; }
 .badge.paused { background: #fff0cc; color: #6b3f00; border: 1px solid #f0cf94; }
 td.chart { white-space: nowrap; }
 td.chart svg { vertical-align: middle; }
-.chart-total { display: inline-block; min-width: 5.2em; margin-left: 8px; vertical-align: middle; font-variant-numeric: tabular-nums; font-size: 16px; line-height: 1.2; }
+.chart-total { display: inline-block; min-width: 4.6em; margin-left: 8px; vertical-align: middle; font-variant-numeric: tabular-nums; font-size: 16px; line-height: 1.2; }
 .chart-total small { display: block; font-size: 12px; font-weight: 400; color: var(--muted); }
 .spark .baseline { stroke: #c5ced8; stroke-width: 1; }
 .spark-completed rect { fill: var(--completed); }

@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
+import type { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import {
+  deadLetters,
   findJob,
   type QueueContract,
   type ValidationIssue,
@@ -16,9 +18,15 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { Redis } from 'ioredis';
+import {
+  DEAD_LETTER_BOARD_DESCRIPTION,
+  deadLetterJobName,
+  deadLetterRetry,
+  redrivenJobLink,
+} from './dead-letter-board.js';
 import { BOARD_API_PATH, BOARD_PATH, LOGOUT_PATH } from './paths.js';
 import { sendProblem } from './problem.js';
-import type { DashboardQueues } from './queues.js';
+import type { DashboardQueue, DashboardQueues } from './queues.js';
 import { redisGate } from './redis-gate.js';
 import { ROLES, type Role } from './users.js';
 
@@ -135,7 +143,42 @@ function contractCheck(queues: DashboardQueues) {
 export interface BoardOptions {
   queues: DashboardQueues;
   redis: Redis;
+  /** Redrives `dead-letters` records when an admin presses Retry on one. */
+  deadLetterStore: DeadLetterStore;
   authEnabled: boolean;
+}
+
+/** bull-board's adapter for one queue; `dead-letters` records show their source and redrive. */
+function adapterOf({ contract, queue }: DashboardQueue, readOnlyMode: boolean): BullMQAdapter {
+  if (contract.name !== deadLetters.name) {
+    return new BullMQAdapter(queue, {
+      readOnlyMode,
+      description: contract.description,
+      jobDataSchema: jobDataSchemaOf(contract),
+    });
+  }
+  const adapter = new BullMQAdapter(queue, {
+    readOnlyMode,
+    description: DEAD_LETTER_BOARD_DESCRIPTION,
+    jobDataSchema: jobDataSchemaOf(contract),
+    // No link for a record not redriven: bull-board's job schema has the link optional, its option type does not.
+    externalJobUrl: redrivenJobLink as NonNullable<
+      NonNullable<ConstructorParameters<typeof BullMQAdapter>[1]>['externalJobUrl']
+    >,
+  });
+  adapter.setFormatter('name', (job: { name?: string; data?: unknown }) => deadLetterJobName(job));
+  return adapter;
+}
+
+/**
+ * bull-board's page links a Google Fonts style sheet, which the CSP refuses
+ * (operators' browsers need not call out; the UI falls back to system fonts):
+ * leaving the tag out spares every page a console error.
+ */
+export function withoutRemoteStyleSheets(page: string): string {
+  return page.replace(/<link\b[^>]*>\s*/gi, (tag) =>
+    /\brel=["']?stylesheet\b/i.test(tag) && /\bhref=["']?(https?:)?\/\//i.test(tag) ? '' : tag,
+  );
 }
 
 /**
@@ -144,25 +187,20 @@ export interface BoardOptions {
  * and the board itself refuses actions). Both show every contract queue plus
  * `dead-letters`, with the contracts' schemas as `jobDataSchema`; jobs added or
  * edited from the UI are checked against the contract on the server as well
- * (a `preHandler`, so the refusal can name the field for the UI).
+ * (a `preHandler`, so the refusal can name the field for the UI). On the
+ * admin board, Retry on a `dead-letters` record redrives it (see
+ * {@link deadLetterRetry}); records show their source job and their redrive.
  * While Redis is away the API answers 503 at once.
  */
 export async function registerBoards(app: FastifyInstance, options: BoardOptions): Promise<void> {
-  const { queues, redis, authEnabled } = options;
+  const { queues, redis, deadLetterStore, authEnabled } = options;
   const redisUsable = redisGate(redis);
   for (const role of ROLES) {
     const readOnlyMode = role === 'viewer';
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(BOARD_PATH);
     createBullBoard({
-      queues: queues.list().map(
-        ({ contract, queue }) =>
-          new BullMQAdapter(queue, {
-            readOnlyMode,
-            description: contract.description,
-            jobDataSchema: jobDataSchemaOf(contract),
-          }),
-      ),
+      queues: queues.list().map((shown) => adapterOf(shown, readOnlyMode)),
       serverAdapter,
       options: {
         uiConfig: {
@@ -200,9 +238,13 @@ export async function registerBoards(app: FastifyInstance, options: BoardOptions
       // bull-board answers 500 for any thrown error; one caused by Redis going away is a 503.
       board.addHook('onSend', async (_request, reply, payload) => {
         if (reply.statusCode === 500 && redis.status !== 'ready') reply.code(503);
-        return payload;
+        const type = String(reply.getHeader('content-type') ?? '');
+        return typeof payload === 'string' && type.startsWith('text/html')
+          ? withoutRemoteStyleSheets(payload)
+          : payload;
       });
       board.addHook('preHandler', contractCheck(queues));
+      if (!readOnlyMode) board.addHook('preHandler', deadLetterRetry(deadLetterStore));
       await board.register(serverAdapter.registerPlugin(), { prefix: BOARD_PATH });
     });
   }

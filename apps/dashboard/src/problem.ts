@@ -19,11 +19,16 @@ export interface DashboardProblem {
   key?: BullBoardErrorKey;
   /** Values bull-board's message for `key` interpolates, e.g. `{ field: 'data' }`. */
   keyOptions?: Record<string, string>;
+  /**
+   * The headline bull-board's UI shows, as plain text, where none of its
+   * translated messages fits; it takes the place of `key`.
+   */
+  boardTitle?: string;
 }
 
 /**
  * Sends an RFC 9457 problem. It also carries bull-board's own error members
- * (`error.key`, `message`), so the bull-board UI shows the reason when one of
+ * (`error`: a translation key, or plain text; `message`), so the bull-board UI shows the reason when one of
  * its API calls is refused.
  */
 export function sendProblem(reply: FastifyReply, problem: DashboardProblem): FastifyReply {
@@ -35,10 +40,12 @@ export function sendProblem(reply: FastifyReply, problem: DashboardProblem): Fas
       title: problem.title,
       status: problem.status,
       detail: problem.detail,
-      error: {
-        key: problem.key ?? 'ERRORS.FORBIDDEN',
-        ...(problem.keyOptions ? { options: problem.keyOptions } : {}),
-      },
+      error:
+        problem.boardTitle ??
+        ({
+          key: problem.key ?? 'ERRORS.FORBIDDEN',
+          ...(problem.keyOptions ? { options: problem.keyOptions } : {}),
+        } as const),
       message: problem.detail,
     });
 }

@@ -5,9 +5,9 @@ import type { FastifyHelmetOptions } from '@fastify/helmet';
  * the overview both work under: scripts only from the dashboard itself (no
  * inline script; the UI's config is a JSON data block, which CSP does not
  * run), inline styles allowed (bull-board's loading screen and React's style
- * attributes use them), no framing, forms posting only here. bull-board's link
- * to Google Fonts is blocked on purpose: operators' browsers need not call out,
- * and the UI falls back to system fonts.
+ * attributes use them), no framing, forms posting only here. Nothing is loaded
+ * from elsewhere: bull-board's link to Google Fonts is left out of its pages
+ * (see `withoutRemoteStyleSheets`), and the UI falls back to system fonts.
  */
 export const securityHeaders: FastifyHelmetOptions = {
   global: true,

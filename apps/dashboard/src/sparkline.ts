@@ -15,7 +15,8 @@ export interface SparklineOptions {
  * scaled to the busiest minute; every bar has a tooltip with its minute and
  * count, and the chart has a text alternative with the total and the peak.
  */
-export function sparkline({ values, kind, queue, width = 200, height = 36 }: SparklineOptions): SafeHtml {
+// Two pixels per minute (a bar and a gap) keeps both charts and the dead letters inside a 1280 px window.
+export function sparkline({ values, kind, queue, width = 120, height = 36 }: SparklineOptions): SafeHtml {
   const peak = Math.max(0, ...values);
   const total = values.reduce((a, b) => a + b, 0);
   const slot = width / Math.max(1, values.length);

@@ -1,7 +1,8 @@
-import { emails } from '@jobfleet/queue-contracts';
+import { DeadLetterStore } from '@jobfleet/dead-letter-store';
+import { type DeadLetter, deadLetters, emails } from '@jobfleet/queue-contracts';
 import { createLogger, createMetricsRegistry, createRedisConnection } from '@jobfleet/service-kit';
 import { createWorkerRuntime, type HandlerMap } from '@jobfleet/worker-runtime';
-import { type Job, Queue, QueueEvents } from 'bullmq';
+import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
 
 /** Welcome e-mails to this address fail while `failing` is true; every other job completes. */
 export const FAILING_ADDRESS = 'fail@example.com';
@@ -94,6 +95,49 @@ export async function emailQueue(redis: { url: string; prefix: string }): Promis
     async close() {
       await events.close();
       await queue.close();
+    },
+  };
+}
+
+export interface DeadLetterIndexer {
+  /** The store on the indexer's connection, for arranging records directly. */
+  store: DeadLetterStore;
+  /** The id of the next record the indexer completes (records completed before the call are kept in order). */
+  nextRecord(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * What the DLQ processor does with each record job, and no more: indexes it
+ * and completes it, so records sit in `completed` as they do in production.
+ */
+export function startDeadLetterIndexer(redis: { url: string; prefix: string }): DeadLetterIndexer {
+  const connection = createRedisConnection({ url: redis.url, flavour: 'worker', name: 'test-dlq' });
+  const store = new DeadLetterStore({ connection, prefix: redis.prefix });
+  const done: string[] = [];
+  const waiting: Array<(id: string) => void> = [];
+  const worker = new Worker<DeadLetter>(
+    deadLetters.name,
+    async (job) => {
+      await store.index(String(job.id), job.data);
+    },
+    { connection, prefix: redis.prefix },
+  );
+  worker.on('completed', (job) => {
+    const next = waiting.shift();
+    if (next) next(String(job.id));
+    else done.push(String(job.id));
+  });
+  return {
+    store,
+    nextRecord() {
+      const id = done.shift();
+      return id !== undefined ? Promise.resolve(id) : new Promise((resolve) => waiting.push(resolve));
+    },
+    async close() {
+      await worker.close();
+      await store.close();
+      await connection.quit().catch(() => connection.disconnect());
     },
   };
 }
