@@ -4,6 +4,7 @@ import { access, mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ReadinessCheck } from '@jobfleet/service-kit';
 import nodemailer from 'nodemailer';
+import { classifySmtpError, smtpError } from './smtp-errors.js';
 import { type MailTransport, type OutgoingMessage, type SendOptions, toMailOptions } from './transport.js';
 
 export interface OutboxOptions {
@@ -20,6 +21,34 @@ export interface OutboxTransport extends MailTransport {
   /** The file a message with this Message-ID is written to. */
   fileOf(messageId: string): string;
 }
+
+/**
+ * Reserved domains (RFC 2606: `.invalid` never resolves) at which the outbox
+ * fails as an SMTP server would, so a development fleet can show retries and
+ * dead letters: `reject.invalid` refuses every recipient for good (550, the job
+ * is dead-lettered at once), `tempfail.invalid` defers every one (451, the job
+ * is retried until its attempts run out, then dead-lettered). The replies go
+ * through the SMTP path's own classification, so the errors, logs and
+ * dead-letter reasons are the ones a real server's reply would give.
+ */
+export const OUTBOX_FAILURE_REPLIES: ReadonlyMap<string, { responseCode: number; response: string }> =
+  new Map([
+    [
+      'reject.invalid',
+      {
+        responseCode: 550,
+        response: '550 5.1.1 Recipient address rejected: reject.invalid refuses every message',
+      },
+    ],
+    [
+      'tempfail.invalid',
+      { responseCode: 451, response: '451 4.3.0 Recipient deferred: tempfail.invalid defers every message' },
+    ],
+  ]);
+
+/** The reply a failure domain gives `to`, when it is at one (case-insensitively). */
+const failureReplyFor = (to: string) =>
+  OUTBOX_FAILURE_REPLIES.get(to.slice(to.lastIndexOf('@') + 1).toLowerCase());
 
 /** Longest file name kept readable; room is left for the temporary name's suffix. */
 const READABLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._=@-]{0,199}$/;
@@ -61,7 +90,9 @@ async function writeFileAtomic(file: string, data: Buffer): Promise<void> {
 /**
  * Delivery into a directory: nodemailer's stream transport builds the message
  * (multipart/alternative, text and HTML), which is written as
- * `<dir>/<Message-ID>.eml`.
+ * `<dir>/<Message-ID>.eml`. A recipient at one of the
+ * {@link OUTBOX_FAILURE_REPLIES} domains is refused as `RCPT TO` would refuse
+ * it, and nothing is written.
  */
 export function createOutboxTransport({ dir }: OutboxOptions): OutboxTransport {
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
@@ -69,6 +100,8 @@ export function createOutboxTransport({ dir }: OutboxOptions): OutboxTransport {
 
   async function send(message: OutgoingMessage, options: SendOptions = {}) {
     options.signal?.throwIfAborted();
+    const refusal = failureReplyFor(message.to);
+    if (refusal) throw smtpError(classifySmtpError({ ...refusal, command: 'RCPT TO' }), message.to);
     const info = await composer.sendMail(toMailOptions(message));
     if (!Buffer.isBuffer(info.message)) throw new Error('the stream transport returned no message buffer');
     options.signal?.throwIfAborted();

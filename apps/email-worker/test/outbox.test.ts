@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOutboxTransport, messageIdFor, type OutgoingMessage, outboxFileName } from '../src/index.js';
+import {
+  createOutboxTransport,
+  messageIdFor,
+  type OutgoingMessage,
+  outboxFileName,
+  PermanentSmtpError,
+  SmtpDeliveryError,
+} from '../src/index.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -112,5 +119,48 @@ describe('outbox transport', () => {
     await expect(createOutboxTransport({ dir: join(blocked, 'outbox') }).send(message())).rejects.toThrow(
       /ENOTDIR/,
     );
+  });
+
+  it('refuses a recipient at reject.invalid for good, as a 550 to RCPT TO, and writes nothing', async () => {
+    const dir = tempDir();
+    const transport = createOutboxTransport({ dir });
+    const error = await transport.send(message({ to: 'someone@Reject.Invalid' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentSmtpError);
+    expect(error).toMatchObject({
+      permanent: true,
+      smtpClass: 'reply_5xx',
+      responseCode: 550,
+      command: 'RCPT TO',
+      message:
+        'SMTP server replied 550 5.1.1 Recipient address rejected: reject.invalid refuses every message to RCPT TO',
+    });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('defers a recipient at tempfail.invalid, as a 451 to RCPT TO (retried), and writes nothing', async () => {
+    const dir = tempDir();
+    const transport = createOutboxTransport({ dir });
+    const error = await transport.send(message({ to: 'someone@tempfail.invalid' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SmtpDeliveryError);
+    expect(error).not.toBeInstanceOf(PermanentSmtpError);
+    expect(error).toMatchObject({
+      permanent: false,
+      smtpClass: 'reply_4xx',
+      responseCode: 451,
+      command: 'RCPT TO',
+    });
+    expect((error as Error).message).toBe(
+      'SMTP server replied 451 4.3.0 Recipient deferred: tempfail.invalid defers every message to RCPT TO',
+    );
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('delivers to other .invalid addresses and to look-alike domains as usual', async () => {
+    const dir = tempDir();
+    const transport = createOutboxTransport({ dir });
+    await transport.send(message({ to: 'someone@example.invalid', messageId: '<a@x>' }));
+    await transport.send(message({ to: 'someone@notreject.invalid', messageId: '<b@x>' }));
+    await transport.send(message({ to: 'reject.invalid@example.com', messageId: '<c@x>' }));
+    expect(readdirSync(dir).sort()).toEqual(['a@x.eml', 'b@x.eml', 'c@x.eml']);
   });
 });

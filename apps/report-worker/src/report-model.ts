@@ -1,4 +1,10 @@
-import { quantileFromBuckets, type UsageRow } from '@jobfleet/worker-runtime';
+import {
+  hasEveryRun,
+  quantileFromBuckets,
+  quantileOfRuns,
+  USAGE_KEPT_RUNS,
+  type UsageRow,
+} from '@jobfleet/worker-runtime';
 
 /** One row of a report: one queue and job name on the report's day. */
 export interface ReportRow {
@@ -12,7 +18,15 @@ export interface ReportRow {
   /** Median run time of an attempt, seconds; `null` when no attempt ran. */
   p50Seconds: number | null;
   p95Seconds: number | null;
+  /**
+   * How the quantiles were found: `measured` from the exact run time of every
+   * attempt (days with up to {@link USAGE_KEPT_RUNS} runs), `estimated` from
+   * the run-time buckets; `null` when no attempt ran.
+   */
+  durations: DurationSource | null;
 }
+
+export type DurationSource = 'measured' | 'estimated';
 
 export interface ReportTotals {
   completed: number;
@@ -46,13 +60,36 @@ export interface ReportModel {
   createdAt: string;
 }
 
-/**
- * Quantiles are estimated from the ledger's run-time histogram, interpolated
- * inside a bucket as Prometheus' `histogram_quantile` does, and rounded to the
- * microsecond.
- */
+/** Durations are rounded to the microsecond. */
 export function roundSeconds(value: number | null): number | null {
   return value === null ? null : Math.round(value * 1e6) / 1e6;
+}
+
+/**
+ * A row's p50 and p95 run times. When the ledger kept every run's time (a day
+ * with few runs) they are the measured values, by nearest rank; otherwise
+ * they are estimated from the run-time histogram, interpolated inside a
+ * bucket as Prometheus' `histogram_quantile` does — which for a handful of
+ * runs reads wrong (one 528 ms run would show a p50 of 750 ms, the middle of
+ * its 0.5–1 s bucket).
+ */
+export function rowQuantiles(
+  row: Pick<UsageRow, 'buckets' | 'runs'>,
+): Pick<ReportRow, 'p50Seconds' | 'p95Seconds' | 'durations'> {
+  if (hasEveryRun(row)) {
+    const runs = row.runs ?? [];
+    return {
+      p50Seconds: roundSeconds(quantileOfRuns(runs, 0.5)),
+      p95Seconds: roundSeconds(quantileOfRuns(runs, 0.95)),
+      durations: 'measured',
+    };
+  }
+  const p50Seconds = roundSeconds(quantileFromBuckets(row.buckets, 0.5));
+  return {
+    p50Seconds,
+    p95Seconds: roundSeconds(quantileFromBuckets(row.buckets, 0.95)),
+    durations: p50Seconds === null ? null : 'estimated',
+  };
 }
 
 /** The report of one tenant's day from the usage ledger's rows (sorted by queue, then job name). */
@@ -69,8 +106,7 @@ export function buildReportModel(
     retried: row.counts.retried,
     deadLettered: row.counts.dead_lettered,
     cancelled: row.counts.cancelled,
-    p50Seconds: roundSeconds(quantileFromBuckets(row.buckets, 0.5)),
-    p95Seconds: roundSeconds(quantileFromBuckets(row.buckets, 0.95)),
+    ...rowQuantiles(row),
   }));
   const totals: ReportTotals = {
     completed: 0,

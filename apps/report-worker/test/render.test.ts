@@ -1,7 +1,14 @@
 import { USAGE_BUCKETS, type UsageRow } from '@jobfleet/worker-runtime';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { buildReportModel, CSV_COLUMNS, chartBars, formatSeconds, renderReport } from '../src/index.js';
+import {
+  buildReportModel,
+  CSV_COLUMNS,
+  chartBars,
+  formatSeconds,
+  renderReport,
+  rowQuantiles,
+} from '../src/index.js';
 import { pdfToText } from './helpers.js';
 
 const buckets = (entries: Record<number, number>) => {
@@ -51,7 +58,35 @@ describe('the report model', () => {
     // 900 of 1236 in (0.01, 0.025]: the median is inside that bucket.
     expect(model.rows[0]?.p50Seconds).toBeGreaterThan(0.01);
     expect(model.rows[0]?.p50Seconds).toBeLessThanOrEqual(0.025);
+    expect(model.rows[0]?.durations).toBe('estimated');
     expect(model.rows[2]?.p50Seconds).toBeNull();
+    expect(model.rows[2]?.durations).toBeNull();
+  });
+
+  it('shows the measured run times, not a bucket estimate, when the ledger kept every run', () => {
+    // One 528 ms run: its bucket (0.5, 1] would estimate a p50 of 750 ms.
+    const one = { buckets: buckets({ [USAGE_BUCKETS.indexOf(1)]: 1 }), runs: [0.528] };
+    expect(rowQuantiles({ buckets: one.buckets })).toEqual({
+      p50Seconds: 0.75,
+      p95Seconds: 0.975,
+      durations: 'estimated',
+    });
+    expect(rowQuantiles(one)).toEqual({ p50Seconds: 0.528, p95Seconds: 0.528, durations: 'measured' });
+
+    const four = {
+      buckets: buckets({
+        [USAGE_BUCKETS.indexOf(0.25)]: 1,
+        [USAGE_BUCKETS.indexOf(1)]: 2,
+        [USAGE_BUCKETS.indexOf(5)]: 1,
+      }),
+      runs: [0.61, 0.2, 3.1234567, 0.93],
+    };
+    expect(rowQuantiles(four)).toEqual({ p50Seconds: 0.61, p95Seconds: 3.123457, durations: 'measured' });
+    // Fewer run times than runs (more runs than the ledger keeps, or written before it kept any): estimated.
+    expect(rowQuantiles({ ...four, runs: four.runs.slice(0, 3) }).durations).toBe('estimated');
+
+    const model = buildReportModel('acme', '2026-03-14', [{ ...usage[1], ...one } as UsageRow], createdAt);
+    expect(model.rows[0]).toMatchObject({ p50Seconds: 0.528, p95Seconds: 0.528, durations: 'measured' });
   });
 
   it('caps the chart at 20 bars, summing the smallest queues into one', () => {
@@ -101,9 +136,27 @@ describe('CSV', () => {
       cancelled: '1',
       p50_seconds: '',
       p95_seconds: '',
+      durations: '',
     });
     expect(Number(records[0]?.p95_seconds)).toBe(model.rows[0]?.p95Seconds);
+    expect(records[0]?.durations).toBe('estimated');
     expect(csv).toContain('\r\n');
+  });
+
+  it('says when the run times are measured', async () => {
+    const row: UsageRow = {
+      queue: 'emails',
+      jobName: 'welcome',
+      counts: { completed: 1, retried: 0, dead_lettered: 0, cancelled: 0 },
+      buckets: buckets({ [USAGE_BUCKETS.indexOf(1)]: 1 }),
+      runs: [0.528],
+    };
+    const model = buildReportModel('default', '2026-03-14', [row], createdAt);
+    const csv = Buffer.from(await renderReport({ model, format: 'csv' })).toString('utf8');
+    expect(csv).toBe(
+      'queue,job_name,completed,retried,dead_lettered,cancelled,p50_seconds,p95_seconds,durations\r\n' +
+        'emails,welcome,1,0,0,0,0.528,0.528,measured\r\n',
+    );
   });
 
   it('is a header alone for a day without jobs', async () => {
@@ -130,11 +183,29 @@ describe('PDF', () => {
     expect(text).toMatch(/Retried attempts\s+30/);
     expect(text).toMatch(/emails\s+welcome\s+1,200\s+30\s+4\s+2/);
     expect(text).toMatch(/reports\s+daily-report\s+3\s+0\s+0\s+0/);
+    // Bucket estimates are marked, and the note says what the mark means.
+    expect(text).toMatch(/emails\s+welcome\s+1,200\s+30\s+4\s+2\s+~\d+ ms\s+~\d+ ms/);
+    expect(text).toContain('~ marks an estimate from run-time buckets');
     expect(text).toContain('Jobs per queue');
     expect(text).toMatch(/emails\s+1,206/);
     expect(progress[0]).toBe(0);
     expect(progress.at(-1)).toBe(100);
     expect([...progress].sort((a, b) => a - b)).toEqual(progress);
+  });
+
+  it('shows measured run times unmarked', async () => {
+    const row: UsageRow = {
+      queue: 'emails',
+      jobName: 'welcome',
+      counts: { completed: 1, retried: 0, dead_lettered: 0, cancelled: 0 },
+      buckets: buckets({ [USAGE_BUCKETS.indexOf(1)]: 1 }),
+      runs: [0.528],
+    };
+    const model = buildReportModel('default', '2026-03-14', [row], createdAt);
+    const text = pdfToText(await renderReport({ model, format: 'pdf' }));
+    expect(text).toMatch(/emails\s+welcome\s+1\s+0\s+0\s+0\s+528 ms\s+528 ms/);
+    expect(text).not.toContain('750 ms');
+    expect(text).toContain('p50/p95: measured run times of every attempt.');
   });
 
   it('is byte-identical when rendered again from the same data', async () => {

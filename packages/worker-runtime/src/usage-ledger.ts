@@ -11,7 +11,11 @@ import type { Outcome } from './metrics.js';
  * `<prefix>:jobfleet:usage:<tenant>:<YYYY-MM-DD>`, with fields
  * `<queue>|<job>|<outcome>` (attempt counts) and `<queue>|<job>|le|<i>` (attempts
  * whose run time fell in bucket `i` of {@link USAGE_BUCKETS}, the last being
- * +Inf). Each hash expires `retentionDays` after its day ends.
+ * +Inf). The run times of the first {@link USAGE_KEPT_RUNS} attempts that ran
+ * are also kept exactly, in `<queue>|<job>|run|<n>` (seconds, n from 1), with
+ * `<queue>|<job>|runs` counting the attempts that asked for a slot: a day with
+ * few runs then reports measured run times, not bucket estimates. Each hash
+ * expires `retentionDays` after its day ends.
  *
  * Writes are buffered and flushed in one pipeline per interval, so a job costs
  * no Redis round trip of its own; a crash loses at most one interval of usage.
@@ -19,6 +23,29 @@ import type { Outcome } from './metrics.js';
 export const USAGE_BUCKETS = DURATION_BUCKETS;
 
 export const OUTCOMES: readonly Outcome[] = ['completed', 'retried', 'dead_lettered', 'cancelled'];
+
+/** How many run times per queue, job name and day are kept exactly, beside the buckets. */
+export const USAGE_KEPT_RUNS = 5;
+
+/**
+ * Keeps run times exactly while a row has fewer than `limit`.
+ * KEYS[1]: the usage hash. ARGV: `<queue>|<job>`, the limit, how many attempts
+ * ran in this batch, then the run times of the batch's first ones (at most the
+ * limit). The `runs` counter hands out slots atomically, so replicas flushing
+ * at once never take the same one; a slot past the limit keeps nothing.
+ */
+const KEEP_RUNS = `
+local limit = tonumber(ARGV[2])
+local count = tonumber(ARGV[3])
+local last = redis.call('HINCRBY', KEYS[1], ARGV[1] .. '|runs', count)
+local first = last - count + 1
+for i = 4, #ARGV do
+  local slot = first + i - 4
+  if slot > limit then break end
+  redis.call('HSET', KEYS[1], ARGV[1] .. '|run|' .. slot, ARGV[i])
+end
+return last
+`;
 
 export function usageKey(prefix: string, tenant: string, day: string): string {
   return `${prefix}:jobfleet:usage:${tenant}:${day}`;
@@ -49,9 +76,17 @@ export interface UsageLedgerOptions {
   flushMs?: number;
 }
 
+/** Run times of one row waiting for the next flush: how many ran, and the first few of them. */
+interface PendingRuns {
+  count: number;
+  seconds: number[];
+}
+
 export class UsageLedger {
   /** key → field → increment, waiting for the next flush. */
   private pending = new Map<string, Map<string, number>>();
+  /** key → `<queue>|<job>` → run times, waiting for the next flush. */
+  private pendingRuns = new Map<string, Map<string, PendingRuns>>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -77,7 +112,26 @@ export class UsageLedger {
     }
     const add = (field: string) => fields.set(field, (fields.get(field) ?? 0) + 1);
     add(`${queue}|${jobName}|${outcome}`);
-    if (seconds !== undefined) add(`${queue}|${jobName}|le|${bucketIndex(seconds)}`);
+    if (seconds !== undefined) {
+      add(`${queue}|${jobName}|le|${bucketIndex(seconds)}`);
+      this.addRuns(key, `${queue}|${jobName}`, 1, [seconds]);
+    }
+  }
+
+  private addRuns(key: string, row: string, count: number, seconds: readonly number[]) {
+    let rows = this.pendingRuns.get(key);
+    if (!rows) {
+      rows = new Map();
+      this.pendingRuns.set(key, rows);
+    }
+    let runs = rows.get(row);
+    if (!runs) {
+      runs = { count: 0, seconds: [] };
+      rows.set(row, runs);
+    }
+    runs.count += count;
+    // Only the batch's first few can still get a slot.
+    for (const value of seconds) if (runs.seconds.length < USAGE_KEPT_RUNS) runs.seconds.push(value);
   }
 
   /** Writes what is pending; increments that could not be written stay for the next flush. */
@@ -85,11 +139,17 @@ export class UsageLedger {
     this.flushing = this.flushing.then(async () => {
       if (this.pending.size === 0) return;
       const batch = this.pending;
+      const runsBatch = this.pendingRuns;
       this.pending = new Map();
+      this.pendingRuns = new Map();
       // One transaction: applied whole or not at all.
       const pipeline = this.options.connection.multi();
       for (const [key, fields] of batch) {
         for (const [field, increment] of fields) pipeline.hincrby(key, field, increment);
+        for (const [row, runs] of runsBatch.get(key) ?? []) {
+          const seconds = runs.seconds.map((value) => String(Math.round(value * 1e6) / 1e6));
+          pipeline.eval(KEEP_RUNS, 1, key, row, USAGE_KEPT_RUNS, runs.count, ...seconds);
+        }
         const day = key.slice(-10);
         const expiresAt = Date.parse(`${day}T00:00:00Z`) / 1000 + (this.options.retentionDays + 1) * 86_400;
         pipeline.expireat(key, Math.ceil(expiresAt));
@@ -106,6 +166,9 @@ export class UsageLedger {
             current.set(field, (current.get(field) ?? 0) + increment);
             this.pending.set(key, current);
           }
+        }
+        for (const [key, rows] of runsBatch) {
+          for (const [row, runs] of rows) this.addRuns(key, row, runs.count, runs.seconds);
         }
       }
     });
@@ -125,6 +188,12 @@ export interface UsageRow {
   counts: Record<Outcome, number>;
   /** Attempts per run-time bucket of {@link USAGE_BUCKETS}, the last being +Inf. */
   buckets: number[];
+  /**
+   * Exact run times in seconds of the first attempts that ran (at most
+   * {@link USAGE_KEPT_RUNS}), in the order they were recorded. When there are
+   * as many as the buckets count, they are every run of the day.
+   */
+  runs?: number[];
 }
 
 /** A tenant's usage on one UTC day, sorted by queue and job name. */
@@ -136,6 +205,7 @@ export async function readUsage(
 ): Promise<UsageRow[]> {
   const hash = await client.hgetall(usageKey(prefix, tenant, day));
   const rows = new Map<string, UsageRow>();
+  const runs: Array<{ id: string; slot: number; seconds: number }> = [];
   for (const [field, value] of Object.entries(hash)) {
     const [queue = '', jobName = '', kind = '', index] = field.split('|');
     const id = `${queue}|${jobName}`;
@@ -150,7 +220,16 @@ export async function readUsage(
       rows.set(id, row);
     }
     if (kind === 'le' && index !== undefined) row.buckets[Number(index)] = Number(value);
+    else if (kind === 'run' && index !== undefined)
+      runs.push({ id, slot: Number(index), seconds: Number(value) });
     else if ((OUTCOMES as string[]).includes(kind)) row.counts[kind as Outcome] = Number(value);
+  }
+  runs.sort((a, b) => a.slot - b.slot);
+  for (const run of runs) {
+    const row = rows.get(run.id);
+    if (!row) continue;
+    row.runs ??= [];
+    row.runs.push(run.seconds);
   }
   return [...rows.values()].sort(
     (a, b) => a.queue.localeCompare(b.queue) || a.jobName.localeCompare(b.jobName),
@@ -178,4 +257,22 @@ export function quantileFromBuckets(buckets: readonly number[], q: number): numb
     seen += count;
   }
   return USAGE_BUCKETS[USAGE_BUCKETS.length - 1] ?? null;
+}
+
+/**
+ * The `q` quantile (0–1) of exact run times, by nearest rank: the smallest
+ * run time that at least `q` of the runs do not exceed, so it is always one
+ * of the measured values; `null` when there are none.
+ */
+export function quantileOfRuns(runs: readonly number[], q: number): number | null {
+  if (runs.length === 0) return null;
+  const sorted = [...runs].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil(q * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1] ?? null;
+}
+
+/** Whether `row.runs` holds every run the row's buckets count, so its quantiles can be exact. */
+export function hasEveryRun(row: Pick<UsageRow, 'buckets' | 'runs'>): boolean {
+  const total = row.buckets.reduce((sum, n) => sum + n, 0);
+  return total > 0 && row.runs?.length === total;
 }

@@ -11,11 +11,13 @@ export const CSV_COLUMNS = [
   'cancelled',
   'p50_seconds',
   'p95_seconds',
+  'durations',
 ] as const;
 
 /**
  * RFC 4180 CSV (CRLF line ends, quoting where needed): a header, then one
- * line per queue and job name. A duration is empty when no attempt ran.
+ * line per queue and job name. A duration is empty when no attempt ran;
+ * `durations` says whether the quantiles are `measured` or `estimated`.
  */
 export function renderCsv(model: ReportModel): Uint8Array {
   const text = stringify(
@@ -28,6 +30,7 @@ export function renderCsv(model: ReportModel): Uint8Array {
       row.cancelled,
       row.p50Seconds ?? '',
       row.p95Seconds ?? '',
+      row.durations ?? '',
     ]),
     { header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows' },
   );

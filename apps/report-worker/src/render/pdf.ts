@@ -21,6 +21,12 @@ export function formatSeconds(seconds: number | null): string {
   return `${(seconds / 60).toFixed(1)} min`;
 }
 
+/** A row's run time, marked when it is an estimate. */
+function formatDuration(row: ReportRow, seconds: number | null): string {
+  const text = formatSeconds(seconds);
+  return seconds !== null && row.durations === 'estimated' ? `${ESTIMATE_MARK}${text}` : text;
+}
+
 /** `text`, cut with an ellipsis to fit `width` at the current font. */
 function fit(doc: Doc, text: string, width: number): string {
   if (doc.widthOfString(text) <= width) return text;
@@ -37,15 +43,17 @@ interface Column {
 }
 
 const COLUMNS: Column[] = [
-  { title: 'Queue', width: 95, align: 'left', value: (r) => r.queue },
-  { title: 'Job', width: 110, align: 'left', value: (r) => r.jobName },
+  { title: 'Queue', width: 89, align: 'left', value: (r) => r.queue },
+  { title: 'Job', width: 104, align: 'left', value: (r) => r.jobName },
   { title: 'Completed', width: 52, align: 'right', value: (r) => count(r.completed) },
   { title: 'Retried', width: 44, align: 'right', value: (r) => count(r.retried) },
   { title: 'Dead-lettered', width: 62, align: 'right', value: (r) => count(r.deadLettered) },
   { title: 'Cancelled', width: 50, align: 'right', value: (r) => count(r.cancelled) },
-  { title: 'p50', width: 41, align: 'right', value: (r) => formatSeconds(r.p50Seconds) },
-  { title: 'p95', width: 41, align: 'right', value: (r) => formatSeconds(r.p95Seconds) },
+  { title: 'p50', width: 47, align: 'right', value: (r) => formatDuration(r, r.p50Seconds) },
+  { title: 'p95', width: 47, align: 'right', value: (r) => formatDuration(r, r.p95Seconds) },
 ];
+/** Marks a run time estimated from buckets (`≈` is not in the standard fonts' encoding). */
+const ESTIMATE_MARK = '~';
 const ROW_HEIGHT = 14;
 const CELL_PAD = 3;
 
@@ -276,6 +284,22 @@ export function renderPdf(
         onProgress(percent);
       }
     });
+    if (model.rows.some((row) => row.durations !== null)) {
+      if (y + ROW_HEIGHT > BOTTOM) {
+        doc.addPage();
+        y = PAGE.margin;
+      }
+      // Kept short of a line: the renderer is not given the ledger's limit (the sandbox loads no runtime code).
+      const note = model.rows.some((row) => row.durations === 'estimated')
+        ? `p50/p95: measured run times; ${ESTIMATE_MARK} marks an estimate from run-time buckets (a job that ran more often that day).`
+        : 'p50/p95: measured run times of every attempt.';
+      doc
+        .font('Helvetica-Oblique')
+        .fontSize(7)
+        .fillColor('#666666')
+        .text(note, PAGE.margin, y + 4, { width: CONTENT_WIDTH, lineBreak: false });
+      y += ROW_HEIGHT;
+    }
     onProgress(85);
 
     barChart(doc, model.queues, y + 24);
