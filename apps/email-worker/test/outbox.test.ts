@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOutboxTransport, messageIdFor, type OutgoingMessage, outboxFileName } from '../src/index.js';
+import { messageIdFor } from '../src/message-id.js';
+import { createOutboxTransport, outboxFileName } from '../src/outbox.js';
+import type { OutgoingMessage } from '../src/transport.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
