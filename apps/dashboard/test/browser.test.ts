@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { deadLetters, emails, reports } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
@@ -10,7 +11,6 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { COUNTED_STATES } from '../src/overview-data.js';
 import { PASSWORDS, startDashboard } from './helpers.js';
 import { emailQueue, FAILING_ADDRESS, startEmailWorker } from './jobs.js';
-import { PACKAGE_DIR } from './process.js';
 
 /**
  * The dashboard in a real Chromium (Debian's, as `.ci/run` installs it),
@@ -19,7 +19,7 @@ import { PACKAGE_DIR } from './process.js';
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = join(PACKAGE_DIR, '.artifacts');
+const ARTIFACTS = fileURLToPath(new URL('../.artifacts', import.meta.url));
 const ARGS = [
   '--headless',
   '--no-sandbox',
