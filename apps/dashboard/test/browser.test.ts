@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { redriveJobId } from '@jobfleet/dead-letter-store';
+import { fileURLToPath } from 'node:url';
 import { deadLetters, emails, reports } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
@@ -11,7 +12,6 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { COUNTED_STATES } from '../src/overview-data.js';
 import { PASSWORDS, startDashboard } from './helpers.js';
 import { emailQueue, FAILING_ADDRESS, startDeadLetterIndexer, startEmailWorker } from './jobs.js';
-import { PACKAGE_DIR } from './process.js';
 
 /**
  * The dashboard in a real Chromium (Debian's, as `.ci/run` installs it),
@@ -20,7 +20,7 @@ import { PACKAGE_DIR } from './process.js';
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = join(PACKAGE_DIR, '.artifacts');
+const ARTIFACTS = fileURLToPath(new URL('../.artifacts', import.meta.url));
 const ARGS = [
   '--headless',
   '--no-sandbox',

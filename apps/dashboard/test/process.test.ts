@@ -1,45 +1,45 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, promtoolCheckMetrics, useTestRedis } from '@jobfleet/test-utils';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import {
+  ensureBuilt,
+  freePort,
+  promtoolCheckMetrics,
+  type ServiceProcess,
+  useServiceProcesses,
+  useTestRedis,
+} from '@jobfleet/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parsePasswordHash, verifyPassword } from '../src/password.js';
 import { parseUsers } from '../src/users.js';
 import { PASSWORDS, SESSION_SECRET, usersJson } from './helpers.js';
-import {
-  type DashboardProcess,
-  ensureBuilt,
-  HASH_PASSWORD,
-  listeningUrl,
-  PACKAGE_DIR,
-  spawnDashboard,
-} from './process.js';
+
+const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
+const HASH_PASSWORD = join(PACKAGE_DIR, 'dist', 'hash-password.js');
 
 const redis = useTestRedis();
-const running: DashboardProcess[] = [];
+const processes = useServiceProcesses({ packageDir: PACKAGE_DIR, name: 'the dashboard' });
 
+// turbo's `test` task may run before this package's own build, and a stale `dist/` would test old code.
 beforeAll(() => {
-  ensureBuilt();
+  ensureBuilt(PACKAGE_DIR, { outputs: ['dist/main.js', 'dist/hash-password.js'] });
 }, 120_000);
 
-afterEach(async () => {
-  for (const dashboard of running.splice(0)) {
-    if (dashboard.child.exitCode === null && dashboard.child.signalCode === null)
-      dashboard.child.kill('SIGKILL');
-    await dashboard.exited;
-  }
-});
+/** The base URL the dashboard logged as listening on. */
+async function listeningUrl(dashboard: ServiceProcess): Promise<string> {
+  const line = await dashboard.waitForLog((l) => l.msg === 'dashboard listening');
+  return String(line.url).replace('0.0.0.0', '127.0.0.1');
+}
 
 async function start(env: Record<string, string>) {
-  const dashboard = spawnDashboard({
+  return processes.spawn({
     REDIS_URL: redis.url,
     JOBFLEET_PREFIX: redis.prefix,
     HOST: '127.0.0.1',
     PORT: String(await freePort()),
     ...env,
   });
-  running.push(dashboard);
-  return dashboard;
 }
 
 describe('node dist/main.js', () => {

@@ -1,5 +1,5 @@
-import { type ConfigOf, type EnvVar, env } from '@jobfleet/service-kit';
-import { workerConfig } from '@jobfleet/worker-runtime';
+import { type EnvVar, env } from '@jobfleet/service-kit';
+import type { WorkerConfigOf } from '@jobfleet/worker-runtime';
 
 const DAY_MS = 86_400_000;
 
@@ -10,13 +10,12 @@ function optionalWebhookUrl(): EnvVar<string | undefined> {
 }
 
 /**
- * The DLQ processor's environment: the keys of every worker (`REDIS_URL`,
- * `METRICS_PORT` 9103, `WORKER_CONCURRENCY` — records indexed at once —, the
- * lock and stalled-check settings) plus its own below. The README lists them
- * with their defaults.
+ * The DLQ processor's own environment keys; `defineWorker` adds those of every
+ * worker (`REDIS_URL`, `METRICS_PORT` 9103, `WORKER_CONCURRENCY` — records
+ * indexed at once, 10 —, the lock and stalled-check settings). The README
+ * lists them with their defaults.
  */
-export const dlqProcessorConfig = {
-  ...workerConfig({ metricsPort: 9103, concurrency: 10 }),
+export const dlqConfig = {
   /** Records older than this many days (by failure time) are trimmed. */
   DLQ_RETENTION_DAYS: env.integer({ default: 14, min: 1, max: 3_650 }),
   /** Records kept per source queue; the oldest beyond it are trimmed. */
@@ -49,4 +48,5 @@ export const dlqProcessorConfig = {
   DLQ_ALERT_TIMEOUT_MS: env.duration({ default: 10_000, min: 100, max: 300_000 }),
 };
 
-export type DlqProcessorConfig = ConfigOf<typeof dlqProcessorConfig>;
+/** The DLQ processor's whole configuration, loaded: every worker's keys and its own. */
+export type DlqProcessorConfig = WorkerConfigOf<typeof dlqConfig>;

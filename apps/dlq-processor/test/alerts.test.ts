@@ -2,8 +2,17 @@ import { deadLetters, emails } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ALERT_QUEUE, type DlqProcessor, type SpikeAlert } from '../src/index.js';
-import { addWelcomes, emailWorker, startProcessor, sumMetric, waitFor, webhookReceiver } from './helpers.js';
+import { ALERT_QUEUE } from '../src/alert-delivery.js';
+import type { SpikeAlert } from '../src/spike-alerts.js';
+import {
+  addWelcomes,
+  type DlqProcessor,
+  emailWorker,
+  startProcessor,
+  sumMetric,
+  waitFor,
+  webhookReceiver,
+} from './helpers.js';
 
 describe('spike alerts', () => {
   const redis = useTestRedis();
@@ -35,7 +44,7 @@ describe('spike alerts', () => {
     /** Resolves once `records` records are indexed and no record or alert is waiting, running or delayed. */
     const settled = (records: number) =>
       waitFor(async () => {
-        if ((await processor.store.count(emails.name)) !== records) return false;
+        if ((await processor.resources.store.count(emails.name)) !== records) return false;
         const pending = [
           ...Object.values(await dlq.getJobCounts('waiting', 'active', 'delayed')),
           ...Object.values(await alerts.getJobCounts('waiting', 'active', 'delayed')),

@@ -1,10 +1,9 @@
 import type { StoredDeadLetter } from '@jobfleet/dead-letter-store';
 import { deadLetterId, deadLetters, emails } from '@jobfleet/queue-contracts';
-import { useTestRedis } from '@jobfleet/test-utils';
+import { useServiceProcesses, useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addWelcomes, emailWorker, startProcessor, sumMetric, waitFor } from './helpers.js';
-import { reap, spawnFailingWorker } from './process.js';
 
 const STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'] as const;
 
@@ -13,6 +12,12 @@ describe('capture: one record per final failure, whatever crashed', () => {
   const cleanup: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
+  });
+  // `failing-worker.ts` (see there), run through tsx; killed after each test, before the steps above.
+  const failingWorkers = useServiceProcesses({
+    packageDir: new URL('..', import.meta.url),
+    main: 'test/failing-worker.ts',
+    name: 'the failing worker',
   });
 
   const recordJobs = async () => {
@@ -30,14 +35,16 @@ describe('capture: one record per final failure, whatever crashed', () => {
     // Phase 1: a worker process fails jobs; a DLQ processor records the first ones, then stops.
     const first = await startProcessor(redis, { DLQ_RECONCILE_INTERVAL_MS: '1h' });
     cleanup.push(() => first.close());
-    const child = spawnFailingWorker({
-      REDIS_URL: redis.url,
-      JOBFLEET_PREFIX: redis.prefix,
-      FREEZE_AT_FAILURE: '40',
-      WORKER_CONCURRENCY: '4',
-    });
-    cleanup.push(() => reap(child));
-    await waitFor(async () => (await first.store.count(emails.name)) >= 10, 'the first records');
+    const child = failingWorkers.spawn(
+      {
+        REDIS_URL: redis.url,
+        JOBFLEET_PREFIX: redis.prefix,
+        FREEZE_AT_FAILURE: '40',
+        WORKER_CONCURRENCY: '4',
+      },
+      { nodeArgs: ['--import', 'tsx'] },
+    );
+    await waitFor(async () => (await first.resources.store.count(emails.name)) >= 10, 'the first records');
     await first.close();
 
     // Phase 2: the worker freezes between failing a job and writing its record, and is killed there.
@@ -61,7 +68,10 @@ describe('capture: one record per final failure, whatever crashed', () => {
     // Phase 4: a DLQ processor comes back: it indexes the backlog and its reconciliation writes what was lost.
     const second = await startProcessor(redis, { DLQ_RECONCILE_INTERVAL_MS: '500' });
     cleanup.push(() => second.close());
-    await waitFor(async () => (await second.store.count(emails.name)) === 200, '200 indexed records');
+    await waitFor(
+      async () => (await second.resources.store.count(emails.name)) === 200,
+      '200 indexed records',
+    );
     await waitFor(
       async () => (await dlq.getJobCounts('waiting', 'active')).waiting === 0,
       'an idle processor',
@@ -70,7 +80,7 @@ describe('capture: one record per final failure, whatever crashed', () => {
     const listed: StoredDeadLetter[] = [];
     let cursor: string | undefined;
     do {
-      const page = await second.store.list({ queue: emails.name, limit: 64, cursor });
+      const page = await second.resources.store.list({ queue: emails.name, limit: 64, cursor });
       listed.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor);
@@ -78,9 +88,9 @@ describe('capture: one record per final failure, whatever crashed', () => {
     expect(new Set(listed.map((item) => item.id)).size).toBe(200);
     expect(listed.map((item) => item.record.jobId).sort()).toEqual([...jobIds].sort());
     expect(await recordJobs()).toBe(200);
-    expect(await second.store.count()).toBe(200);
+    expect(await second.resources.store.count()).toBe(200);
 
-    const recovered = await second.store.get(lostId);
+    const recovered = await second.resources.store.get(lostId);
     expect(recovered?.record).toMatchObject({
       queue: 'emails',
       jobId: lost?.id,
@@ -95,7 +105,7 @@ describe('capture: one record per final failure, whatever crashed', () => {
     expect(sumMetric(metrics, 'jobfleet_dead_letters', 'queue="emails"')).toBe(200);
 
     // Nothing is missing any more: another pass finds nothing, and nothing changes.
-    expect((await second.reconcile()).found).toEqual({ emails: 0, reports: 0 });
+    expect((await second.resources.reconcile()).found).toEqual({ emails: 0, reports: 0 });
     expect(await recordJobs()).toBe(200);
   }, 60_000);
 });

@@ -1,12 +1,14 @@
-import { ConfigError, loadConfig } from '@jobfleet/service-kit';
+import { ConfigError } from '@jobfleet/service-kit';
 import { describe, expect, it } from 'vitest';
-import { dlqProcessorConfig } from '../src/index.js';
+import { worker } from '../src/worker.js';
 
 describe('dlq-processor configuration', () => {
   it('has the documented defaults', () => {
-    expect(loadConfig(dlqProcessorConfig, {})).toMatchObject({
+    const config = worker.loadConfig({});
+    expect(worker.concurrency(config)).toEqual({ 'dead-letters': 10 });
+    expect(config).toMatchObject({
       metricsPort: 9103,
-      workerConcurrency: 10,
+      workerConcurrency: undefined,
       dlqRetentionDays: 14,
       dlqMaxRecords: 10_000,
       dlqRetentionIntervalMs: 60_000,
@@ -26,11 +28,11 @@ describe('dlq-processor configuration', () => {
   });
 
   it('reads durations with units, and names every bad key without echoing the webhook URL', () => {
-    const config = loadConfig(dlqProcessorConfig, { DLQ_ALERT_WINDOW: '2m', DLQ_ALERT_COOLDOWN: '1h' });
+    const config = worker.loadConfig({ DLQ_ALERT_WINDOW: '2m', DLQ_ALERT_COOLDOWN: '1h' });
     expect(config).toMatchObject({ dlqAlertWindow: 120_000, dlqAlertCooldown: 3_600_000 });
     let error: unknown;
     try {
-      loadConfig(dlqProcessorConfig, {
+      worker.loadConfig({
         DLQ_MAX_RECORDS: '0',
         DLQ_ALERT_WINDOW: '10',
         DLQ_ALERT_WEBHOOK_URL: 'mailto:ops@example.com?token=s3cret',

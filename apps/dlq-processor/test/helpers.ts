@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { type DeadLetter, emails, toDeadLetter } from '@jobfleet/queue-contracts';
-import { createLogger, createMetricsRegistry, type Logger, loadConfig } from '@jobfleet/service-kit';
+import { createLogger, createMetricsRegistry, type Logger } from '@jobfleet/service-kit';
 import type { TestRedis } from '@jobfleet/test-utils';
 import { createWorkerRuntime, type HandlerMap, type WorkerRuntime } from '@jobfleet/worker-runtime';
 import { type Job, Queue, type Worker } from 'bullmq';
-import { type DlqProcessor, dlqProcessorConfig, startDlqProcessor } from '../src/index.js';
+import { worker } from '../src/worker.js';
 
 export const silent: Logger = createLogger({ service: 'test', level: 'silent' });
 
@@ -23,13 +23,12 @@ export function testEnv(redis: TestRedis): Record<string, string> {
   };
 }
 
+/** A DLQ processor started in this process. */
+export type DlqProcessor = Awaited<ReturnType<typeof worker.start>>;
+
 /** A DLQ processor in this process; `close()` it (or let `stopAll` do it). */
-export async function startProcessor(
-  redis: TestRedis,
-  env: Record<string, string> = {},
-): Promise<DlqProcessor> {
-  const config = loadConfig(dlqProcessorConfig, { ...testEnv(redis), ...env });
-  return startDlqProcessor({ config, logger: silent });
+export function startProcessor(redis: TestRedis, env: Record<string, string> = {}): Promise<DlqProcessor> {
+  return worker.start({ env: { ...testEnv(redis), ...env }, logger: silent });
 }
 
 /** The record of a failed `welcome` job that failed at `now`, as the worker runtime writes it. */

@@ -1,11 +1,15 @@
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import { deadLetters, emails, reports } from '@jobfleet/queue-contracts';
-import { promtoolCheckMetrics, useTestRedis } from '@jobfleet/test-utils';
+import {
+  promtoolCheckMetrics,
+  type ServiceProcess,
+  useServiceProcesses,
+  useTestRedis,
+} from '@jobfleet/test-utils';
 import { Queue, Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ALERT_QUEUE } from '../src/index.js';
+import { ALERT_QUEUE } from '../src/alert-delivery.js';
 import { addWelcomes, emailWorker, sumMetric, testEnv, waitFor, webhookReceiver } from './helpers.js';
-import { type NodeProcess, reap, spawnProcessor } from './process.js';
 
 describe('dlq-processor processes', () => {
   const redis = useTestRedis();
@@ -13,10 +17,14 @@ describe('dlq-processor processes', () => {
   afterEach(async () => {
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
   });
+  // Registered after the hook above, so it runs first: processors still running are killed before the rest closes.
+  const processes = useServiceProcesses({
+    packageDir: new URL('..', import.meta.url),
+    name: 'the DLQ processor',
+  });
 
-  async function start(env: Record<string, string>): Promise<{ proc: NodeProcess; metricsUrl: string }> {
-    const proc = spawnProcessor({ ...testEnv(redis), LOG_LEVEL: 'info', ...env });
-    cleanup.push(() => reap(proc));
+  async function start(env: Record<string, string>): Promise<{ proc: ServiceProcess; metricsUrl: string }> {
+    const proc = processes.spawn({ ...testEnv(redis), LOG_LEVEL: 'info', ...env });
     const started = await proc.waitForLog((line) => line.msg === 'dlq processor started');
     return { proc, metricsUrl: String(started.metrics) };
   }
@@ -90,6 +98,14 @@ describe('dlq-processor processes', () => {
     expect(total(texts, 'jobfleet_dead_letters_reconciled_total', 'queue="emails"')).toBe(0);
     for (const text of texts) {
       expect(promtoolCheckMetrics(text)).toBe('');
+      // It knows the whole catalog: the owner of every queue, and of the one it serves.
+      for (const [queue, team] of [
+        ['emails', 'messaging'],
+        ['reports', 'reporting'],
+        ['dead-letters', 'platform'],
+      ]) {
+        expect(text).toContain(`jobfleet_queue_info{queue="${queue}",team="${team}"} 1`);
+      }
       expect(sumMetric(text, 'jobfleet_dead_letters', 'queue="reports"')).toBe(30);
     }
 
@@ -140,12 +156,11 @@ describe('dlq-processor processes', () => {
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toEqual({ code: 0, signal: null });
 
-    const bad = spawnProcessor({
+    const bad = processes.spawn({
       DLQ_ALERT_THRESHOLD: '0',
       DLQ_ALERT_WEBHOOK_URL: 'ftp://hooks.example/secret-token',
       DLQ_RETENTION_DAYS: 'two weeks',
     });
-    cleanup.push(() => reap(bad));
     expect(await bad.exited).toEqual({ code: 1, signal: null });
     const stderr = bad.stderr();
     expect(stderr).toMatch(/^invalid configuration:/);

@@ -41,7 +41,7 @@ describe('fail → dead-letter → fix the payload → redrive', () => {
       withOrigin({ ...emails.defaultJobOptions, jobId: 'signup-7' }, { client: 'signup', tenant: 'acme' }),
     );
     await expect(original.waitUntilFinished(events, 10_000)).rejects.toThrow('550 mailbox unavailable');
-    const store: DeadLetterStore = processor.store;
+    const store: DeadLetterStore = processor.resources.store;
     await waitFor(async () => (await store.count(emails.name)) === 1, 'the record');
     const [listed] = (await store.list({ queue: emails.name, name: 'welcome', limit: 10 })).items;
     const id = listed?.id ?? '';

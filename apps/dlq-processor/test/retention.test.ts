@@ -34,7 +34,7 @@ describe('retention', () => {
       DLQ_RETENTION_INTERVAL_MS: '1h',
     });
     cleanup.push(() => processor.close());
-    const { store } = processor;
+    const { store } = processor.resources;
     const worker = await emailWorker(redis);
     cleanup.push(() => worker.close());
     // The runtime counts a job after it completed, a moment after its record was indexed.
@@ -53,7 +53,7 @@ describe('retention', () => {
     await waitFor(async () => (await store.count(emails.name)) === 31, 'the old record');
 
     const before = (await store.list({ limit: 100 })).items.sort(byFailure);
-    const result = await processor.applyRetention();
+    const result = await processor.resources.applyRetention();
     expect(result).toEqual({ ran: true, trimmed: { emails: { age: 1, count: 10 } } });
 
     const after = (await store.list({ limit: 100 })).items.sort(byFailure);
@@ -101,7 +101,7 @@ describe('retention', () => {
       DLQ_RETENTION_INTERVAL_MS: '1h',
     });
     cleanup.push(() => processor.close());
-    const { store } = processor;
+    const { store } = processor.resources;
     const worker = await emailWorker(redis);
     cleanup.push(() => worker.close());
     // Its job must have completed before the test backdates that completion.
@@ -152,17 +152,17 @@ describe('retention', () => {
     const admin = redis.connection();
     const longAgo = Date.now() - 20 * DAY;
     await admin.zadd(`${redis.prefix}:${deadLetters.name}:completed`, longAgo, first);
-    await admin.hset(processor.store.keys.job(first), 'finishedOn', longAgo);
+    await admin.hset(processor.resources.store.keys.job(first), 'finishedOn', longAgo);
 
     await add('second');
     expect(await dlq.getJobState(first)).toBe('completed');
-    expect((await processor.store.get(first))?.record.jobId).toBe('first');
+    expect((await processor.resources.store.get(first))?.record.jobId).toBe('first');
   });
 
   it('deletes a record job that arrives after its record was removed, without indexing it', async () => {
     const processor = await startProcessor(redis);
     cleanup.push(() => processor.close());
-    const { store } = processor;
+    const { store } = processor.resources;
     const worker = await emailWorker(redis);
     cleanup.push(() => worker.close());
     await addWelcomes(redis, 1);
@@ -192,6 +192,6 @@ describe('retention', () => {
       async () => sumMetric(await processor.registry.metrics(), 'jobfleet_dead_letters_trimmed_total') === 3,
       'three records trimmed',
     );
-    expect(await processor.store.count(emails.name)).toBe(5);
+    expect(await processor.resources.store.count(emails.name)).toBe(5);
   });
 });

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type ConfigOf, type EnvVar, env } from '@jobfleet/service-kit';
-import { workerConfig } from '@jobfleet/worker-runtime';
 import { type Mailbox, parseMailbox } from './mailbox.js';
 import { parseSmtpUrl, type SmtpEndpoint } from './smtp-endpoint.js';
 
@@ -52,19 +51,14 @@ function optionalPemFile(): EnvVar<string | undefined> {
 }
 
 /**
- * Jobs in flight per SMTP connection when `WORKER_CONCURRENCY` is unset. Each
+ * Jobs in flight per SMTP connection when `WORKER_CONCURRENCY` is unset (see
+ * `worker.ts`). Each
  * job spends part of its time on Redis (the ledger, BullMQ's fetch and
  * completion); with eight jobs per connection, messages are always queued for
  * the pool, so no connection waits for work (`pnpm bench` measured 2, 4, 6, 8
  * and 12: 8 was best).
  */
 export const JOBS_PER_SMTP_CONNECTION = 8;
-
-/** `WORKER_CONCURRENCY` as given; unset: sized from the SMTP pool (see {@link emailWorkerConcurrency}). */
-function optionalConcurrency(): EnvVar<number | undefined> {
-  const concurrency = env.integer({ min: 1, max: 1_000 });
-  return { parse: (raw) => concurrency.parse(raw), fallback: () => undefined };
-}
 
 /** Messages per second, a positive number; unset or 0 means no limit. */
 function optionalRate(): EnvVar<number | undefined> {
@@ -94,18 +88,14 @@ function optionalHostName(): EnvVar<string | undefined> {
 }
 
 /**
- * The email worker's environment: the keys of every worker (`REDIS_URL`,
- * `METRICS_PORT` 9101, …) plus the ones below. The README lists them with
- * their defaults.
+ * The email worker's own environment keys; `defineWorker` adds those of every
+ * worker (`REDIS_URL`, `METRICS_PORT` 9101, `WORKER_CONCURRENCY`, …). The
+ * README lists them with their defaults.
  *
  * Transport: with `SMTP_URL` set, messages go over SMTP through a connection
  * pool; without it, to the file outbox in `EMAIL_OUTBOX_DIR`.
  */
-export const emailWorkerConfig = {
-  // The shared keys; WORKER_CONCURRENCY is replaced below, so the 10 here is never used.
-  ...workerConfig({ metricsPort: 9101, concurrency: 10 }),
-  /** Jobs at once per process; unset: `JOBS_PER_SMTP_CONNECTION` × `SMTP_MAX_CONNECTIONS` (40 by default). */
-  WORKER_CONCURRENCY: optionalConcurrency(),
+export const emailConfig = {
   /** Where the outbox transport writes one `.eml` file per message (used without `SMTP_URL`). */
   EMAIL_OUTBOX_DIR: directory('.data/outbox'),
   /** The sender of every message; its domain ends every Message-ID. */
@@ -146,9 +136,5 @@ export const emailWorkerConfig = {
   APP_URL: optionalHttpUrl(),
 };
 
-export type EmailWorkerConfig = ConfigOf<typeof emailWorkerConfig>;
-
-/** The concurrency the worker runs at: `WORKER_CONCURRENCY`, or enough jobs to keep every pooled connection busy. */
-export function emailWorkerConcurrency(config: EmailWorkerConfig): number {
-  return config.workerConcurrency ?? JOBS_PER_SMTP_CONNECTION * config.smtpMaxConnections;
-}
+/** The email worker's own keys, loaded. */
+export type EmailConfig = ConfigOf<typeof emailConfig>;

@@ -1,22 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { emails } from '@jobfleet/queue-contracts';
-import { ConfigError, loadConfig } from '@jobfleet/service-kit';
+import { ConfigError } from '@jobfleet/service-kit';
 import { describe, expect, it } from 'vitest';
-import {
-  describeSmtpEndpoint,
-  emailWorkerConcurrency,
-  emailWorkerConfig,
-  parseMailbox,
-  parseSmtpUrl,
-  rateLimiter,
-} from '../src/index.js';
+import { parseMailbox } from '../src/mailbox.js';
+import { rateLimiter } from '../src/rate-limit.js';
+import { describeSmtpEndpoint, parseSmtpUrl } from '../src/smtp-endpoint.js';
+import { worker } from '../src/worker.js';
 import { TEST_CERT, TEST_CERT_FILE } from './test-smtp-server.js';
 
 describe('email worker config', () => {
   it('has working defaults: port 9101, concurrency 8 per pooled connection, outbox under the working directory', () => {
-    const config = loadConfig(emailWorkerConfig, {});
-    expect(emailWorkerConcurrency(config)).toBe(40);
+    const config = worker.loadConfig({});
+    expect(worker.concurrency(config).emails).toBe(40);
     expect(config).toMatchObject({
       metricsPort: 9101,
       workerConcurrency: undefined,
@@ -43,7 +39,7 @@ describe('email worker config', () => {
   it('documents every key in .env.example and the README', () => {
     const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    for (const key of Object.keys(emailWorkerConfig)) {
+    for (const key of Object.keys(worker.configSpec)) {
       expect(example, key).toMatch(new RegExp(`^(# )?${key}=`, 'm'));
       if (key.startsWith('SMTP_') || key.startsWith('EMAIL_') || key.startsWith('APP_')) {
         expect(readme, key).toContain(`\`${key}\``);
@@ -52,21 +48,21 @@ describe('email worker config', () => {
   });
 
   it('sizes the concurrency from the SMTP pool unless WORKER_CONCURRENCY says otherwise', () => {
-    expect(emailWorkerConcurrency(loadConfig(emailWorkerConfig, { SMTP_MAX_CONNECTIONS: '3' }))).toBe(24);
-    const given = loadConfig(emailWorkerConfig, { SMTP_MAX_CONNECTIONS: '3', WORKER_CONCURRENCY: '2' });
-    expect(emailWorkerConcurrency(given)).toBe(2);
-    expect(() => loadConfig(emailWorkerConfig, { WORKER_CONCURRENCY: '0' })).toThrow(
+    expect(worker.concurrency(worker.loadConfig({ SMTP_MAX_CONNECTIONS: '3' })).emails).toBe(24);
+    const given = worker.loadConfig({ SMTP_MAX_CONNECTIONS: '3', WORKER_CONCURRENCY: '2' });
+    expect(worker.concurrency(given).emails).toBe(2);
+    expect(() => worker.loadConfig({ WORKER_CONCURRENCY: '0' })).toThrow(
       /WORKER_CONCURRENCY: must be an integer from 1 to 1000/,
     );
   });
 
   it('keeps the ledger longer than the contract keeps failed jobs', () => {
     const failedRetentionMs = emails.defaultJobOptions.removeOnFail.age * 1_000;
-    expect(loadConfig(emailWorkerConfig, {}).emailLedgerTtlMs).toBeGreaterThan(failedRetentionMs);
+    expect(worker.loadConfig({}).emailLedgerTtlMs).toBeGreaterThan(failedRetentionMs);
   });
 
   it('reads the SMTP keys', () => {
-    const config = loadConfig(emailWorkerConfig, {
+    const config = worker.loadConfig({
       SMTP_URL: 'smtps://mailer%40acme:p%40ss%3Aw0rd@smtp.acme.example',
       SMTP_STARTTLS: 'required',
       SMTP_TLS_REJECT_UNAUTHORIZED: 'false',
@@ -99,12 +95,12 @@ describe('email worker config', () => {
       emailRateLimit: 2.5,
       emailLedgerTtlMs: 30 * 86_400_000,
     });
-    expect(loadConfig(emailWorkerConfig, { EMAIL_RATE_LIMIT: '0' }).emailRateLimit).toBeUndefined();
+    expect(worker.loadConfig({ EMAIL_RATE_LIMIT: '0' }).emailRateLimit).toBeUndefined();
   });
 
   it('refuses bad SMTP keys without echoing the SMTP URL, which may hold a password', () => {
     try {
-      loadConfig(emailWorkerConfig, {
+      worker.loadConfig({
         SMTP_URL: 'http://user:hunter2@smtp.example',
         SMTP_STARTTLS: 'maybe',
         SMTP_TLS_CA_FILE: '/nonexistent/ca.pem',
@@ -129,7 +125,7 @@ describe('email worker config', () => {
   });
 
   it('reads every key', () => {
-    const config = loadConfig(emailWorkerConfig, {
+    const config = worker.loadConfig({
       EMAIL_OUTBOX_DIR: 'mail/out',
       EMAIL_FROM: '"Acme, Inc." <hello@acme.example>',
       EMAIL_SEND_DELAY_MS: '2s',
@@ -145,12 +141,12 @@ describe('email worker config', () => {
       appUrl: 'https://acme.example/app',
       workerConcurrency: 3,
     });
-    expect(loadConfig(emailWorkerConfig, { EMAIL_OUTBOX_DIR: '/var/mail' }).emailOutboxDir).toBe('/var/mail');
+    expect(worker.loadConfig({ EMAIL_OUTBOX_DIR: '/var/mail' }).emailOutboxDir).toBe('/var/mail');
   });
 
   it('names every bad key in one error', () => {
     const load = () =>
-      loadConfig(emailWorkerConfig, {
+      worker.loadConfig({
         EMAIL_FROM: 'not an address',
         APP_URL: 'ftp://files.example',
         EMAIL_SEND_DELAY_MS: 'soon',

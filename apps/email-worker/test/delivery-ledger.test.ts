@@ -1,6 +1,6 @@
 import { useTestRedis } from '@jobfleet/test-utils';
 import { describe, expect, it } from 'vitest';
-import { createRedisDeliveryLedger, ledgerKey } from '../src/index.js';
+import { createRedisDeliveryLedger, ledgerKey } from '../src/delivery-ledger.js';
 
 const redis = useTestRedis();
 const job = { queue: 'emails', jobId: 'welcome:42/x', createdAt: 1_700_000_000_000 };

@@ -4,17 +4,11 @@ import type { JobContext } from '@jobfleet/worker-runtime';
 import type { Job } from 'bullmq';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import {
-  createEmailHandlers,
-  type DeliveryLedger,
-  type DeliveryRecord,
-  type EmailHandlerDeps,
-  emailMetrics,
-  type MailTransport,
-  type OutgoingMessage,
-  PermanentSmtpError,
-  SmtpDeliveryError,
-} from '../src/index.js';
+import type { DeliveryLedger, DeliveryRecord } from '../src/delivery-ledger.js';
+import { createEmailHandlers, type EmailHandlerDeps } from '../src/handlers.js';
+import { emailMetrics } from '../src/metrics.js';
+import { PermanentSmtpError, SmtpDeliveryError } from '../src/smtp-errors.js';
+import type { MailTransport, OutgoingMessage } from '../src/transport.js';
 
 /** A ledger in a Map, keyed like the Redis one by job id and creation time. */
 function memoryLedger() {

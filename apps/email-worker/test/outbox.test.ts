@@ -3,14 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createOutboxTransport,
-  messageIdFor,
-  type OutgoingMessage,
-  outboxFileName,
-  PermanentSmtpError,
-  SmtpDeliveryError,
-} from '../src/index.js';
+import { messageIdFor } from '../src/message-id.js';
+import { createOutboxTransport, outboxFileName } from '../src/outbox.js';
+import type { OutgoingMessage } from '../src/transport.js';
+import { PermanentSmtpError, SmtpDeliveryError } from '../src/smtp-errors.js';
 
 const dirs: string[] = [];
 function tempDir(): string {

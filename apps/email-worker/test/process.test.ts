@@ -3,11 +3,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emails } from '@jobfleet/queue-contracts';
-import { promtoolCheckMetrics, useTestRedis } from '@jobfleet/test-utils';
+import { promtoolCheckMetrics, useServiceProcesses, useTestRedis } from '@jobfleet/test-utils';
 import { Queue, QueueEvents } from 'bullmq';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnWorker, type WorkerProcess } from './worker-process.js';
 
 /**
  * The real entrypoint, `node dist/main.js`, as separate processes against the
@@ -22,15 +21,13 @@ const SEND_DELAY_MS = '1500';
 
 const redis = useTestRedis();
 const cleanup: Array<() => unknown> = [];
-const children: WorkerProcess[] = [];
 
 afterEach(async () => {
-  for (const worker of children.splice(0)) {
-    if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
-    await worker.exited;
-  }
   for (const step of cleanup.splice(0).reverse()) await step();
 });
+// Registered after the hook above, so it runs first: workers still running are killed before the rest closes.
+const processes = useServiceProcesses({ packageDir: new URL('..', import.meta.url), name: 'the worker' });
+const spawnWorker = (env: Record<string, string>) => processes.spawn(env);
 
 async function setup() {
   const prefix = redis.prefix;
@@ -54,7 +51,6 @@ async function setup() {
   };
   const start = async (extra: Record<string, string> = {}) => {
     const worker = spawnWorker({ ...env, ...extra });
-    children.push(worker);
     const started = await worker.waitForLog((line) => line.msg === 'worker started');
     return { worker, metricsUrl: String(started.metrics) };
   };
@@ -149,6 +145,8 @@ describe('email-worker process', () => {
     );
     expect(metrics).toMatch(/^jobfleet_job_duration_seconds_bucket\{/m);
     expect(metrics).toMatch(/^process_cpu_seconds_total /m);
+    // The owner of the queue it serves, for the alert rules' team label.
+    expect(metrics).toContain('jobfleet_queue_info{queue="emails",team="messaging"} 1');
 
     expect(promtoolCheckMetrics(metrics)).toBe('');
 
@@ -165,7 +163,6 @@ describe('email-worker process', () => {
 
   it('refuses a bad configuration with one message naming every bad key, and exit code 1', async () => {
     const worker = spawnWorker({ EMAIL_FROM: 'nobody', METRICS_PORT: 'http', APP_URL: 'ftp://x.example' });
-    children.push(worker);
     expect(await worker.exited).toEqual({ code: 1, signal: null });
     const stderr = worker.stderr();
     expect(stderr).toMatch(/^invalid configuration:/);

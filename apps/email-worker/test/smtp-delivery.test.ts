@@ -2,7 +2,8 @@ import { emails } from '@jobfleet/queue-contracts';
 import { promtoolCheckMetrics } from '@jobfleet/test-utils';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import { ledgerKey, PermanentSmtpError, SmtpDeliveryError } from '../src/index.js';
+import { ledgerKey } from '../src/delivery-ledger.js';
+import { PermanentSmtpError, SmtpDeliveryError } from '../src/smtp-errors.js';
 import { useSmtpWorker } from './smtp-setup.js';
 import type { ReceivedMessage } from './test-smtp-server.js';
 

@@ -7,7 +7,7 @@ import {
   redactRecipient,
   SmtpDeliveryError,
   smtpError,
-} from '../src/index.js';
+} from '../src/smtp-errors.js';
 
 /** An error shaped the way nodemailer hands them back. */
 const nodemailerError = (message: string, fields: Record<string, unknown>) =>

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { emails } from '@jobfleet/queue-contracts';
-import { promtoolCheckMetrics, useTestRedis } from '@jobfleet/test-utils';
+import { promtoolCheckMetrics, useServiceProcesses, useTestRedis } from '@jobfleet/test-utils';
 import { Queue, QueueEvents } from 'bullmq';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ledgerKey } from '../src/delivery-ledger.js';
 import { startRedisGate } from './redis-gate.js';
 import { startTestSmtpServer, type TestSmtpServerOptions } from './test-smtp-server.js';
-import { spawnWorker, type WorkerProcess } from './worker-process.js';
 
 /**
  * The real entrypoint, `node dist/main.js`, delivering over SMTP to a server
@@ -16,15 +15,13 @@ import { spawnWorker, type WorkerProcess } from './worker-process.js';
 
 const redis = useTestRedis();
 const cleanup: Array<() => unknown> = [];
-const children: WorkerProcess[] = [];
 
 afterEach(async () => {
-  for (const worker of children.splice(0)) {
-    if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
-    await worker.exited;
-  }
   for (const step of cleanup.splice(0).reverse()) await step();
 });
+// Registered after the hook above, so it runs first: workers still running are killed before the rest closes.
+const processes = useServiceProcesses({ packageDir: new URL('..', import.meta.url), name: 'the worker' });
+const spawnWorker = (env: Record<string, string>) => processes.spawn(env);
 
 async function setup(server: TestSmtpServerOptions = {}) {
   const prefix = redis.prefix;
@@ -48,7 +45,6 @@ async function setup(server: TestSmtpServerOptions = {}) {
   };
   const start = async (extra: Record<string, string> = {}) => {
     const worker = spawnWorker({ ...env, ...extra });
-    children.push(worker);
     const started = await worker.waitForLog((line) => line.msg === 'worker started');
     return { worker, metricsUrl: String(started.metrics) };
   };
@@ -150,7 +146,6 @@ describe('email-worker process over SMTP', () => {
       SMTP_URL: 'smtp://user:hunter2@mail.example/path',
       SMTP_MAX_CONNECTIONS: '0',
     });
-    children.push(worker);
     expect(await worker.exited).toEqual({ code: 1, signal: null });
     expect(worker.stderr()).toMatch(/\n {2}SMTP_URL: must not have a path/);
     expect(worker.stderr()).toMatch(/\n {2}SMTP_MAX_CONNECTIONS: /);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SmtpDeliveryError } from '../src/index.js';
+import { SmtpDeliveryError } from '../src/smtp-errors.js';
 import { useSmtpWorker } from './smtp-setup.js';
 import { TEST_CERT_FILE } from './test-smtp-server.js';
 

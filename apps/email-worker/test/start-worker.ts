@@ -1,9 +1,8 @@
 import type { emails } from '@jobfleet/queue-contracts';
-import { createLogger, loadConfig } from '@jobfleet/service-kit';
+import { createLogger } from '@jobfleet/service-kit';
 import { type LogLine, logSink } from '@jobfleet/test-utils';
 import type { HandlerMap } from '@jobfleet/worker-runtime';
-import { emailWorkerConfig } from '../src/config.js';
-import { type EmailWorker, startEmailWorker } from '../src/worker.js';
+import { worker } from '../src/worker.js';
 
 export interface InProcessWorkerOptions {
   redisUrl: string;
@@ -16,30 +15,23 @@ export interface InProcessWorkerOptions {
   wrap?: (handlers: HandlerMap<typeof emails>) => HandlerMap<typeof emails>;
 }
 
-export type { LogLine } from '@jobfleet/test-utils';
-
-export interface InProcessWorker extends EmailWorker {
+export type InProcessWorker = Awaited<ReturnType<typeof worker.start>> & {
   /** Every log line so far. */
   readonly logs: LogLine[];
-}
+};
 
-/** The email worker as main.ts builds it, in-process: no signal handlers, metrics on a free port, logs kept. */
+/** The email worker's `start()`, its log lines kept for assertions. */
 export async function startInProcessWorker(options: InProcessWorkerOptions): Promise<InProcessWorker> {
-  const config = loadConfig(emailWorkerConfig, {
-    REDIS_URL: options.redisUrl,
-    JOBFLEET_PREFIX: options.prefix,
-    HOST: '127.0.0.1',
-    METRICS_PORT: '0',
-    EMAIL_OUTBOX_DIR: options.outboxDir,
-    ...options.env,
-  });
   const { destination, lines: logs } = logSink();
-  const worker = await startEmailWorker({
-    config,
+  const running = await worker.start({
+    env: {
+      REDIS_URL: options.redisUrl,
+      JOBFLEET_PREFIX: options.prefix,
+      EMAIL_OUTBOX_DIR: options.outboxDir,
+      ...options.env,
+    },
     logger: createLogger({ service: 'email-worker', level: 'info', destination }),
-    handleSignals: false,
-    wrap: options.wrap,
+    ...(options.wrap ? { wrap: options.wrap } : {}),
   });
-  await worker.worker.waitUntilReady();
-  return { ...worker, logs };
+  return { ...running, logs };
 }

@@ -1,6 +1,6 @@
 import { reportStoreConfig } from '@jobfleet/report-store';
-import { type ConfigOf, type EnvVar, env } from '@jobfleet/service-kit';
-import { workerConfig } from '@jobfleet/worker-runtime';
+import { type EnvVar, env } from '@jobfleet/service-kit';
+import type { WorkerConfigOf } from '@jobfleet/worker-runtime';
 
 /** An IANA time zone name, checked against the runtime's time-zone data. */
 function timeZone(fallback: string): EnvVar<string> {
@@ -32,14 +32,12 @@ function publicUrl(fallback: string): EnvVar<string> {
 }
 
 /**
- * The report worker's environment: the keys of every worker (`REDIS_URL`,
- * `METRICS_PORT` 9102, `WORKER_CONCURRENCY` 2, …), the report store's
- * (`REPORTS_DIR`, `REPORT_RETENTION_DAYS`, shared with the gateway), and the
- * ones below. The README lists them with their defaults.
+ * The report worker's own environment: the report store's keys (`REPORTS_DIR`,
+ * `REPORT_RETENTION_DAYS`, shared with the gateway) and the ones below;
+ * `defineWorker` adds those of every worker (`REDIS_URL`, `METRICS_PORT` 9102,
+ * `WORKER_CONCURRENCY` 2, …). The README lists them with their defaults.
  */
-export const reportWorkerConfig = {
-  // One render per core on the 2-core machines jobfleet targets; rendering is CPU-bound.
-  ...workerConfig({ metricsPort: 9102, concurrency: 2 }),
+export const reportConfig = {
   ...reportStoreConfig,
   /** The zone whose "yesterday" a report without `date` covers. The ledger's days themselves are UTC days. */
   REPORT_TIMEZONE: timeZone('UTC'),
@@ -53,4 +51,5 @@ export const reportWorkerConfig = {
   GATEWAY_PUBLIC_URL: publicUrl('http://localhost:3000'),
 };
 
-export type ReportWorkerConfig = ConfigOf<typeof reportWorkerConfig>;
+/** The report worker's whole configuration, loaded: every worker's keys and its own. */
+export type ReportWorkerConfig = WorkerConfigOf<typeof reportConfig>;

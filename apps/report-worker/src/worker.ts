@@ -1,44 +1,29 @@
 import { reports } from '@jobfleet/queue-contracts';
-import { createReportStore, type ReportStore } from '@jobfleet/report-store';
-import { createLogger, createMetricsRegistry, type Logger } from '@jobfleet/service-kit';
-import { type HandlerMap, type RunningWorker, readUsage, runWorker } from '@jobfleet/worker-runtime';
-import type { ReportWorkerConfig } from './config.js';
+import { createReportStore } from '@jobfleet/report-store';
+import { defineWorker, readUsage, type WorkerContext } from '@jobfleet/worker-runtime';
+import { type ReportWorkerConfig, reportConfig } from './config.js';
 import { createReportHandlers } from './handlers.js';
 import { reportMetrics } from './metrics.js';
-import { createReportNotifier, type ReportNotifier } from './notice.js';
+import { createReportNotifier } from './notice.js';
 import { createSandboxRenderer } from './render/sandbox.js';
-import { type Retention, startRetention } from './retention.js';
+import { startRetention } from './retention.js';
 
-export interface StartReportWorkerOptions {
-  config: ReportWorkerConfig;
-  /** Defaults to a pino logger at `LOG_LEVEL`. */
-  logger?: Logger;
-  /** Install SIGTERM/SIGINT handling (the entrypoint does; tests do not). */
-  handleSignals?: boolean;
-  /** Decorates the handlers (tests: the contract suite's `wrap`, crash simulations). */
-  wrap?: (handlers: HandlerMap<typeof reports>) => HandlerMap<typeof reports>;
-  /**
-   * The sandbox's module, for tests (a render that hangs or dawdles). Code
-   * only: no environment key reaches it, so it is no way into production.
-   */
+/** Code-only options of the report worker's resources: no environment key reaches them. */
+export interface ReportResourceOptions {
+  /** The sandbox's module, for tests (a render that hangs or dawdles); default: the built one beside this file. */
   sandboxModule?: URL;
 }
 
-export interface ReportWorker extends RunningWorker {
-  readonly store: ReportStore;
-  readonly retention: Retention;
-}
-
 /**
- * The report worker, assembled from its configuration: the report store, the
- * sandbox renderer, the notifier and the retention trim around the runtime.
- * `main.ts` calls it; tests call it in-process.
+ * What the report worker's handler shares: the report store, the sandbox
+ * renderer, the notifier (on the worker's Redis connection) and the retention
+ * trim, which starts here and stops with the resources, after the worker.
  */
-export async function startReportWorker(options: StartReportWorkerOptions): Promise<ReportWorker> {
-  const { config } = options;
-  const logger =
-    options.logger ?? createLogger({ service: 'report-worker', level: config.logLevel as 'info' });
-  const registry = createMetricsRegistry();
+export function createReportResources(
+  context: WorkerContext<ReportWorkerConfig>,
+  options: ReportResourceOptions = {},
+) {
+  const { config, connection, prefix, logger, registry } = context;
   const metrics = reportMetrics(registry);
   const store = createReportStore(config);
   const renderer = createSandboxRenderer({
@@ -46,62 +31,65 @@ export async function startReportWorker(options: StartReportWorkerOptions): Prom
     maxMemoryMb: config.reportSandboxMemoryMb,
     ...(options.sandboxModule ? { module: options.sandboxModule } : {}),
   });
-  let notifier: ReportNotifier | undefined;
-  let retention: Retention | undefined;
-
-  let worker: RunningWorker;
-  try {
-    worker = await runWorker({
-      contract: reports,
-      config,
-      service: 'report-worker',
-      logger,
-      registry,
-      readiness: [{ name: 'report-store', check: () => store.check() }],
-      handleSignals: options.handleSignals ?? false,
-      handlers: ({ connection, prefix }) => {
-        notifier = createReportNotifier({
-          connection,
-          prefix,
-          gatewayPublicUrl: config.gatewayPublicUrl,
-          retentionDays: config.reportRetentionDays,
-        });
-        const handlers = createReportHandlers({
-          store,
-          readUsage: (tenant, day) => readUsage(connection, prefix, tenant, day),
-          renderer,
-          notifier,
-          metrics,
-          timeZone: config.reportTimezone,
-        });
-        return options.wrap ? options.wrap(handlers) : handlers;
-      },
-      onClose: async () => {
-        await retention?.stop();
-        await notifier?.close();
-      },
-    });
-  } catch (error) {
-    // The metrics port was taken, say: the notifier's queue must not keep the process alive.
-    await notifier?.close();
-    throw error;
-  }
-  retention = startRetention({
+  const notifier = createReportNotifier({
+    connection,
+    prefix,
+    gatewayPublicUrl: config.gatewayPublicUrl,
+    retentionDays: config.reportRetentionDays,
+  });
+  const retention = startRetention({
     store,
     retentionDays: config.reportRetentionDays,
     intervalMs: config.reportTrimIntervalMs,
     logger,
     metrics,
   });
-  logger.info(
-    {
-      store: store.kind,
-      reports_dir: store.location,
-      retention_days: config.reportRetentionDays,
-      timeout_ms: config.reportTimeoutMs,
-      time_zone: config.reportTimezone,
+  return {
+    metrics,
+    store,
+    renderer,
+    notifier,
+    retention,
+    readiness: [{ name: 'report-store', check: () => store.check() }],
+    async close() {
+      await retention.stop();
+      await notifier.close();
     },
-    'rendering reports',
-  );
-  return { ...worker, store, retention };
+  };
 }
+
+/** The report worker: the `reports` queue rendered in a sandbox into the report store. */
+export const worker = defineWorker({
+  service: 'report-worker',
+  metricsPort: 9102,
+  config: reportConfig,
+  resources: (context) => createReportResources(context),
+  queues: [
+    {
+      contract: reports,
+      // One render per core on the 2-core machines jobfleet targets; rendering is CPU-bound.
+      concurrency: 2,
+      handlers: ({ config, connection, prefix, resources }) =>
+        createReportHandlers({
+          store: resources.store,
+          readUsage: (tenant, day) => readUsage(connection, prefix, tenant, day),
+          renderer: resources.renderer,
+          notifier: resources.notifier,
+          metrics: resources.metrics,
+          timeZone: config.reportTimezone,
+        }),
+    },
+  ],
+  started: ({ config, logger, resources: { store } }) => {
+    logger.info(
+      {
+        store: store.kind,
+        reports_dir: store.location,
+        retention_days: config.reportRetentionDays,
+        timeout_ms: config.reportTimeoutMs,
+        time_zone: config.reportTimezone,
+      },
+      'rendering reports',
+    );
+  },
+});

@@ -1,14 +1,14 @@
 import { resolve } from 'node:path';
-import { ConfigError, loadConfig } from '@jobfleet/service-kit';
+import { ConfigError } from '@jobfleet/service-kit';
 import { describe, expect, it } from 'vitest';
-import { reportWorkerConfig } from '../src/index.js';
+import { worker } from '../src/worker.js';
 
-describe('reportWorkerConfig', () => {
+describe('the report worker configuration', () => {
   it('has the documented defaults', () => {
-    const config = loadConfig(reportWorkerConfig, {});
+    const config = worker.loadConfig({});
     expect(config).toMatchObject({
       metricsPort: 9102,
-      workerConcurrency: 2,
+      workerConcurrency: undefined,
       reportsDir: resolve('.data/reports'),
       reportRetentionDays: 30,
       reportTimezone: 'UTC',
@@ -17,10 +17,12 @@ describe('reportWorkerConfig', () => {
       reportTrimIntervalMs: 3_600_000,
       gatewayPublicUrl: 'http://localhost:3000',
     });
+    // Unset WORKER_CONCURRENCY: one render per core of the machines jobfleet targets.
+    expect(worker.concurrency(config)).toEqual({ reports: 2 });
   });
 
   it('reads its keys, accepting durations with units and dropping a trailing slash', () => {
-    const config = loadConfig(reportWorkerConfig, {
+    const config = worker.loadConfig({
       REPORT_TIMEZONE: 'Europe/Berlin',
       REPORT_TIMEOUT_MS: '5m',
       GATEWAY_PUBLIC_URL: 'https://jobs.example.com/base/',
@@ -36,7 +38,7 @@ describe('reportWorkerConfig', () => {
 
   it('names every bad key in one error', () => {
     try {
-      loadConfig(reportWorkerConfig, {
+      worker.loadConfig({
         REPORT_TIMEZONE: 'Mars/Olympus_Mons',
         REPORT_TIMEOUT_MS: 'soon',
         GATEWAY_PUBLIC_URL: 'ftp://jobs.example.com',
@@ -53,7 +55,7 @@ describe('reportWorkerConfig', () => {
         'REPORT_TIMEZONE',
       ]);
     }
-    expect(() => loadConfig(reportWorkerConfig, { GATEWAY_PUBLIC_URL: 'https://x.example/?q=1' })).toThrow(
+    expect(() => worker.loadConfig({ GATEWAY_PUBLIC_URL: 'https://x.example/?q=1' })).toThrow(
       /GATEWAY_PUBLIC_URL: must be a base URL/,
     );
   });

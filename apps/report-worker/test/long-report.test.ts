@@ -105,7 +105,7 @@ describe('a long report', () => {
       ),
     ).toBe(1);
     expect(sample(metrics, 'jobfleet_jobs_stalled_total{queue="reports"}') ?? 0).toBe(0);
-    expect(await worker.store.stat('acme', job.id ?? '')).toBeUndefined();
+    expect(await worker.resources.store.stat('acme', job.id ?? '')).toBeUndefined();
   }, 30_000);
 
   it('that keeps a core busy longer than the lock completes in one attempt, reporting progress, without a stall', async () => {

@@ -3,7 +3,7 @@ import { useTestRedis } from '@jobfleet/test-utils';
 import type { HandlerMap } from '@jobfleet/worker-runtime';
 import { type Job, Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { downloadUrl, NOTICE_MARKER_TTL_SECONDS, noticeJobId, noticeMarkerKey } from '../src/index.js';
+import { downloadUrl, NOTICE_MARKER_TTL_SECONDS, noticeJobId, noticeMarkerKey } from '../src/notice.js';
 import { reportQueues, sample, scrape } from './helpers.js';
 import { startInProcessWorker } from './start-worker.js';
 
@@ -67,7 +67,7 @@ describe('notify', () => {
     expect(attempts).toEqual([1, 2]);
     expect((await queue.getJob(job.id ?? ''))?.attemptsMade).toBe(2);
     expect(await emailJobs()).toHaveLength(1);
-    expect((await worker.store.stat('acme', job.id ?? ''))?.sha256).toBe(result.sha256);
+    expect((await worker.resources.store.stat('acme', job.id ?? ''))?.sha256).toBe(result.sha256);
 
     const metrics = await scrape(worker.metricsUrl);
     expect(sample(metrics, 'jobfleet_report_notices_total{result="enqueued"}')).toBe(1);

@@ -2,24 +2,21 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { reports } from '@jobfleet/queue-contracts';
-import { promtoolCheckMetrics, useTestRedis } from '@jobfleet/test-utils';
+import { promtoolCheckMetrics, useServiceProcesses, useTestRedis } from '@jobfleet/test-utils';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pdfToText, sample, scrape } from './helpers.js';
-import { spawnWorker, type WorkerProcess } from './worker-process.js';
 
 /** The real entrypoint, `node dist/main.js`, with its default (built) sandbox. */
 const redis = useTestRedis();
 const cleanup: Array<() => unknown> = [];
-const children: WorkerProcess[] = [];
 
 afterEach(async () => {
-  for (const worker of children.splice(0)) {
-    if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
-    await worker.exited;
-  }
   for (const step of cleanup.splice(0).reverse()) await step();
 });
+// Registered after the hook above, so it runs first: workers still running are killed before the rest closes.
+const processes = useServiceProcesses({ packageDir: new URL('..', import.meta.url), name: 'the worker' });
+const spawnWorker = (env: Record<string, string>) => processes.spawn(env);
 
 describe('report-worker process', () => {
   it('renders a PDF with its built sandbox, serves clean /metrics and /health/ready, exits 0 on SIGTERM', async () => {
@@ -33,7 +30,6 @@ describe('report-worker process', () => {
       METRICS_PORT: '0',
       REPORTS_DIR: reportsDir,
     });
-    children.push(worker);
     const started = await worker.waitForLog((line) => line.msg === 'worker started');
     const metricsUrl = String(started.metrics).replace(/\/metrics$/, '');
     expect(await worker.waitForLog((line) => line.msg === 'rendering reports')).toMatchObject({
@@ -61,6 +57,8 @@ describe('report-worker process', () => {
     expect(sample(metrics, 'jobfleet_report_render_duration_seconds_count{format="pdf"}')).toBe(1);
     expect(sample(metrics, 'jobfleet_report_size_bytes_count{format="pdf"}')).toBe(1);
     expect(sample(metrics, 'jobfleet_report_render_failures_total{format="csv",reason="timeout"}')).toBe(0);
+    // The owner of the queue it serves, for the alert rules' team label.
+    expect(metrics).toContain('jobfleet_queue_info{queue="reports",team="reporting"} 1');
     expect(promtoolCheckMetrics(metrics)).toBe('');
 
     const ready = await fetch(`${metricsUrl}/health/ready`);
@@ -79,7 +77,6 @@ describe('report-worker process', () => {
       METRICS_PORT: 'x',
       GATEWAY_PUBLIC_URL: 'mailto:a@b',
     });
-    children.push(worker);
     expect(await worker.exited).toEqual({ code: 1, signal: null });
     const stderr = worker.stderr();
     expect(stderr).toMatch(/^invalid configuration:/);

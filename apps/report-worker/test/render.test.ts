@@ -1,14 +1,10 @@
 import { USAGE_BUCKETS, type UsageRow } from '@jobfleet/worker-runtime';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import {
-  buildReportModel,
-  CSV_COLUMNS,
-  chartBars,
-  formatSeconds,
-  renderReport,
-  rowQuantiles,
-} from '../src/index.js';
+import { CSV_COLUMNS } from '../src/render/csv.js';
+import { chartBars, formatSeconds } from '../src/render/pdf.js';
+import { renderReport } from '../src/render/render.js';
+import { buildReportModel, rowQuantiles } from '../src/report-model.js';
 import { pdfToText } from './helpers.js';
 
 const buckets = (entries: Record<number, number>) => {

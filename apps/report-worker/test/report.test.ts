@@ -11,7 +11,8 @@ import { createWorkerRuntime, quantileFromBuckets, readUsage, utcDay } from '@jo
 import { Queue } from 'bullmq';
 import { parse } from 'csv-parse/sync';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CSV_COLUMNS, roundSeconds } from '../src/index.js';
+import { CSV_COLUMNS } from '../src/render/csv.js';
+import { roundSeconds } from '../src/report-model.js';
 import { pdfToText, reportQueues, sample, scrape, seedUsage, type UsageSeed } from './helpers.js';
 import { type InProcessWorker, startInProcessWorker } from './start-worker.js';
 
@@ -107,7 +108,7 @@ describe('daily-report', () => {
     jobId = job.id;
     const result = await job.waitUntilFinished(events, 15_000);
 
-    const file = await worker.store.open('acme', job.id ?? '');
+    const file = await worker.resources.store.open('acme', job.id ?? '');
     const bytes = await readAll(file?.stream as Readable);
     expect(result).toEqual({
       path: `acme/${DAY}/${job.id}.csv`,
@@ -166,7 +167,7 @@ describe('daily-report', () => {
       rows: 3,
     });
 
-    const file = await worker.store.open('acme', job.id ?? '');
+    const file = await worker.resources.store.open('acme', job.id ?? '');
     const pdf = await readAll(file?.stream as Readable);
     expect(sha256(pdf)).toBe(result.sha256);
     const text = pdfToText(pdf);
@@ -244,7 +245,7 @@ describe('daily-report', () => {
     const job = await add({ tenantId: 'initech', date: day });
     const result = await job.waitUntilFinished(events, 15_000);
     expect(result.rows).toBe(3);
-    const file = await worker.store.open('initech', job.id ?? '');
+    const file = await worker.resources.store.open('initech', job.id ?? '');
     const records = parse(await readAll(file?.stream as Readable), { columns: true }) as Array<
       Record<string, string>
     >;
@@ -281,7 +282,7 @@ describe('daily-report', () => {
     const job = await add({ tenantId: 'acme' }, { timestamp: due });
     const result = await job.waitUntilFinished(events, 15_000);
     expect(result).toMatchObject({ path: `acme/${expected}/${job.id}.csv`, rows: 1 });
-    expect((await worker.store.stat('acme', job.id ?? ''))?.date).toBe(expected);
+    expect((await worker.resources.store.stat('acme', job.id ?? ''))?.date).toBe(expected);
   });
 
   it('refuses, for good, a job whose origin is another tenant than the report’s', async () => {
@@ -325,7 +326,7 @@ describe('daily-report', () => {
       env: { REPORT_RETENTION_DAYS: '7', REPORT_TRIM_INTERVAL_MS: '1000' },
     });
     // runNow waits for the trim at start: nothing is left for it, so that one removed the old report.
-    expect(await worker.retention.runNow()).toEqual({ removed: 0, leftovers: 0 });
+    expect(await worker.resources.retention.runNow()).toEqual({ removed: 0, leftovers: 0 });
     expect(await store.stat('acme', 'old')).toBeUndefined();
     expect((await store.stat('acme', 'new'))?.bytes).toBe(3);
     expect(sample(await scrape(worker.metricsUrl), 'jobfleet_reports_trimmed_total')).toBe(1);

@@ -1,14 +1,11 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { USAGE_BUCKETS } from '@jobfleet/worker-runtime';
 import { describe, expect, it } from 'vitest';
-import {
-  buildReportModel,
-  createSandboxRenderer,
-  RenderFailedError,
-  RenderTimeoutError,
-  renderReport,
-} from '../src/index.js';
-import { DIST_SANDBOX } from './worker-process.js';
+import { RenderFailedError, RenderTimeoutError } from '../src/errors.js';
+import { renderReport } from '../src/render/render.js';
+import { createSandboxRenderer } from '../src/render/sandbox.js';
+import { buildReportModel } from '../src/report-model.js';
+import { DIST_SANDBOX } from './start-worker.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
 const model = buildReportModel(

@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { reports } from '@jobfleet/queue-contracts';
-import { createLogger, loadConfig } from '@jobfleet/service-kit';
+import { createLogger } from '@jobfleet/service-kit';
 import { type LogLine, logSink } from '@jobfleet/test-utils';
 import type { HandlerMap } from '@jobfleet/worker-runtime';
-import { reportWorkerConfig } from '../src/config.js';
-import { type ReportWorker, startReportWorker } from '../src/worker.js';
-import { DIST_SANDBOX } from './worker-process.js';
+import { createReportResources, worker } from '../src/worker.js';
+
+/** The real sandbox, as built (the build-setup global setup keeps it current): worker threads run plain JavaScript. */
+export const DIST_SANDBOX = new URL('../dist/render/sandbox-entry.js', import.meta.url);
 
 export interface InProcessWorkerOptions {
   redisUrl: string;
@@ -20,41 +21,35 @@ export interface InProcessWorkerOptions {
   sandboxModule?: URL;
 }
 
-export type { LogLine } from '@jobfleet/test-utils';
-
-export interface InProcessWorker extends ReportWorker {
+export type InProcessWorker = Awaited<ReturnType<typeof worker.start>> & {
   readonly logs: LogLine[];
   readonly reportsDir: string;
-}
+};
 
-/** The report worker as main.ts builds it, in-process: no signal handlers, metrics on a free port, logs kept. */
+/** The report worker's `start()` with the built (or a fixture) sandbox, its log lines kept. */
 export async function startInProcessWorker(options: InProcessWorkerOptions): Promise<InProcessWorker> {
   const ownDir = options.reportsDir ? undefined : mkdtempSync(join(tmpdir(), 'report-worker-'));
   const reportsDir = options.reportsDir ?? ownDir ?? '';
-  const config = loadConfig(reportWorkerConfig, {
-    REDIS_URL: options.redisUrl,
-    JOBFLEET_PREFIX: options.prefix,
-    HOST: '127.0.0.1',
-    METRICS_PORT: '0',
-    REPORTS_DIR: reportsDir,
-    GATEWAY_PUBLIC_URL: 'https://jobs.example.com',
-    ...options.env,
-  });
   const { destination, lines: logs } = logSink();
-  const worker = await startReportWorker({
-    config,
+  const sandboxModule = options.sandboxModule ?? DIST_SANDBOX;
+  const running = await worker.start({
+    env: {
+      REDIS_URL: options.redisUrl,
+      JOBFLEET_PREFIX: options.prefix,
+      REPORTS_DIR: reportsDir,
+      GATEWAY_PUBLIC_URL: 'https://jobs.example.com',
+      ...options.env,
+    },
     logger: createLogger({ service: 'report-worker', level: 'info', destination }),
-    handleSignals: false,
-    wrap: options.wrap,
-    sandboxModule: options.sandboxModule ?? DIST_SANDBOX,
+    resources: (context) => createReportResources(context, { sandboxModule }),
+    ...(options.wrap ? { wrap: options.wrap } : {}),
   });
-  await worker.worker.waitUntilReady();
   return {
-    ...worker,
+    ...running,
     logs,
     reportsDir,
     async close() {
-      const finished = await worker.close();
+      const finished = await running.close();
       if (ownDir) rmSync(ownDir, { recursive: true, force: true });
       return finished;
     },

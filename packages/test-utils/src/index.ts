@@ -6,4 +6,5 @@ export * from './ready.js';
 export * from './redis-fixture.js';
 export * from './redis-server.js';
 export * from './service-process.js';
+export * from './service-processes.js';
 export * from './worker-contract-suite.js';

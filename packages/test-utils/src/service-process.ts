@@ -76,6 +76,8 @@ export interface ServiceProcess {
   waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Resolves once the process has exited and its output is fully read (`close`, not `exit`). */
   readonly exited: Promise<ServiceExit>;
+  /** Sends `signal` (default SIGTERM) unless the process has ended already; resolves as {@link exited}. */
+  stop(signal?: NodeJS.Signals): Promise<ServiceExit>;
 }
 
 /** Runs `node [nodeArgs] main [args]` with only `PATH` and `env` in its environment, collecting its JSON log lines. */
@@ -119,6 +121,10 @@ export function spawnService(options: SpawnServiceOptions): ServiceProcess {
     logs,
     stderr: () => stderr,
     exited,
+    stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
     waitForLog(match, timeoutMs = 15_000) {
       const found = logs.find(match);
       if (found) return Promise.resolve(found);

@@ -19,7 +19,7 @@ export type HandlerWrapper = <H extends object>(handlers: H) => H;
 
 export interface StartedWorker {
   /** Graceful close: stop fetching, let in-flight jobs finish. */
-  close(): Promise<void>;
+  close(): Promise<unknown>;
 }
 
 export interface WorkerContractSuiteOptions {
@@ -28,10 +28,15 @@ export interface WorkerContractSuiteOptions {
   valid: { name: string; data: unknown };
   /** A job whose payload breaks the contract. */
   invalid: { name: string; data: unknown };
-  /** Starts the worker under test on the given Redis and prefix, its handlers passed through `wrap`. */
+  /**
+   * Starts the worker under test on the given Redis and prefix, its handlers
+   * passed through `wrap`; `env` holds both as `REDIS_URL` and `JOBFLEET_PREFIX`,
+   * so a `defineWorker` worker starts with `worker.start({ env, wrap })`.
+   */
   start(context: {
     redisUrl: string;
     prefix: string;
+    env: { REDIS_URL: string; JOBFLEET_PREFIX: string };
     connection: Redis;
     wrap: HandlerWrapper;
   }): Promise<StartedWorker>;
@@ -94,7 +99,13 @@ export function workerContractSuite(options: WorkerContractSuiteOptions): void {
     const events = new QueueEvents(contract.name, { connection: { url: redis.url }, prefix });
     const dlqEvents = new QueueEvents(deadLetters.name, { connection: { url: redis.url }, prefix });
     await Promise.all([events.waitUntilReady(), dlqEvents.waitUntilReady()]);
-    const worker = await options.start({ redisUrl: redis.url, prefix, connection: redis.connection(), wrap });
+    const worker = await options.start({
+      redisUrl: redis.url,
+      prefix,
+      env: { REDIS_URL: redis.url, JOBFLEET_PREFIX: prefix },
+      connection: redis.connection(),
+      wrap,
+    });
     let closed = false;
     const close = async () => {
       if (!closed) await worker.close();

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnService } from '../src/service-process.js';
+import { type ServiceProcess, spawnService } from '../src/service-process.js';
+import { useServiceProcesses } from '../src/service-processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'service-process-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,5 +65,45 @@ describe('spawnService', () => {
     );
     proc.child.kill('SIGKILL');
     expect(await proc.exited).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+});
+
+describe('ServiceProcess.stop', () => {
+  it('sends SIGTERM by default and resolves with the exit; on an ended process it only resolves', async () => {
+    const main = script(
+      'graceful.mjs',
+      `process.on('SIGTERM', () => { console.log(JSON.stringify({ msg: 'bye' })); process.exit(0); });
+       console.log(JSON.stringify({ msg: 'up' }));
+       setInterval(() => {}, 1000);`,
+    );
+    const proc = spawnService({ main, cwd: dir, env: {} });
+    await proc.waitForLog((l) => l.msg === 'up');
+    expect(await proc.stop()).toEqual({ code: 0, signal: null });
+    expect(proc.logs.at(-1)).toEqual({ msg: 'bye' });
+    expect(await proc.stop('SIGKILL')).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('useServiceProcesses', () => {
+  script(
+    'idle.mjs',
+    `console.log(JSON.stringify({ msg: 'idle', cwd: process.cwd(), a: process.env.A, b: process.env.B })); setInterval(() => {}, 1000);`,
+  );
+  const processes = useServiceProcesses({
+    packageDir: new URL(`file://${dir}/`),
+    main: 'idle.mjs',
+    env: { A: 'shared', B: 'shared' },
+  });
+  let left: ServiceProcess | undefined;
+
+  it('runs the package script in the package directory with the shared and the given env', async () => {
+    expect(processes.packageDir).toBe(`${dir}/`);
+    left = processes.spawn({ B: 'own' });
+    expect(await left.waitForLog((l) => l.msg === 'idle')).toMatchObject({ cwd: dir, a: 'shared', b: 'own' });
+    expect(left.child.exitCode).toBeNull();
+  });
+
+  it('killed the process the previous test left running', async () => {
+    expect(await left?.exited).toEqual({ code: null, signal: 'SIGKILL' });
   });
 });

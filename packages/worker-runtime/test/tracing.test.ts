@@ -10,13 +10,7 @@ import {
 import { trace } from '@opentelemetry/api';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type HandlerMap,
-  PermanentJobError,
-  type RunningWorker,
-  runWorker,
-  type WorkerConfig,
-} from '../src/index.js';
+import { defineWorker, type HandlerMap, PermanentJobError, type RunningWorker } from '../src/index.js';
 import { pings } from './fixture-contract.js';
 
 const silent = createLogger({ service: 'test', level: 'silent' });
@@ -25,7 +19,7 @@ const handlers: HandlerMap<typeof pings> = {
   pause: async () => null,
 };
 
-describe('runWorker with tracing', () => {
+describe('a defined worker with tracing', () => {
   const redis = useTestRedis();
   let receiver: OtlpReceiver;
   const closing: Array<() => Promise<unknown>> = [];
@@ -38,19 +32,11 @@ describe('runWorker with tracing', () => {
   });
   afterAll(() => receiver.close());
 
-  const config = (): WorkerConfig => ({
-    redisUrl: redis.url,
-    jobfleetPrefix: redis.prefix,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    shutdownTimeoutMs: 5_000,
-    metricsToken: undefined,
-    metricsPort: 0,
-    workerConcurrency: 2,
-    workerLockDurationMs: 30_000,
-    workerStalledIntervalMs: 30_000,
-    workerMaxStalledCount: 1,
-    usageRetentionDays: 40,
+  const env = () => ({
+    REDIS_URL: redis.url,
+    JOBFLEET_PREFIX: redis.prefix,
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    WORKER_CONCURRENCY: '2',
   });
 
   /** Tracing that exports to the test's receiver within milliseconds rather than the default 5 s. */
@@ -71,14 +57,11 @@ describe('runWorker with tracing', () => {
     tracing?: Awaited<ReturnType<typeof startTracing>>,
     jobHandlers: HandlerMap<typeof pings> = handlers,
   ): Promise<RunningWorker> {
-    const worker = await runWorker({
-      contract: pings,
-      handlers: jobHandlers,
-      config: config(),
-      logger: silent,
-      handleSignals: false,
-      ...(tracing ? { tracing } : {}),
-    });
+    const worker = await defineWorker({
+      service: 'pings-worker',
+      metricsPort: 0,
+      queues: [{ contract: pings, handlers: jobHandlers }],
+    }).start({ env: env(), logger: silent, ...(tracing ? { tracing } : {}) });
     closing.push(() => worker.close());
     return worker;
   }
@@ -161,17 +144,19 @@ describe('runWorker with tracing', () => {
       'doomed producer request',
     ]);
 
-    // The consumer of dead-letters (the DLQ processor runs on runWorker too) continues that trace.
-    const consumer = await runWorker({
-      contract: deadLetters,
-      handlers: { [DEAD_LETTER_JOB]: async () => null },
-      config: config(),
-      logger: silent,
-      handleSignals: false,
-      deadLetterFailures: false,
-      recordUsage: false,
-      tracing,
-    });
+    // The consumer of dead-letters (the DLQ processor is a defined worker too) continues that trace.
+    const consumer = await defineWorker({
+      service: 'dlq-consumer',
+      metricsPort: 0,
+      queues: [
+        {
+          contract: deadLetters,
+          handlers: { [DEAD_LETTER_JOB]: async () => null },
+          deadLetterFailures: false,
+          recordUsage: false,
+        },
+      ],
+    }).start({ env: env(), logger: silent, tracing });
     closing.push(() => consumer.close());
     const recordProcessOf = (all: readonly ReceivedSpan[]) =>
       all.find((span) => span.kind === 'consumer' && span.parentSpanId === recordAdd?.spanId);
