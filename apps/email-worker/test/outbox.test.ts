@@ -5,8 +5,8 @@ import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../src/message-id.js';
 import { createOutboxTransport, outboxFileName } from '../src/outbox.js';
-import type { OutgoingMessage } from '../src/transport.js';
 import { PermanentSmtpError, SmtpDeliveryError } from '../src/smtp-errors.js';
+import type { OutgoingMessage } from '../src/transport.js';
 
 const dirs: string[] = [];
 function tempDir(): string {

@@ -92,7 +92,7 @@ try {
   say(`  1. edit the payload and result schemas in packages/queue-contracts/src/${request.queue}.ts`);
   say(`  2. write the handlers in apps/${generated.app}/src/handlers.ts`);
   say(`  3. pnpm build && pnpm --filter @jobfleet/${generated.app} test`);
-  say('  4. pnpm start runs it with the fleet; POST /v1/queues/' + request.queue + '/jobs posts to it');
+  say(`  4. pnpm start runs it with the fleet; POST /v1/queues/${request.queue}/jobs posts to it`);
 } catch (error) {
   if (error instanceof NewWorkerError) fail(error.message);
   throw error;
