@@ -246,20 +246,22 @@ export function createFleet({ root, env, out, services, restart }: FleetOptions)
 
     out('');
     out('jobfleet is running:');
-    for (const app of apps) out(`  ${app.service.name.padEnd(14)} ${app.service.describe(app.url)}`);
-    out(`  redis          ${redisUrl}${redisServer ? ' (started by pnpm start)' : ''}`);
+    // One column for the labels, as wide as the longest app name (a generated worker's can be long).
+    const width = Math.max(14, ...apps.map((app) => app.service.name.length));
+    const line = (label: string, text: string) => out(`  ${label.padEnd(width)} ${text}`);
+    for (const app of apps) line(app.service.name, app.service.describe(app.url));
+    line('redis', `${redisUrl}${redisServer ? ' (started by pnpm start)' : ''}`);
     if (apiKey)
-      out(
-        `  API key        ${apiKey}   (development key, scope admin; kept in ${join(dataDir, 'dev-api-key')})`,
-      );
+      line('API key', `${apiKey}   (development key, scope admin; kept in ${join(dataDir, 'dev-api-key')})`);
     if (dashboardPassword) {
       const where = join(dataDir, 'dev-dashboard-password');
-      out(
-        `  dashboard      user "dev", password ${dashboardPassword}   (development user, admin; kept in ${where})`,
+      line(
+        'dashboard',
+        `user "dev", password ${dashboardPassword}   (development user, admin; kept in ${where})`,
       );
     }
-    out(`  e-mail         ${describeEmailTransport(shared, shared.EMAIL_OUTBOX_DIR ?? '')}`);
-    out(`  reports        ${shared.REPORTS_DIR}`);
+    line('e-mail', describeEmailTransport(shared, shared.EMAIL_OUTBOX_DIR ?? ''));
+    line('reports', shared.REPORTS_DIR ?? '');
     out('Press Ctrl-C (or send SIGTERM) to stop; a second signal stops at once. A crashed app is restarted.');
     return { urls: Object.fromEntries(apps.map((app) => [app.service.name, app.url])), apiKey };
   };
