@@ -154,8 +154,9 @@ export async function generateWorker(
       if (step.status !== 0)
         throw new NewWorkerError(`${cmd} ${args.join(' ')} failed (exit ${step.status})`);
     };
-    // Links the new app into the workspace (its dependencies are all in the store already).
-    run('pnpm', ['install', '--prefer-offline']);
+    // Links the new app into the workspace: a new importer in the lockfile (CI defaults to a frozen
+    // one), whose dependencies are all in the store already.
+    run('pnpm', ['install', '--no-frozen-lockfile', '--prefer-offline']);
     run('pnpm', ['run', 'fleet:generate']);
     run('pnpm', ['exec', 'biome', 'check', '--write', ...files]);
   }
