@@ -12,7 +12,7 @@ import { createWorkerRuntime, type WorkerRuntime } from '@jobfleet/worker-runtim
 import { type Job, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cancelJob } from '../src/index.js';
+import { cancelJob } from '../src/cancellation.js';
 import { bearer, enqueue, inspectQueue, SECRETS, startGateway, welcome } from './helpers.js';
 
 const redis = useTestRedis();

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '@jobfleet/service-kit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ApiKeyRing, buildGateway, gatewayConfig, grants, parseApiKeys, resolveAuth } from '../src/index.js';
+import { ApiKeyRing, parseApiKeys } from '../src/api-keys.js';
+import { buildGateway } from '../src/app.js';
+import { resolveAuth } from '../src/auth.js';
+import { gatewayConfig } from '../src/config.js';
+import { grants } from '../src/scopes.js';
 import { KEY_LIST, SECRETS, sha256Hex } from './helpers.js';
 
 const SECRET = 'super-secret-value-0123456789';

@@ -5,7 +5,7 @@ import { useTestRedis } from '@jobfleet/test-utils';
 import { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildGateway } from '../src/index.js';
+import { buildGateway } from '../src/app.js';
 import {
   bearer,
   EVERY_JOB,

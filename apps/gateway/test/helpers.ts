@@ -5,7 +5,8 @@ import { type LogLine, logSink, type TestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Registry } from 'prom-client';
-import { buildGateway, type GatewayConfig, gatewayConfig } from '../src/index.js';
+import { buildGateway } from '../src/app.js';
+import { type GatewayConfig, gatewayConfig } from '../src/config.js';
 
 /** Secrets of the test keys; every one is at least 16 characters. */
 export const SECRETS = {

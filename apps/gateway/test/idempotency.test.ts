@@ -1,7 +1,7 @@
 import { useTestRedis } from '@jobfleet/test-utils';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { canonicalJson, IdempotencyStore } from '../src/index.js';
+import { canonicalJson, IdempotencyStore } from '../src/idempotency.js';
 import {
   bearer,
   everythingQueued,

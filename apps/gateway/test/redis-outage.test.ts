@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { freePort, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGateway } from '../src/index.js';
+import { buildGateway } from '../src/app.js';
 import { bearer, enqueue, eventually, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
 
 let server: RedisServer;
