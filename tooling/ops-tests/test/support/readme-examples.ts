@@ -261,7 +261,8 @@ export function answerDifferences(shown: unknown, actual: unknown, path = '', id
 export function shownBodyDifferences(shown: string, text: string): string[] {
   if (!/^[[{"]/.test(shown)) {
     const [first] = shown.split('\n');
-    const [got] = text.split('\n');
+    // CSV lines end in CRLF (RFC 4180).
+    const [got] = text.split(/\r?\n/);
     return got === first ? [] : [`first line ${describe(got)}, shown ${describe(first)}`];
   }
   let actual: unknown;
