@@ -118,7 +118,10 @@ export const emailConfig = {
   SMTP_TLS_REJECT_UNAUTHORIZED: env.boolean({ default: true }),
   /** Extra CA certificates (a PEM file) to trust, e.g. a private CA. */
   SMTP_TLS_CA_FILE: optionalPemFile(),
-  /** The name the worker gives in EHLO; nodemailer uses the machine's host name when unset. */
+  /**
+   * The name the worker gives in EHLO. Unset, nodemailer gives the machine's host name when it
+   * has a dot (a fully qualified name) and `[127.0.0.1]` otherwise.
+   */
   SMTP_EHLO_NAME: optionalHostName(),
   /** Open connections in the pool, per process. */
   SMTP_MAX_CONNECTIONS: env.integer({ default: 5, min: 1, max: 100 }),
