@@ -93,7 +93,8 @@ export function toSchedule(queue: string, scheduler: JobSchedulerJson): Schedule
     queue,
     name: scheduler.name,
     data: scheduler.template?.data ?? {},
-    runs: scheduler.iterationCount ?? 0,
+    // BullMQ counts the job it made for the next run too; that one has not run yet.
+    runs: Math.max(0, (scheduler.iterationCount ?? 0) - (scheduler.next ? 1 : 0)),
     nextRunAt: scheduler.next ? new Date(scheduler.next).toISOString() : null,
   };
   if (scheduler.pattern !== undefined) schedule.cron = scheduler.pattern;

@@ -329,7 +329,11 @@ export const Schedule = Type.Object(
     startDate: Type.Optional(Timestamp),
     endDate: Type.Optional(Timestamp),
     limit: Type.Optional(Type.Integer()),
-    runs: Type.Integer({ minimum: 0, description: 'Jobs made so far.' }),
+    runs: Type.Integer({
+      minimum: 0,
+      description:
+        'Jobs the schedule has made whose time has come; the job waiting for `nextRunAt` is not counted.',
+    }),
     nextRunAt: Type.Union([Timestamp, Type.Null()], {
       description: 'When the next job is due; null when the schedule has run out.',
     }),
