@@ -75,7 +75,15 @@ describe('a generated worker on a copy of the repository', () => {
     };
     expect(fleet.apps.map((app) => app.name)).toContain('thumbnails-worker');
 
-    run(root, 'pnpm', ['turbo', 'run', 'build', 'check-types', '--output-logs=errors-only']);
+    // Two at a time: the copy shares a small machine with whatever else runs.
+    run(root, 'pnpm', [
+      'turbo',
+      'run',
+      'build',
+      'check-types',
+      '--concurrency=2',
+      '--output-logs=errors-only',
+    ]);
     run(root, 'pnpm', ['lint']);
     const tests = run(root, 'pnpm', ['--filter', '@jobfleet/thumbnails-worker', 'test']).replace(ANSI, '');
     expect(tests).toMatch(/Tests\s+4 passed/);
