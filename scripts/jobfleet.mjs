@@ -142,7 +142,7 @@ if (command === 'start') {
     detached: true,
   });
 } else if (command === 'test') {
-  await run(bin, [...prefix, 'turbo', 'run', 'test', '--concurrency=1']);
+  await run(bin, [...prefix, 'turbo', 'run', 'test', '--concurrency=1', '--continue']);
 } else {
   await run(bin, [...prefix, '--filter', '@jobfleet/bench', 'bench']);
 }

@@ -55,7 +55,7 @@ describe('a generated worker on a copy of the repository', () => {
 
   afterAll(() => {
     if (root) rmSync(root, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   it('builds, lints and passes its contract suite with no other edit', () => {
     const out = run(root, 'pnpm', [
