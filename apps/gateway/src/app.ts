@@ -16,6 +16,7 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { resolveAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
+import { httpEdgeServerOptions, installHttpEdges } from './http-edges.js';
 import { IdempotencyStore } from './idempotency.js';
 import { acceptOnlyJson } from './json-body.js';
 import { registerLoadShedding } from './load-shedding.js';
@@ -120,6 +121,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
   // Typed as Fastify's logger interface, so the app is a plain `FastifyInstance`.
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
+    ...httpEdgeServerOptions(config),
     loggerInstance,
     bodyLimit: config.bodyLimitBytes,
     genReqId: requestIdOf,
@@ -154,6 +156,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       reply.header(REQUEST_ID_HEADER, request.id);
       done();
     });
+    installHttpEdges(app, config);
     app.addHook('onResponse', (request, reply, done) => {
       // Read once: the routeOptions getter builds a new object on every access.
       const route = request.routeOptions.url;

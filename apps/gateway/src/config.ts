@@ -40,6 +40,13 @@ export const DEFAULT_IDEMPOTENCY_TTL_MS = 86_400_000;
 export const DEFAULT_RATE_LIMIT = { max: 100, timeWindowMs: 1_000 } as const;
 
 /**
+ * The connection timeouts: headers within 10 s (Node's default is a minute, checked every 30 s, which
+ * lets a slowloris client hold a connection for up to 90 s); a whole request, 1 MiB at most, within
+ * 30 s; idle keep-alive connections kept 5 s (Node's default; Fastify's is 72 s).
+ */
+export const DEFAULT_HTTP_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 } as const;
+
+/**
  * The gateway's environment. The key list is parsed and checked here, at
  * start; that some key (or `GATEWAY_AUTH=disabled`) is configured is checked
  * by `buildGateway`, since it spans several variables.
@@ -113,6 +120,24 @@ export const gatewayConfig = {
     min: 10,
     max: 60_000,
     doc: 'How often the pressure figures are sampled.',
+  }),
+  HTTP_HEADERS_TIMEOUT_MS: env.duration({
+    default: DEFAULT_HTTP_TIMEOUTS.headersMs,
+    min: 100,
+    max: 600_000,
+    doc: 'How long a client may take to send the request line and headers: a connection that dribbles them is closed with a 408 after this (checked every tenth of it, at most every second).',
+  }),
+  HTTP_REQUEST_TIMEOUT_MS: env.duration({
+    default: DEFAULT_HTTP_TIMEOUTS.requestMs,
+    min: 100,
+    max: 3_600_000,
+    doc: 'How long a client may take to send a whole request, body included; at least the headers timeout.',
+  }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: env.duration({
+    default: DEFAULT_HTTP_TIMEOUTS.keepAliveMs,
+    min: 100,
+    max: 600_000,
+    doc: 'How long an idle keep-alive connection is kept open after an answer.',
   }),
   QUEUE_METRICS_CACHE_MS: env.duration({
     default: 5_000,

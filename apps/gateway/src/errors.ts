@@ -160,6 +160,37 @@ export const ReportTenantMismatchError = createError<
   422,
 );
 
+/** Raised by Node's HTTP parser, below every route (see `http-edges.ts`). */
+export const HeadersTooLargeError = createError<'JOBFLEET_HEADERS_TOO_LARGE', 431, [number]>(
+  'JOBFLEET_HEADERS_TOO_LARGE',
+  'the request line and headers are over %d bytes',
+  431,
+);
+
+export const MalformedRequestError = createError<'JOBFLEET_MALFORMED_REQUEST', 400, [string]>(
+  'JOBFLEET_MALFORMED_REQUEST',
+  'the request is not valid HTTP/1.1: %s',
+  400,
+);
+
+export const RequestTimeoutError = createError<'JOBFLEET_REQUEST_TIMEOUT', 408, []>(
+  'JOBFLEET_REQUEST_TIMEOUT',
+  'the request was not received in time',
+  408,
+);
+
+export const MissingHostError = createError<'JOBFLEET_MISSING_HOST', 400, []>(
+  'JOBFLEET_MISSING_HOST',
+  'an HTTP/1.1 request needs a Host header',
+  400,
+);
+
+export const ExpectationFailedError = createError<'JOBFLEET_EXPECTATION_FAILED', 417, [string]>(
+  'JOBFLEET_EXPECTATION_FAILED',
+  'the expectation "%s" is not supported; only "100-continue" is',
+  417,
+);
+
 /** A request that passed the schemas but breaks a rule they cannot express (a bad cron, say). */
 export const RequestRuleError = createError<'FST_ERR_VALIDATION', 400, []>(
   'FST_ERR_VALIDATION',
@@ -244,6 +275,11 @@ const KINDS: Record<string, ProblemKind> = {
   },
   JOBFLEET_REPORT_NOT_FOUND: { slug: 'report-not-found', title: 'Report not found' },
   JOBFLEET_REPORT_TENANT_MISMATCH: { slug: 'report-tenant-mismatch', title: 'Report of another tenant' },
+  JOBFLEET_HEADERS_TOO_LARGE: { slug: 'headers-too-large', title: 'Request headers too large' },
+  JOBFLEET_MALFORMED_REQUEST: { slug: 'malformed-request', title: 'Malformed request' },
+  JOBFLEET_MISSING_HOST: { slug: 'malformed-request', title: 'Malformed request' },
+  JOBFLEET_REQUEST_TIMEOUT: { slug: 'request-timeout', title: 'Request timeout' },
+  JOBFLEET_EXPECTATION_FAILED: { slug: 'expectation-failed', title: 'Expectation failed' },
   FST_ERR_VALIDATION: { slug: 'validation-failed', title: 'Validation failed' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
   FST_ERR_CTP_BODY_TOO_LARGE: { slug: 'body-too-large', title: 'Request body too large' },

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { catalog } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import type { FastifyInstance } from 'fastify';
@@ -57,12 +58,12 @@ describe('OpenAPI', () => {
         '/v1/dead-letters/{id}',
         '/v1/dead-letters/{id}/redrive',
         '/v1/queues',
-        '/v1/queues/emails/jobs',
-        '/v1/queues/emails/jobs/batch',
-        '/v1/queues/emails/schedules/{scheduleId}',
-        '/v1/queues/reports/jobs',
-        '/v1/queues/reports/jobs/batch',
-        '/v1/queues/reports/schedules/{scheduleId}',
+        // Per catalog queue: enqueue, batch and schedules, each with that queue's job schemas.
+        ...Object.keys(catalog).flatMap((queue) => [
+          `/v1/queues/${queue}/jobs`,
+          `/v1/queues/${queue}/jobs/batch`,
+          `/v1/queues/${queue}/schedules/{scheduleId}`,
+        ]),
         '/v1/queues/{queue}',
         '/v1/queues/{queue}/jobs/{id}',
         '/v1/queues/{queue}/pause',

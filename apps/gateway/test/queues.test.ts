@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { catalog } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
@@ -69,10 +70,9 @@ describe('queues', () => {
 
   it('GET /v1/queues lists the queues the key may read', async () => {
     const all = await get('/v1/queues');
-    expect(all.json<{ queues: { name: string }[] }>().queues.map((q) => q.name)).toEqual([
-      'emails',
-      'reports',
-    ]);
+    expect(all.json<{ queues: { name: string }[] }>().queues.map((q) => q.name)).toEqual(
+      Object.keys(catalog),
+    );
     const some = await get('/v1/queues', SECRETS.reportsOnly);
     expect(some.json<{ queues: { name: string }[] }>().queues.map((q) => q.name)).toEqual(['reports']);
     expect((await app.inject({ method: 'GET', url: '/v1/queues' })).statusCode).toBe(401);

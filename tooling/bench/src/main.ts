@@ -34,7 +34,7 @@ try {
     console.log('');
     console.log(
       describeGatewayThroughput(
-        await gatewayThroughput(redisUrl, { jobs: jobs * 2, rounds: Math.min(rounds, 5), logLevel: 'warn' }),
+        await gatewayThroughput(redisUrl, { jobs: jobs * 2, rounds: Math.min(rounds, 5) }),
       ),
     );
   }

@@ -1,6 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { createLogger, createRedisConnection } from '@jobfleet/service-kit';
 import { type ServiceProcess, spawnService } from '@jobfleet/test-utils';
 import { USAGE_BUCKETS, UsageLedger, usageKey } from '@jobfleet/worker-runtime';
 import { Queue, QueueEvents } from 'bullmq';
+import { cpuSeconds } from './process-cpu.js';
 import { median } from './stats.js';
 
 /** The report worker's built entrypoint: the bench runs the real process, sandbox and all. */
@@ -45,20 +45,6 @@ async function deleteUsage(redisUrl: string, prefix: string): Promise<void> {
   const connection = createRedisConnection({ url: redisUrl, flavour: 'worker' });
   await connection.del(usageKey(prefix, TENANT, DAY));
   connection.disconnect();
-}
-
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
-
-/** CPU seconds (user + system, all threads) a process has used so far; `undefined` off Linux. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at state; utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Starts `node apps/report-worker/dist/main.js`; resolves once it logs that it started. */

@@ -1,0 +1,38 @@
+/**
+ * The floor the gateway is measured against: a bare Fastify server that takes
+ * one job as a JSON body, adds it with `queue.add` and answers 202 — no auth,
+ * no validation, no rate limit, no idempotency, no metrics, no log. Started by
+ * the gateway bench as its own process, like the gateway, with
+ * REDIS_URL, JOBFLEET_PREFIX and PORT; `GET /health/ready` says when it is up.
+ */
+import { emails } from '@jobfleet/queue-contracts';
+import { createRedisConnection } from '@jobfleet/service-kit';
+import { Queue } from 'bullmq';
+import Fastify from 'fastify';
+
+const { REDIS_URL = '', JOBFLEET_PREFIX = 'bull', PORT = '0' } = process.env;
+
+// The connection the gateway opens for its queues, so only the layers on top differ.
+const connection = createRedisConnection({ url: REDIS_URL, flavour: 'producer', name: 'bench-bare' });
+const queue = new Queue(emails.name, { connection, prefix: JOBFLEET_PREFIX });
+const app = Fastify();
+
+app.get('/health/ready', async (_request, reply) =>
+  connection.status === 'ready' ? { status: 'ok' } : reply.code(503).send({ status: connection.status }),
+);
+
+app.post('/v1/queues/emails/jobs', async (request, reply) => {
+  const { name, data } = request.body as { name: string; data: unknown };
+  const job = await queue.add(name, data, emails.defaultJobOptions);
+  reply.code(202);
+  return { id: String(job.id), queue: emails.name, name, duplicate: false };
+});
+
+process.once('SIGTERM', () => {
+  void app
+    .close()
+    .then(() => queue.close())
+    .finally(() => connection.disconnect());
+});
+
+await app.listen({ port: Number(PORT), host: '127.0.0.1' });
