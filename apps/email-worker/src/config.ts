@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type ConfigOf, type EnvVar, env } from '@jobfleet/service-kit';
+import { type ConfigOf, documented, type EnvVar, env } from '@jobfleet/service-kit';
 import { type Mailbox, parseMailbox } from './mailbox.js';
 import { parseSmtpUrl, type SmtpEndpoint } from './smtp-endpoint.js';
 
@@ -9,11 +9,11 @@ const DAY_MS = 86_400_000;
 
 /** A directory, resolved against the working directory when relative. */
 function directory(fallback: string): EnvVar<string> {
-  return { parse: (raw) => resolve(raw), fallback: () => resolve(fallback) };
+  return { parse: (raw) => resolve(raw), fallback: () => resolve(fallback), defaultText: fallback };
 }
 
 function mailbox(fallback: string): EnvVar<Mailbox> {
-  return { parse: parseMailbox, fallback: () => parseMailbox(fallback) };
+  return { parse: parseMailbox, fallback: () => parseMailbox(fallback), defaultText: fallback };
 }
 
 /** An optional absolute http(s) URL; `undefined` when unset. */
@@ -96,47 +96,88 @@ function optionalHostName(): EnvVar<string | undefined> {
  * pool; without it, to the file outbox in `EMAIL_OUTBOX_DIR`.
  */
 export const emailConfig = {
-  /** Where the outbox transport writes one `.eml` file per message (used without `SMTP_URL`). */
-  EMAIL_OUTBOX_DIR: directory('.data/outbox'),
-  /** The sender of every message; its domain ends every Message-ID. */
-  EMAIL_FROM: mailbox('jobfleet <no-reply@jobfleet.local>'),
-  /** A pause before each delivery (a per-process throttle, or simulated latency); cancelling cuts it short. */
-  EMAIL_SEND_DELAY_MS: env.duration({ default: 0, max: 60_000 }),
-  /** Messages per second across every email-worker replica (BullMQ's limiter, kept in Redis). */
-  EMAIL_RATE_LIMIT: optionalRate(),
-  /**
-   * How long the delivery ledger remembers a delivered job. Longer than the
-   * contract keeps failed jobs (7 days), so any rerun of a kept job — a retry,
-   * a stalled-job recovery, an operator's retry of a failed job — still finds it.
-   */
-  EMAIL_LEDGER_TTL_MS: env.duration({ default: 8 * DAY_MS, min: 60_000 }),
-  /** `smtp://user:password@host:port` or `smtps://…`; unset: the file outbox. */
-  SMTP_URL: optionalSmtpUrl(),
-  /** `auto`: upgrade when offered; `required`: refuse to send in clear text; `off`: never upgrade. */
-  SMTP_STARTTLS: env.oneOf(['auto', 'required', 'off'], { default: 'auto' }),
-  /** Verify the server's certificate (TLS and STARTTLS). */
-  SMTP_TLS_REJECT_UNAUTHORIZED: env.boolean({ default: true }),
-  /** Extra CA certificates (a PEM file) to trust, e.g. a private CA. */
-  SMTP_TLS_CA_FILE: optionalPemFile(),
-  /**
-   * The name the worker gives in EHLO. Unset, nodemailer gives the machine's host name when it
-   * has a dot (a fully qualified name) and `[127.0.0.1]` otherwise.
-   */
-  SMTP_EHLO_NAME: optionalHostName(),
-  /** Open connections in the pool, per process. */
-  SMTP_MAX_CONNECTIONS: env.integer({ default: 5, min: 1, max: 100 }),
-  /** Messages one connection sends before it is replaced by a new one. */
-  SMTP_MAX_MESSAGES: env.integer({ default: 100, min: 1, max: 100_000 }),
-  /** Time to establish the TCP (and, with smtps, TLS) connection. */
-  SMTP_CONNECTION_TIMEOUT_MS: env.duration({ default: 10_000, min: 10, max: 600_000 }),
-  /** Time for the server's greeting once connected. */
-  SMTP_GREETING_TIMEOUT_MS: env.duration({ default: 10_000, min: 10, max: 600_000 }),
-  /** Longest silence of the server at any point, including the reply after the message itself. */
-  SMTP_SOCKET_TIMEOUT_MS: env.duration({ default: 60_000, min: 10, max: 3_600_000 }),
-  /** The product name in subjects, greetings and signatures. */
-  APP_NAME: env.string({ default: 'jobfleet', maxLength: 100, pattern: /^\P{Cc}+$/u }),
-  /** The product's address, linked from the welcome e-mail; no link when unset. */
-  APP_URL: optionalHttpUrl(),
+  EMAIL_OUTBOX_DIR: documented(directory('.data/outbox'), {
+    doc: 'Where the file outbox writes one `.eml` file per message (without `SMTP_URL`), relative to the working directory.',
+  }),
+  EMAIL_FROM: documented(mailbox('jobfleet <no-reply@jobfleet.local>'), {
+    doc: 'The sender of every message, one mailbox; its domain ends every Message-ID.',
+  }),
+  EMAIL_SEND_DELAY_MS: env.duration({
+    default: 0,
+    max: 60_000,
+    doc: 'A pause before each delivery (a per-process throttle, or simulated latency); cancelling cuts it short.',
+  }),
+  EMAIL_RATE_LIMIT: documented(optionalRate(), {
+    doc: "Messages per second across every email-worker replica (BullMQ's limiter, kept in Redis); unset or 0: no limit.",
+    example: '50',
+  }),
+  // Longer than the contract keeps failed jobs, so a retry, a stalled-job recovery or an operator's
+  // retry of a failed job still finds the delivery.
+  EMAIL_LEDGER_TTL_MS: env.duration({
+    default: 8 * DAY_MS,
+    min: 60_000,
+    doc: 'How long the delivery ledger remembers a delivered job; longer than failed jobs are kept (7 days), so a rerun of any kept job finds it.',
+  }),
+  SMTP_URL: documented(optionalSmtpUrl(), {
+    doc: '`smtp://user:password@host:port` or `smtps://…` (percent-encode `@ : /` in credentials); unset: the file outbox in `EMAIL_OUTBOX_DIR`.',
+    example: 'smtp://<user>:<password>@smtp.example.com:587',
+  }),
+  SMTP_STARTTLS: env.oneOf(['auto', 'required', 'off'], {
+    default: 'auto',
+    doc: '`smtp://` only. `auto`: upgrade when offered; `required`: refuse to send in clear text; `off`: never upgrade.',
+  }),
+  SMTP_TLS_REJECT_UNAUTHORIZED: env.boolean({
+    default: true,
+    doc: "Verify the server's certificate (TLS and STARTTLS).",
+  }),
+  SMTP_TLS_CA_FILE: documented(optionalPemFile(), {
+    doc: 'Extra CA certificates (a PEM file) to trust, e.g. a private CA.',
+    example: '/etc/ssl/private-ca.pem',
+  }),
+  SMTP_EHLO_NAME: documented(optionalHostName(), {
+    doc: "The name the worker gives in EHLO. Unset: the machine's host name when it has a dot (a fully qualified name), else `[127.0.0.1]` (nodemailer's choice).",
+    example: 'worker.example.com',
+  }),
+  SMTP_MAX_CONNECTIONS: env.integer({
+    default: 5,
+    min: 1,
+    max: 100,
+    doc: 'Open connections in the pool, per process.',
+  }),
+  SMTP_MAX_MESSAGES: env.integer({
+    default: 100,
+    min: 1,
+    max: 100_000,
+    doc: 'Messages one connection sends before it is replaced by a new one.',
+  }),
+  SMTP_CONNECTION_TIMEOUT_MS: env.duration({
+    default: 10_000,
+    min: 10,
+    max: 600_000,
+    doc: 'Time to establish the TCP (and, with `smtps://`, TLS) connection.',
+  }),
+  SMTP_GREETING_TIMEOUT_MS: env.duration({
+    default: 10_000,
+    min: 10,
+    max: 600_000,
+    doc: "Time for the server's greeting once connected.",
+  }),
+  SMTP_SOCKET_TIMEOUT_MS: env.duration({
+    default: 60_000,
+    min: 10,
+    max: 3_600_000,
+    doc: 'Longest silence of the server at any point, including the reply after the message itself.',
+  }),
+  APP_NAME: env.string({
+    default: 'jobfleet',
+    maxLength: 100,
+    pattern: /^\P{Cc}+$/u,
+    doc: 'The product name in subjects, greetings and signatures.',
+  }),
+  APP_URL: documented(optionalHttpUrl(), {
+    doc: "The product's address, linked from the welcome e-mail; no link when unset.",
+    example: 'https://app.example.com',
+  }),
 };
 
 /** The email worker's own keys, loaded. */

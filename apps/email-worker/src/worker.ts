@@ -46,6 +46,7 @@ export const worker = defineWorker({
       contract: emails,
       // Unset WORKER_CONCURRENCY: enough jobs to keep every pooled connection busy.
       concurrency: (config) => JOBS_PER_SMTP_CONNECTION * config.smtpMaxConnections,
+      concurrencyText: `${JOBS_PER_SMTP_CONNECTION} × SMTP_MAX_CONNECTIONS (${JOBS_PER_SMTP_CONNECTION * Number(emailConfig.SMTP_MAX_CONNECTIONS.defaultText)})`,
       limiter: (config) =>
         config.emailRateLimit === undefined ? undefined : rateLimiter(config.emailRateLimit),
       handlers: ({ config, connection, prefix, resources }) =>

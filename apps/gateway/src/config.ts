@@ -1,13 +1,22 @@
 import { reportStoreConfig } from '@jobfleet/report-store';
-import { type ConfigOf, commonConfig, type EnvVar, env, secretSetting } from '@jobfleet/service-kit';
+import {
+  type ConfigOf,
+  commonConfig,
+  documented,
+  type EnvVar,
+  env,
+  secretSetting,
+} from '@jobfleet/service-kit';
 import { parseApiKeys } from './api-keys.js';
 
 /** `GATEWAY_API_KEYS` (the key list as JSON) and `GATEWAY_API_KEYS_FILE` (a path to it); errors never echo a secret. */
 const apiKeys = secretSetting(parseApiKeys, 'key file');
 
 /** A number from 0 to 1. */
-function fraction(options: { default: number }): EnvVar<number> {
+function fraction(options: { default: number; doc: string }): EnvVar<number> {
   return {
+    doc: options.doc,
+    defaultText: String(options.default),
     parse(raw) {
       const value = /^(0(\.\d+)?|1(\.0+)?)$/.test(raw) ? Number(raw) : Number.NaN;
       if (Number.isNaN(value)) throw new Error('must be a number from 0 to 1');
@@ -44,47 +53,100 @@ export const DEFAULT_HTTP_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, kee
  */
 export const gatewayConfig = {
   ...commonConfig,
-  /**
-   * Where the report download reads rendered reports: the report store's own reader, so the
-   * default and the checks match the report worker's. (Its REPORT_RETENTION_DAYS is the worker's
-   * business — the gateway never trims — so it is not read here.)
-   */
-  REPORTS_DIR: reportStoreConfig.REPORTS_DIR,
-  PORT: env.integer({ default: 3000, min: 0, max: 65_535 }),
-  GATEWAY_API_KEYS: apiKeys.inline,
-  GATEWAY_API_KEYS_FILE: apiKeys.file,
-  GATEWAY_AUTH: env.oneOf(['enabled', 'disabled'], { default: 'enabled' }),
-  BODY_LIMIT_BYTES: env.integer({ default: DEFAULT_BODY_LIMIT_BYTES, min: 1_024, max: 64 * 1_048_576 }),
-  IDEMPOTENCY_TTL: env.duration({ default: DEFAULT_IDEMPOTENCY_TTL_MS, min: 1_000, max: 30 * 86_400_000 }),
-  RATE_LIMIT_MAX: env.integer({ default: DEFAULT_RATE_LIMIT.max, min: 1, max: 100_000_000 }),
-  RATE_LIMIT_WINDOW_MS: env.duration({ default: DEFAULT_RATE_LIMIT.timeWindowMs, min: 1, max: 86_400_000 }),
-  /** Shed load (503) while the event loop lags more than this on average; 0 turns the check off. */
-  PRESSURE_MAX_EVENT_LOOP_DELAY_MS: env.duration({ default: 1_000, max: 60_000 }),
-  /** Shed load while the event loop is busier than this fraction (0 to 1) of the time; 0: off. */
-  PRESSURE_MAX_EVENT_LOOP_UTILIZATION: fraction({ default: 0 }),
-  /** Shed load while the V8 heap in use exceeds this many bytes; 0: off. */
-  PRESSURE_MAX_HEAP_USED_BYTES: env.integer({ default: 0, min: 0 }),
-  /** How often the pressure figures are sampled. */
-  PRESSURE_SAMPLE_INTERVAL_MS: env.duration({ default: 1_000, min: 10, max: 60_000 }),
-  /**
-   * How long a client may take to send the request line and headers: a connection that dribbles
-   * them is closed with a 408 after this (checked every tenth of it, at most every second).
-   */
-  HTTP_HEADERS_TIMEOUT_MS: env.duration({ default: DEFAULT_HTTP_TIMEOUTS.headersMs, min: 100, max: 600_000 }),
-  /** How long a client may take to send a whole request, body included; at least the headers timeout. */
+  // The report store's own reader, so the default and the checks match the report worker's. (Its
+  // REPORT_RETENTION_DAYS is the worker's business — the gateway never trims — so it is not read here.)
+  REPORTS_DIR: documented(reportStoreConfig.REPORTS_DIR, {
+    doc: 'Where `GET /v1/reports/:jobId/file` reads rendered reports: the directory the report worker writes to (same machine or a shared volume), relative to the working directory.',
+  }),
+  PORT: env.integer({
+    default: 3000,
+    min: 0,
+    max: 65_535,
+    doc: 'The HTTP port (API, `/metrics`, `/health/*`).',
+  }),
+  GATEWAY_API_KEYS: documented(apiKeys.inline, {
+    doc: 'The API keys, a JSON array (or `GATEWAY_API_KEYS_FILE`; set one, not both). Each entry has an `id`, a `key` (16+ printable characters) or `keySha256` (its hex SHA-256), `scopes` (e.g. `emails:enqueue`, `*:read`, `dead-letters:manage`, `admin`), and optionally a `tenant` (without one, the key sees every tenant) and a `rateLimit` (`{ "max": 100, "timeWindowMs": 1000 }`).',
+    example:
+      '[{"id":"<client>","keySha256":"<hex sha256 of the key>","tenant":"acme","scopes":["emails:enqueue","*:read"]}]',
+  }),
+  GATEWAY_API_KEYS_FILE: documented(apiKeys.file, {
+    doc: 'A file holding the `GATEWAY_API_KEYS` JSON (a mounted secret), read once at start.',
+    example: '/run/secrets/gateway-api-keys',
+  }),
+  GATEWAY_AUTH: env.oneOf(['enabled', 'disabled'], {
+    default: 'enabled',
+    doc: 'Without keys the gateway refuses to start unless this is `disabled` (development only: no authentication).',
+  }),
+  BODY_LIMIT_BYTES: env.integer({
+    default: DEFAULT_BODY_LIMIT_BYTES,
+    min: 1_024,
+    max: 64 * 1_048_576,
+    doc: 'Largest accepted request body, in bytes.',
+  }),
+  IDEMPOTENCY_TTL: env.duration({
+    default: DEFAULT_IDEMPOTENCY_TTL_MS,
+    min: 1_000,
+    max: 30 * 86_400_000,
+    doc: 'How long the answer to a request with an `Idempotency-Key` is replayed.',
+  }),
+  RATE_LIMIT_MAX: env.integer({
+    default: DEFAULT_RATE_LIMIT.max,
+    min: 1,
+    max: 100_000_000,
+    doc: 'Requests per `RATE_LIMIT_WINDOW_MS` of a key without its own `rateLimit`, counted in Redis (one budget per key across every gateway replica).',
+  }),
+  RATE_LIMIT_WINDOW_MS: env.duration({
+    default: DEFAULT_RATE_LIMIT.timeWindowMs,
+    min: 1,
+    max: 86_400_000,
+    doc: 'The window of `RATE_LIMIT_MAX`.',
+  }),
+  PRESSURE_MAX_EVENT_LOOP_DELAY_MS: env.duration({
+    default: 1_000,
+    max: 60_000,
+    doc: 'Shed load (503 with `Retry-After`) while the event loop lags more than this on average; 0 turns the check off.',
+  }),
+  PRESSURE_MAX_EVENT_LOOP_UTILIZATION: fraction({
+    default: 0,
+    doc: 'Shed load while the event loop is busier than this fraction (0 to 1) of the time; 0 turns the check off.',
+  }),
+  PRESSURE_MAX_HEAP_USED_BYTES: env.integer({
+    default: 0,
+    min: 0,
+    doc: 'Shed load while the V8 heap in use exceeds this many bytes; 0 turns the check off.',
+  }),
+  PRESSURE_SAMPLE_INTERVAL_MS: env.duration({
+    default: 1_000,
+    min: 10,
+    max: 60_000,
+    doc: 'How often the pressure figures are sampled.',
+  }),
+  HTTP_HEADERS_TIMEOUT_MS: env.duration({
+    default: DEFAULT_HTTP_TIMEOUTS.headersMs,
+    min: 100,
+    max: 600_000,
+    doc: 'How long a client may take to send the request line and headers: a connection that dribbles them is closed with a 408 after this (checked every tenth of it, at most every second).',
+  }),
   HTTP_REQUEST_TIMEOUT_MS: env.duration({
     default: DEFAULT_HTTP_TIMEOUTS.requestMs,
     min: 100,
     max: 3_600_000,
+    doc: 'How long a client may take to send a whole request, body included; at least the headers timeout.',
   }),
-  /** How long an idle keep-alive connection is kept open after an answer. */
   HTTP_KEEP_ALIVE_TIMEOUT_MS: env.duration({
     default: DEFAULT_HTTP_TIMEOUTS.keepAliveMs,
     min: 100,
     max: 600_000,
+    doc: 'How long an idle keep-alive connection is kept open after an answer.',
   }),
-  /** How long the queue gauges of one scrape are reused by the next ones. */
-  QUEUE_METRICS_CACHE_MS: env.duration({ default: 5_000, max: 300_000 }),
+  QUEUE_METRICS_CACHE_MS: env.duration({
+    default: 5_000,
+    max: 300_000,
+    doc: 'How long the queue gauges of one `/metrics` scrape (`jobfleet_queue_jobs`, `jobfleet_queue_oldest_waiting_seconds`) are reused by the next ones.',
+  }),
 };
 
 export type GatewayConfig = ConfigOf<typeof gatewayConfig>;
+
+/** Every key the gateway reads: what `pnpm docs:config` documents. */
+export const configSpec = gatewayConfig;

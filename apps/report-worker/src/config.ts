@@ -1,10 +1,11 @@
 import { reportStoreConfig } from '@jobfleet/report-store';
-import { type EnvVar, env } from '@jobfleet/service-kit';
+import { documented, type EnvVar, env } from '@jobfleet/service-kit';
 import type { WorkerConfigOf } from '@jobfleet/worker-runtime';
 
 /** An IANA time zone name, checked against the runtime's time-zone data. */
 function timeZone(fallback: string): EnvVar<string> {
   return {
+    defaultText: fallback,
     parse(raw) {
       try {
         // Throws a RangeError for a name the runtime does not know.
@@ -28,7 +29,7 @@ function publicUrl(fallback: string): EnvVar<string> {
     }
     return parsed.toString().replace(/\/+$/, '');
   };
-  return { parse, fallback: () => parse(fallback) };
+  return { parse, fallback: () => parse(fallback), defaultText: fallback };
 }
 
 /**
@@ -39,16 +40,29 @@ function publicUrl(fallback: string): EnvVar<string> {
  */
 export const reportConfig = {
   ...reportStoreConfig,
-  /** The zone whose "yesterday" a report without `date` covers. The ledger's days themselves are UTC days. */
-  REPORT_TIMEZONE: timeZone('UTC'),
-  /** Longest a render may take; the sandbox is then terminated and the attempt fails (and is retried). */
-  REPORT_TIMEOUT_MS: env.duration({ default: 120_000, min: 100, max: 3_600_000 }),
-  /** Heap limit of one render's sandbox; a render beyond it fails the attempt instead of the process. */
-  REPORT_SANDBOX_MEMORY_MB: env.integer({ default: 512, min: 32, max: 16_384 }),
-  /** How often the worker removes reports older than `REPORT_RETENTION_DAYS`. */
-  REPORT_TRIM_INTERVAL_MS: env.duration({ default: 3_600_000, min: 1_000 }),
-  /** The gateway's address as recipients reach it: notices link to `<it>/v1/reports/<jobId>/file`. */
-  GATEWAY_PUBLIC_URL: publicUrl('http://localhost:3000'),
+  REPORT_TIMEZONE: documented(timeZone('UTC'), {
+    doc: 'The IANA time zone whose "yesterday" a report without `date` covers; the usage ledger\'s days themselves are UTC days.',
+  }),
+  REPORT_TIMEOUT_MS: env.duration({
+    default: 120_000,
+    min: 100,
+    max: 3_600_000,
+    doc: 'Longest a render may take; the sandbox is then terminated and the attempt fails (and is retried).',
+  }),
+  REPORT_SANDBOX_MEMORY_MB: env.integer({
+    default: 512,
+    min: 32,
+    max: 16_384,
+    doc: "Heap limit of one render's sandbox thread, in MiB; a render beyond it fails the attempt instead of the process.",
+  }),
+  REPORT_TRIM_INTERVAL_MS: env.duration({
+    default: 3_600_000,
+    min: 1_000,
+    doc: 'How often the worker removes reports older than `REPORT_RETENTION_DAYS`.',
+  }),
+  GATEWAY_PUBLIC_URL: documented(publicUrl('http://localhost:3000'), {
+    doc: "The gateway's address as recipients reach it: notices link to `<it>/v1/reports/<jobId>/file`.",
+  }),
 };
 
 /** The report worker's whole configuration, loaded: every worker's keys and its own. */

@@ -4,30 +4,35 @@ import { createFilesystemReportStore } from './filesystem-store.js';
 import type { ReportStore } from './report-store.js';
 
 /** A directory, resolved against the working directory when relative. */
-function directory(fallback: string): EnvVar<string> {
+function directory(fallback: string, doc: string): EnvVar<string> {
   return {
     parse(raw) {
       if (/\p{Cc}/u.test(raw)) throw new Error('must not contain control characters');
       return resolve(raw);
     },
     fallback: () => resolve(fallback),
+    defaultText: fallback,
+    doc,
   };
 }
 
 /**
  * The report store's environment keys, read by the report worker (which
  * writes) and the gateway (which serves downloads): spread it into an app's
- * config spec, then pass the loaded config to {@link createReportStore}.
- *
- * - `REPORTS_DIR` (default `.data/reports`, relative to the working directory):
- *   the filesystem store's root. Worker and gateway must see the same directory
- *   (one machine, or a shared volume).
- * - `REPORT_RETENTION_DAYS` (default 30): reports stored longer ago are removed
- *   by the worker's periodic trim.
+ * config spec, then pass the loaded config to {@link createReportStore}. Each
+ * key's `doc` says what it does.
  */
 export const reportStoreConfig = {
-  REPORTS_DIR: directory('.data/reports'),
-  REPORT_RETENTION_DAYS: env.integer({ default: 30, min: 1, max: 3_650 }),
+  REPORTS_DIR: directory(
+    '.data/reports',
+    "The report store's root directory, relative to the working directory; the report worker and the gateway must see the same one (one machine, or a shared volume).",
+  ),
+  REPORT_RETENTION_DAYS: env.integer({
+    default: 30,
+    min: 1,
+    max: 3_650,
+    doc: "Reports stored longer ago are removed by the report worker's periodic trim.",
+  }),
 };
 
 export type ReportStoreConfig = ConfigOf<typeof reportStoreConfig>;

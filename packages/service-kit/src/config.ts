@@ -11,8 +11,30 @@ export interface EnvVar<T> {
   parse(raw: string): T;
   /** Used when the variable is unset or empty; `undefined` makes the key required. */
   fallback?: () => T;
-  /** Whether a value is a secret, so error messages never echo it. */
+  /** Whether a value is a secret, so error messages never echo it (and docs show no real value). */
   secret?: boolean;
+  /**
+   * What the key does, for people: one or two sentences, shown in the app's
+   * `.env.example` and the README's configuration tables (`pnpm docs:config`).
+   */
+  doc?: string;
+  /**
+   * The default as written in `.env.example`, a value `parse` accepts. The
+   * readers below set it from `default`; a hand-written `fallback` that computes
+   * its value sets it by hand. For a key whose fallback is `undefined`, what
+   * applies when it is unset (e.g. a default derived elsewhere).
+   */
+  defaultText?: string;
+  /** A sample value for a key without a default, shown commented out; a secret's shows only placeholders (`<token>`). */
+  example?: string;
+}
+
+/** The documentation fields of an {@link EnvVar}. */
+export type EnvDoc = Pick<EnvVar<unknown>, 'doc' | 'defaultText' | 'example'>;
+
+/** `variable` with its documentation; parsing and fallback unchanged. */
+export function documented<V extends EnvVar<unknown>>(variable: V, docs: EnvDoc): V {
+  return { ...variable, ...docs };
 }
 
 type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
@@ -62,15 +84,45 @@ export function loadConfig<S extends Record<string, EnvVar<unknown>>>(
   return Object.freeze(out) as ConfigOf<S>;
 }
 
-const withDefault = <T>(variable: EnvVar<T>, value: T | undefined): EnvVar<T> =>
-  value === undefined ? variable : { ...variable, fallback: () => value };
+/** How a reader's options document its key. */
+interface DocOptions {
+  doc?: string;
+  example?: string;
+}
+
+const docsOf = (options: DocOptions): EnvDoc => ({
+  ...(options.doc === undefined ? {} : { doc: options.doc }),
+  ...(options.example === undefined ? {} : { example: options.example }),
+});
+
+const withDefault = <T>(
+  variable: EnvVar<T>,
+  value: T | undefined,
+  options: DocOptions,
+  show: (value: T) => string = String,
+): EnvVar<T> =>
+  value === undefined
+    ? { ...variable, ...docsOf(options) }
+    : { ...variable, ...docsOf(options), fallback: () => value, defaultText: show(value) };
 
 const DAY_MS = 86_400_000;
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: DAY_MS };
 
+/** Milliseconds in the largest unit that states them exactly (`30s`, `8h`, `1500ms`; `0` as is): what `env.duration` parses back. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = UNITS[unit] as number;
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 /** Readers for the kinds of value jobfleet's environment holds. */
 export const env = {
-  string(options: { default?: string; pattern?: RegExp; maxLength?: number; secret?: boolean } = {}) {
+  string(
+    options: { default?: string; pattern?: RegExp; maxLength?: number; secret?: boolean } & DocOptions = {},
+  ) {
     return withDefault<string>(
       {
         secret: options.secret ?? false,
@@ -83,15 +135,23 @@ export const env = {
         },
       },
       options.default,
+      options,
     );
   },
 
   /** An optional string: `undefined` when unset. */
-  optionalString(options: { secret?: boolean } = {}): EnvVar<string | undefined> & Optional<string> {
-    return { secret: options.secret ?? false, parse: (raw) => raw, fallback: () => undefined };
+  optionalString(
+    options: { secret?: boolean } & DocOptions = {},
+  ): EnvVar<string | undefined> & Optional<string> {
+    return {
+      secret: options.secret ?? false,
+      ...docsOf(options),
+      parse: (raw) => raw,
+      fallback: () => undefined,
+    };
   },
 
-  integer(options: { default?: number; min?: number; max?: number } = {}) {
+  integer(options: { default?: number; min?: number; max?: number } & DocOptions = {}) {
     const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = options;
     return withDefault<number>(
       {
@@ -104,11 +164,12 @@ export const env = {
         },
       },
       options.default,
+      options,
     );
   },
 
   /** Milliseconds as a plain number, or with a unit: `250ms`, `30s`, `5m`, `1h`, `2d`. */
-  duration(options: { default?: number; min?: number; max?: number } = {}) {
+  duration(options: { default?: number; min?: number; max?: number } & DocOptions = {}) {
     const { min = 0, max = 365 * DAY_MS } = options;
     return withDefault<number>(
       {
@@ -124,10 +185,12 @@ export const env = {
         },
       },
       options.default,
+      options,
+      formatDuration,
     );
   },
 
-  boolean(options: { default?: boolean } = {}) {
+  boolean(options: { default?: boolean } & DocOptions = {}) {
     return withDefault<boolean>(
       {
         parse(raw) {
@@ -138,10 +201,11 @@ export const env = {
         },
       },
       options.default,
+      options,
     );
   },
 
-  oneOf<const T extends string>(values: readonly T[], options: { default?: T } = {}) {
+  oneOf<const T extends string>(values: readonly T[], options: { default?: T } & DocOptions = {}) {
     return withDefault<T>(
       {
         parse(raw) {
@@ -151,10 +215,11 @@ export const env = {
         },
       },
       options.default,
+      options,
     );
   },
 
-  url(options: { default?: string; protocols: readonly string[]; secret?: boolean }) {
+  url(options: { default?: string; protocols: readonly string[]; secret?: boolean } & DocOptions) {
     return withDefault<string>(
       {
         secret: options.secret ?? false,
@@ -172,6 +237,7 @@ export const env = {
         },
       },
       options.default,
+      options,
     );
   },
 } as const;

@@ -4,9 +4,14 @@ import { type ConfigOf, commonConfig, type EnvVar, env } from '@jobfleet/service
 export const DEFAULT_CONCURRENCY = 10;
 
 /** An integer from 1 to 1000, or `undefined` when unset (the definition's default then applies). */
-function optionalConcurrency(): EnvVar<number | undefined> {
+function optionalConcurrency(doc?: string): EnvVar<number | undefined> {
   const concurrency = env.integer({ min: 1, max: 1_000 });
-  return { parse: (raw) => concurrency.parse(raw), fallback: () => undefined };
+  return {
+    parse: (raw) => concurrency.parse(raw),
+    fallback: () => undefined,
+    defaultText: String(DEFAULT_CONCURRENCY),
+    ...(doc === undefined ? {} : { doc }),
+  };
 }
 
 /**
@@ -16,16 +21,39 @@ function optionalConcurrency(): EnvVar<number | undefined> {
 export function workerConfig(defaults: { metricsPort: number }) {
   return {
     ...commonConfig,
-    METRICS_PORT: env.integer({ default: defaults.metricsPort, min: 0, max: 65_535 }),
+    METRICS_PORT: env.integer({
+      default: defaults.metricsPort,
+      min: 0,
+      max: 65_535,
+      doc: "Where `/metrics` and `/health/*` answer (the app's port in `fleet.json`).",
+    }),
     /**
      * Jobs at once of the process's first queue (its own); unset: the
      * definition's default. Further queues have `WORKER_CONCURRENCY_<QUEUE>`.
      */
-    WORKER_CONCURRENCY: optionalConcurrency(),
-    WORKER_LOCK_DURATION_MS: env.duration({ default: 30_000, min: 1_000 }),
-    WORKER_STALLED_INTERVAL_MS: env.duration({ default: 30_000, min: 1_000 }),
-    WORKER_MAX_STALLED_COUNT: env.integer({ default: 1, min: 0, max: 100 }),
-    USAGE_RETENTION_DAYS: env.integer({ default: 40, min: 1, max: 3_650 }),
+    WORKER_CONCURRENCY: optionalConcurrency("Jobs at once of the process's (first) queue."),
+    WORKER_LOCK_DURATION_MS: env.duration({
+      default: 30_000,
+      min: 1_000,
+      doc: 'A job whose worker stops renewing its lock this long is recovered by another.',
+    }),
+    WORKER_STALLED_INTERVAL_MS: env.duration({
+      default: 30_000,
+      min: 1_000,
+      doc: 'How often workers look for such stalled jobs.',
+    }),
+    WORKER_MAX_STALLED_COUNT: env.integer({
+      default: 1,
+      min: 0,
+      max: 100,
+      doc: 'Recoveries before a job fails as stalled (and is dead-lettered).',
+    }),
+    USAGE_RETENTION_DAYS: env.integer({
+      default: 40,
+      min: 1,
+      max: 3_650,
+      doc: 'Days the per-tenant usage ledger keeps each day.',
+    }),
   };
 }
 
@@ -45,4 +73,5 @@ export function concurrencyKey(queue: string): string {
 }
 
 /** The spec of one further queue's concurrency key. */
-export const queueConcurrencyVar = optionalConcurrency;
+export const queueConcurrencyVar = (queue: string): EnvVar<number | undefined> =>
+  optionalConcurrency(`Jobs at once of the \`${queue}\` queue.`);

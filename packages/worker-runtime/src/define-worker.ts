@@ -77,6 +77,11 @@ export interface QueueEntry<Q extends QueueContract, C, R> {
    * the others); a function derives it from the configuration. Default 10.
    */
   readonly concurrency?: number | ((config: C) => number);
+  /**
+   * How the default concurrency reads in the docs (`.env.example`, README) when
+   * `concurrency` is a function, e.g. `8 × SMTP_MAX_CONNECTIONS (40)`.
+   */
+  readonly concurrencyText?: string;
   /** BullMQ's rate limiter for this queue (kept in Redis, so it spans replicas); none when it returns undefined. */
   readonly limiter?: (config: C) => WorkerOptions['limiter'];
   /** Write a dead-letter record for each final failure (default true); off only for the consumer of `dead-letters`. */
@@ -224,14 +229,29 @@ export function defineWorker<
   const twice = names.find((name, i) => names.indexOf(name) !== i);
   if (twice) throw new Error(`${definition.service}: queue "${twice}" is listed twice`);
 
+  // Each concurrency key documents the default its queue gets when the key is unset.
+  const concurrencyDefault = (entry: LooseEntry): string =>
+    typeof entry.concurrency === 'function'
+      ? (entry.concurrencyText ?? "derived from the app's configuration")
+      : String(entry.concurrency ?? DEFAULT_CONCURRENCY);
+  const shared = workerConfig({ metricsPort: definition.metricsPort });
   const perQueueKeys = Object.fromEntries(
-    names.slice(1).map((name) => [concurrencyKey(name), queueConcurrencyVar()]),
+    entries
+      .slice(1)
+      .map((entry) => [
+        concurrencyKey(entry.contract.name),
+        { ...queueConcurrencyVar(entry.contract.name), defaultText: concurrencyDefault(entry) },
+      ]),
   );
   const configSpec = {
-    ...workerConfig({ metricsPort: definition.metricsPort }),
+    ...shared,
+    WORKER_CONCURRENCY: {
+      ...shared.WORKER_CONCURRENCY,
+      defaultText: concurrencyDefault(entries[0] as LooseEntry),
+    },
     ...perQueueKeys,
     ...definition.config,
-  } as DefinedWorker<S, R, T>['configSpec'];
+  } as unknown as DefinedWorker<S, R, T>['configSpec'];
 
   const concurrency = (config: C): Record<string, number> => {
     const loaded = config as unknown as Record<string, unknown>;

@@ -165,6 +165,13 @@ describe('defineWorker: configuration', () => {
       ]),
     );
     expect(keys).not.toContain('WORKER_CONCURRENCY_PINGS');
+    // The docs (`pnpm docs:config`) show each queue's default, which the definition decides.
+    expect(twoQueues.configSpec.WORKER_CONCURRENCY.defaultText).toBe("derived from the app's configuration");
+    expect(twoQueues.configSpec.WORKER_CONCURRENCY_THUMBNAILS).toMatchObject({
+      defaultText: '10',
+      doc: 'Jobs at once of the `thumbnails` queue.',
+    });
+    expect(twoQueues.configSpec.WORKER_CONCURRENCY_THUMBNAILS?.fallback?.()).toBeUndefined();
     const config = twoQueues.loadConfig({});
     expect(config.metricsPort).toBe(9199);
     expectTypeOf(config.pingsPerCore).toEqualTypeOf<number>();

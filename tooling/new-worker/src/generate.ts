@@ -44,7 +44,10 @@ export function problemsWith(root: string, request: NewWorkerRequest): string[] 
 
 export interface GenerateOptions {
   root: string;
-  /** Run `pnpm install`, `pnpm fleet:generate` and biome on the result (the CLI does; unit tests do not). */
+  /**
+   * Run `pnpm install`, `pnpm fleet:generate`, `pnpm docs:config` (the app's `.env.example`, the
+   * README's configuration tables) and biome on the result (the CLI does; unit tests do not).
+   */
   finish?: boolean;
   log?: (line: string) => void;
 }
@@ -158,7 +161,9 @@ export async function generateWorker(
     // one), whose dependencies are all in the store already.
     run('pnpm', ['install', '--no-frozen-lockfile', '--prefer-offline']);
     run('pnpm', ['run', 'fleet:generate']);
-    run('pnpm', ['exec', 'biome', 'check', '--write', ...files]);
+    // From the app's config spec (read from its source: nothing needs building first).
+    run('pnpm', ['run', 'docs:config']);
+    run('pnpm', ['exec', 'biome', 'check', '--write', ...files, 'README.md']);
   }
   return { app, port, files };
 }

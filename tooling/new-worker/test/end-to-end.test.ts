@@ -74,6 +74,12 @@ describe('a generated worker on a copy of the repository', () => {
       apps: Array<{ name: string }>;
     };
     expect(fleet.apps.map((app) => app.name)).toContain('thumbnails-worker');
+    // Its .env.example and README table come from its config spec, as the drift test wants them.
+    run(root, 'pnpm', ['docs:config', '--check']);
+    expect(readFileSync(join(root, 'apps/thumbnails-worker/.env.example'), 'utf8')).toMatch(
+      /^METRICS_PORT=\d+$/m,
+    );
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain('**thumbnails-worker**');
 
     // Two at a time: the copy shares a small machine with whatever else runs.
     run(root, 'pnpm', [
