@@ -88,10 +88,11 @@ function refusal(error: { code?: unknown; message: string }, id: string) {
       return { status: 409, slug: 'dead-letter-already-redriven', title: 'Already redriven' };
     case 'DEAD_LETTER_UNKNOWN_QUEUE':
       return { status: 409, slug: 'dead-letter-unknown-queue', title: 'Cannot be redriven' };
-    case 'DEAD_LETTER_INVALID_PAYLOAD':
+    // Retry sends no replacement data, so only the stored payload can be at fault.
+    case 'DEAD_LETTER_STORED_PAYLOAD_INVALID':
       return {
         status: 409,
-        slug: 'dead-letter-invalid-payload',
+        slug: 'dead-letter-stored-payload-invalid',
         title: 'Stored payload no longer fits',
         hint: `; redrive it with replacement data through the gateway: ${REDRIVE_API.one.replace('{id}', encodeURIComponent(id))} with a "data" body`,
       };

@@ -1,4 +1,4 @@
-import { emails, reports } from '@jobfleet/queue-contracts';
+import { catalog, emails, reports } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import type { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -93,7 +93,7 @@ describe('a viewer', () => {
       readOnlyMode: boolean;
       allowRetries: boolean;
     }>;
-    expect(queues.map((q) => q.name).sort()).toEqual(['dead-letters', 'emails', 'reports']);
+    expect(queues.map((q) => q.name).sort()).toEqual([...Object.keys(catalog), 'dead-letters'].sort());
     for (const q of queues) expect(q, q.name).toMatchObject({ readOnlyMode: true, allowRetries: false });
     const asAdmin = await app.inject({ url: `${BOARD_PATH}/api/queues`, headers: { cookie: admin } });
     for (const q of asAdmin.json().queues as typeof queues) {

@@ -1,5 +1,5 @@
 import type { StoredDeadLetter } from '@jobfleet/dead-letter-store';
-import { deadLetterId, deadLetters, emails } from '@jobfleet/queue-contracts';
+import { catalog, deadLetterId, deadLetters, emails } from '@jobfleet/queue-contracts';
 import { useServiceProcesses, useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -105,7 +105,9 @@ describe('capture: one record per final failure, whatever crashed', () => {
     expect(sumMetric(metrics, 'jobfleet_dead_letters', 'queue="emails"')).toBe(200);
 
     // Nothing is missing any more: another pass finds nothing, and nothing changes.
-    expect((await second.resources.reconcile()).found).toEqual({ emails: 0, reports: 0 });
+    expect((await second.resources.reconcile()).found).toEqual(
+      Object.fromEntries(Object.keys(catalog).map((queue) => [queue, 0])),
+    );
     expect(await recordJobs()).toBe(200);
   }, 60_000);
 });
