@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { emails } from '@jobfleet/queue-contracts';
-import { type RedisServer, startRedisServer } from '@jobfleet/test-utils';
+import { nextEvent, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildDashboard } from '../src/app.js';
@@ -50,7 +49,7 @@ it('keeps answering while Redis is down (503, fast, with the last figures) and r
     expect(before.statusCode).toBe(200);
     expect(before.body).not.toContain('data-unavailable');
 
-    const closed = once(dashboard.redis, 'close');
+    const closed = nextEvent(dashboard.redis, 'close');
     await server.kill();
     await closed;
 
@@ -75,7 +74,7 @@ it('keeps answering while Redis is down (503, fast, with the last figures) and r
     expect((await timed(postLogin(app, 'watcher', PASSWORDS.watcher))).statusCode).toBe(303);
     expect((await app.inject({ url: BOARD_PATH, headers: { cookie: admin } })).statusCode).toBe(200);
 
-    const ready = once(dashboard.redis, 'ready');
+    const ready = nextEvent(dashboard.redis, 'ready');
     await server.start();
     await ready;
     // The test's own producer reconnects on its own schedule; a connection attempt it made while
@@ -111,7 +110,7 @@ it('starts while Redis is down, says so, and works once Redis is up', async () =
     const down = await timed(app.inject({ url: '/', headers: { cookie: admin } }));
     expect(down.statusCode).toBe(503);
     expect(down.body).toContain('No figures yet.');
-    const ready = once(app.redis, 'ready');
+    const ready = nextEvent(app.redis, 'ready');
     await server.start();
     await ready;
     const up = await app.inject({ url: '/', headers: { cookie: admin } });

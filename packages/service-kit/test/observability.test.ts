@@ -1,5 +1,10 @@
-import { once } from 'node:events';
-import { logSink, promtoolCheckMetrics, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
+import {
+  logSink,
+  nextEvent,
+  promtoolCheckMetrics,
+  type RedisServer,
+  startRedisServer,
+} from '@jobfleet/test-utils';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -83,7 +88,7 @@ describe('observability plugin', () => {
     expect(down.statusCode).toBe(503);
     expect(down.json().checks[0].ok).toBe(false);
     // Listening before the restart, so the reconnection cannot be missed.
-    const reconnected = once(redis, 'ready');
+    const reconnected = nextEvent(redis, 'ready');
     await server.start();
     await reconnected;
     expect((await app.inject('/health/ready')).statusCode).toBe(200);

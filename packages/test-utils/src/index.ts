@@ -1,5 +1,6 @@
 export * from './free-port.js';
 export * from './log-sink.js';
+export * from './next-event.js';
 export * from './otlp-receiver.js';
 export * from './promtool.js';
 export * from './ready.js';
