@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type ConfigCheck, configChecks, env, secretSetting } from './config.js';
+import { type ConfigCheck, env, secretSetting, withChecks } from './config.js';
 
 const redisPassword = secretSetting((text) => text.replace(/\r?\n$/, ''), 'password file');
 
@@ -67,69 +67,71 @@ const pemFile = {
 };
 
 /** Keys every jobfleet process reads. */
-export const commonConfig = {
-  REDIS_URL: env.url({
-    default: 'redis://127.0.0.1:6379',
-    protocols: ['redis:', 'rediss:'],
-    secret: true,
-    doc: 'A standalone Redis that every queue lives in: `rediss://` for TLS; credentials in the URL or in `REDIS_USERNAME`/`REDIS_PASSWORD`. Leave unset with `REDIS_CLUSTER_NODES` or `REDIS_SENTINELS`.',
-  }),
-  REDIS_CLUSTER_NODES: env.hostPorts({
-    doc: 'Redis Cluster instead of `REDIS_URL`: seed nodes as `host:port,host:port,…` (the client discovers the rest). Each queue gets its own hash slot.',
-    example: 'redis-0:6379,redis-1:6379,redis-2:6379',
-  }),
-  REDIS_SENTINELS: env.hostPorts({
-    doc: 'Sentinel-managed Redis instead of `REDIS_URL`: the sentinels as `host:port,…`; with `REDIS_SENTINEL_NAME`.',
-    example: 'sentinel-0:26379,sentinel-1:26379,sentinel-2:26379',
-  }),
-  REDIS_SENTINEL_NAME: env.optionalString({
-    doc: 'The master name the sentinels monitor (`sentinel monitor <name> …`).',
-    example: 'jobfleet',
-  }),
-  REDIS_SENTINEL_PASSWORD: env.optionalString({
-    secret: true,
-    doc: 'The password of the sentinels themselves, when they want one (`requirepass` in sentinel.conf).',
-    example: '<password>',
-  }),
-  REDIS_USERNAME: env.optionalString({
-    doc: 'The Redis ACL user, for every topology (or in `REDIS_URL`).',
-    example: 'jobfleet',
-  }),
-  REDIS_PASSWORD: {
-    ...redisPassword.inline,
-    doc: 'The Redis password, for every topology (or in `REDIS_URL`).',
-    example: '<password>',
+export const commonConfig = withChecks(
+  {
+    REDIS_URL: env.url({
+      default: 'redis://127.0.0.1:6379',
+      protocols: ['redis:', 'rediss:'],
+      secret: true,
+      doc: 'A standalone Redis that every queue lives in: `rediss://` for TLS; credentials in the URL or in `REDIS_USERNAME`/`REDIS_PASSWORD`. Leave unset with `REDIS_CLUSTER_NODES` or `REDIS_SENTINELS`.',
+    }),
+    REDIS_CLUSTER_NODES: env.hostPorts({
+      doc: 'Redis Cluster instead of `REDIS_URL`: seed nodes as `host:port,host:port,…` (the client discovers the rest). Each queue gets its own hash slot.',
+      example: 'redis-0:6379,redis-1:6379,redis-2:6379',
+    }),
+    REDIS_SENTINELS: env.hostPorts({
+      doc: 'Sentinel-managed Redis instead of `REDIS_URL`: the sentinels as `host:port,…`; with `REDIS_SENTINEL_NAME`.',
+      example: 'sentinel-0:26379,sentinel-1:26379,sentinel-2:26379',
+    }),
+    REDIS_SENTINEL_NAME: env.optionalString({
+      doc: 'The master name the sentinels monitor (`sentinel monitor <name> …`).',
+      example: 'jobfleet',
+    }),
+    REDIS_SENTINEL_PASSWORD: env.optionalString({
+      secret: true,
+      doc: 'The password of the sentinels themselves, when they want one (`requirepass` in sentinel.conf).',
+      example: '<password>',
+    }),
+    REDIS_USERNAME: env.optionalString({
+      doc: 'The Redis ACL user, for every topology (or in `REDIS_URL`).',
+      example: 'jobfleet',
+    }),
+    REDIS_PASSWORD: {
+      ...redisPassword.inline,
+      doc: 'The Redis password, for every topology (or in `REDIS_URL`).',
+      example: '<password>',
+    },
+    REDIS_PASSWORD_FILE: {
+      ...redisPassword.file,
+      doc: 'A file holding the Redis password (a mounted secret); instead of `REDIS_PASSWORD`.',
+      example: '/run/secrets/redis-password',
+    },
+    REDIS_TLS: env.boolean({
+      default: false,
+      doc: 'Connect to Redis (every node, and the sentinels) over TLS. A `rediss://` `REDIS_URL` implies it.',
+    }),
+    REDIS_TLS_CA_FILE: pemFile,
+    JOBFLEET_PREFIX: env.string({
+      default: 'jobfleet',
+      pattern: /^[A-Za-z0-9_{}-]+$/,
+      maxLength: 64,
+      doc: 'Prefix of every Redis key. On Redis Cluster, without `{` `}`: each queue gets the hash tag `{<prefix>:<queue>}`.',
+    }),
+    HOST: env.string({ default: '0.0.0.0', doc: 'The address the HTTP server (or `/metrics`) listens on.' }),
+    LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      default: 'info',
+      doc: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
+    }),
+    SHUTDOWN_TIMEOUT_MS: env.duration({
+      default: 30_000,
+      max: 3_600_000,
+      doc: 'How long in-flight work may finish after SIGTERM before the process ends anyway.',
+    }),
+    METRICS_TOKEN: env.optionalString({
+      secret: true,
+      doc: 'When set, `/metrics` wants `Authorization: Bearer <token>`.',
+      example: '<token>',
+    }),
   },
-  REDIS_PASSWORD_FILE: {
-    ...redisPassword.file,
-    doc: 'A file holding the Redis password (a mounted secret); instead of `REDIS_PASSWORD`.',
-    example: '/run/secrets/redis-password',
-  },
-  REDIS_TLS: env.boolean({
-    default: false,
-    doc: 'Connect to Redis (every node, and the sentinels) over TLS. A `rediss://` `REDIS_URL` implies it.',
-  }),
-  REDIS_TLS_CA_FILE: pemFile,
-  JOBFLEET_PREFIX: env.string({
-    default: 'jobfleet',
-    pattern: /^[A-Za-z0-9_{}-]+$/,
-    maxLength: 64,
-    doc: 'Prefix of every Redis key. On Redis Cluster, without `{` `}`: each queue gets the hash tag `{<prefix>:<queue>}`.',
-  }),
-  HOST: env.string({ default: '0.0.0.0', doc: 'The address the HTTP server (or `/metrics`) listens on.' }),
-  LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-    default: 'info',
-    doc: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
-  }),
-  SHUTDOWN_TIMEOUT_MS: env.duration({
-    default: 30_000,
-    max: 3_600_000,
-    doc: 'How long in-flight work may finish after SIGTERM before the process ends anyway.',
-  }),
-  METRICS_TOKEN: env.optionalString({
-    secret: true,
-    doc: 'When set, `/metrics` wants `Authorization: Bearer <token>`.',
-    example: '<token>',
-  }),
-  [configChecks]: [redisTopologyCheck] as readonly ConfigCheck[],
-};
+  [redisTopologyCheck],
+);

@@ -68,6 +68,14 @@ export const configChecks: unique symbol = Symbol('jobfleet.configChecks');
 
 export type ConfigCheck = (env: Readonly<Record<string, string | undefined>>) => string[];
 
+/** `spec` with `checks` attached (at run time only: the spec's type stays the plain key map). */
+export function withChecks<S extends Record<string, EnvVar<unknown>>>(
+  spec: S,
+  checks: readonly ConfigCheck[],
+): S {
+  return Object.assign(spec, { [configChecks]: checks });
+}
+
 /** Validates `env` against `spec`; throws one {@link ConfigError} naming every bad key. */
 export function loadConfig<S extends Record<string, EnvVar<unknown>>>(
   spec: S,

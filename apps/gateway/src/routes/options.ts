@@ -1,5 +1,5 @@
+import type { RedisClient } from '@jobfleet/service-kit';
 import type { onRequestHookHandler } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { AuthMode } from '../auth.js';
 import type { IdempotencyStore } from '../idempotency.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -10,7 +10,7 @@ export interface QueueRouteOptions {
   queues: GatewayQueues;
   auth: AuthMode;
   /** The producer connection the queues use: checked before each Redis call. */
-  redis: Redis;
+  redis: RedisClient;
   /** `JOBFLEET_PREFIX`: the key prefix of the queues, the cancel channel and the gateway's own records. */
   keyPrefix: string;
   metrics: GatewayMetrics;
