@@ -39,6 +39,7 @@ export class JobEvents {
   readonly #logger: Logger;
   readonly #queues = new Map<string, QueueListeners>();
   readonly #closing = new AbortController();
+  readonly #watches = new Set<Promise<unknown>>();
   #closed = false;
 
   /** `redis`: the gateway's producer connection; each queue's stream is read on a duplicate of it. */
@@ -91,10 +92,22 @@ export class JobEvents {
     return this.#closing.signal;
   }
 
-  /** Ends every wait (through {@link closing}) and closes the event streams and their connections. */
+  /** Lets {@link close} wait for `watch` (a request following a job) to finish its last read. */
+  track<T>(watch: Promise<T>): Promise<T> {
+    this.#watches.add(watch);
+    const forget = () => this.#watches.delete(watch);
+    watch.then(forget, forget);
+    return watch;
+  }
+
+  /**
+   * Ends every wait (through {@link closing}), lets them answer while Redis is
+   * still there, then closes the event streams and their connections.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#closing.abort();
+    await Promise.allSettled([...this.#watches]);
     const entries = [...this.#queues.values()];
     this.#queues.clear();
     await Promise.all(

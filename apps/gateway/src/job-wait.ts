@@ -30,14 +30,20 @@ const isFinished = (snapshot: JobSnapshot | undefined) => !snapshot || FINISHED_
  * or gone, `signal` aborts, or a read fails; the returned promise then settles
  * (rejecting with the read's error) and the subscription is released.
  */
-export async function watchJob(options: {
+export function watchJob(options: WatchOptions): Promise<JobSnapshot | undefined> {
+  return options.events.track(follow(options));
+}
+
+interface WatchOptions {
   events: JobEvents;
   queue: string;
   id: string;
   read: () => Promise<JobSnapshot | undefined>;
   signal: AbortSignal;
   onUpdate: (update: WatchUpdate) => void;
-}): Promise<JobSnapshot | undefined> {
+}
+
+async function follow(options: WatchOptions): Promise<JobSnapshot | undefined> {
   const { events, queue, id, read, signal, onUpdate } = options;
   const pending: JobEvent[] = [];
   let wake: (() => void) | undefined;
