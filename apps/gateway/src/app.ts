@@ -19,6 +19,7 @@ import { resolveAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { httpEdgeServerOptions, installHttpEdges } from './http-edges.js';
 import { IdempotencyStore } from './idempotency.js';
+import { JobEvents } from './job-events.js';
 import { acceptOnlyJson } from './json-body.js';
 import { registerLoadShedding } from './load-shedding.js';
 import { gatewayMetrics, UNMATCHED_ROUTE } from './metrics.js';
@@ -34,6 +35,7 @@ import {
   deadLetterRoutes,
   enqueueBatchRoutes,
   enqueueRoutes,
+  jobEventRoutes,
   jobStatusRoutes,
   type QueueRouteOptions,
   queueRoutes,
@@ -48,6 +50,8 @@ declare module 'fastify' {
     redis: RedisClient;
     /** The catalog's queues, as the gateway posts to them. */
     queues: GatewayQueues;
+    /** The queues' event streams, shared by the requests waiting for a job. */
+    jobEvents: JobEvents;
   }
 }
 
@@ -142,6 +146,10 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       createRedisConnection({ redis: redisTopology(config), flavour: 'producer', name: 'gateway', logger });
     const queues = new GatewayQueues(redis, config.jobfleetPrefix, logger);
     const deadLetterStore = deadLetterStoreOn(redis, config.jobfleetPrefix, logger);
+    const jobEvents = new JobEvents(redis, config.jobfleetPrefix, logger);
+    // Before the server stops taking connections: waiting requests answer and event streams end.
+    app.decorate('jobEvents', jobEvents);
+    app.addHook('preClose', () => jobEvents.close());
     app.decorate<RedisClient>('redis', redis);
     app.decorate('queues', queues);
     app.decorateRequest('principal', null);
@@ -215,11 +223,13 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
         prefix: config.jobfleetPrefix,
         ttlMs: config.idempotencyTtl,
       }),
+      jobEvents,
     };
     for (const routes of [
       enqueueRoutes,
       enqueueBatchRoutes,
       jobStatusRoutes,
+      jobEventRoutes,
       cancelRoutes,
       scheduleRoutes,
       queueRoutes,

@@ -182,6 +182,27 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCli
   return client;
 }
 
+/**
+ * A new connection to the same Redis as `client`, of the worker flavour
+ * (offline queue, no command timeout, `maxRetriesPerRequest: null`): what
+ * BullMQ's blocking readers need beside a producer connection.
+ */
+export function duplicateForBlocking(client: RedisClient, name: string): RedisClient {
+  const blocking = {
+    connectionName: name,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    commandTimeout: undefined,
+  } satisfies RedisOptions;
+  if (client instanceof Cluster) {
+    return client.duplicate(undefined, {
+      enableOfflineQueue: true,
+      redisOptions: { ...client.options.redisOptions, ...blocking },
+    });
+  }
+  return client.duplicate(blocking);
+}
+
 /** Whether a connection talks to Redis Cluster. */
 export function isCluster(client: { isCluster: boolean }): boolean {
   return client.isCluster;

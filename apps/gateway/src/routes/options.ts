@@ -2,6 +2,7 @@ import type { RedisClient } from '@jobfleet/service-kit';
 import type { onRequestHookHandler } from 'fastify';
 import type { AuthMode } from '../auth.js';
 import type { IdempotencyStore } from '../idempotency.js';
+import type { JobEvents } from '../job-events.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { GatewayQueues } from '../queues.js';
 
@@ -17,4 +18,6 @@ export interface QueueRouteOptions {
   /** The per-key rate-limit hook; goes after the route's authorization hook. */
   rateLimit: onRequestHookHandler;
   idempotency: IdempotencyStore;
+  /** Every queue's event stream, shared by the requests that wait for a job. */
+  jobEvents: JobEvents;
 }
