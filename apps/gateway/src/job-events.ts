@@ -137,7 +137,7 @@ export class JobEvents {
     // the node answering TIME (any node, on a cluster) runs a little ahead of the queue's; replayed older events
     // are harmless, since listeners read the job again.
     const [seconds, micros] = await this.#redis.time();
-    const lastEventId = `${Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000) - 1_000}-0`;
+    const lastEventId = `${Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000) - 1}-0`;
     if (this.#closed) return;
     const entry = entryOf();
     // Blocking reads need their own connection that waits out outages (BullMQ requires maxRetriesPerRequest: null).
