@@ -68,7 +68,7 @@ export interface BacklogQuery {
 
 /**
  * The backlog queries a worker scales on. Queue depth comes from the gateway
- * (every replica exports the same figure, hence `max by (queue)`), so the
+ * (every replica exports the same figure, hence `max by (queue, state)`), so the
  * gateway must be scraped. `or vector(0)` keeps an idle or unscraped queue at
  * 0 rather than no answer.
  */
@@ -81,7 +81,8 @@ export function backlogQueries(app: FleetApp): BacklogQuery[] {
     queries.push(
       {
         name: 'waiting',
-        query: `sum(max by (queue) (jobfleet_queue_jobs{${matcher},state="waiting"})) or vector(0)`,
+        // Jobs with a priority wait in BullMQ's `prioritized` state, not in `waiting`.
+        query: `sum(max by (queue, state) (jobfleet_queue_jobs{${matcher},state=~"waiting|prioritized"})) or vector(0)`,
         threshold: scaling.backlogPerReplica,
         metricType: 'AverageValue',
       },

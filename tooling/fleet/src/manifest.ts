@@ -26,7 +26,7 @@ export interface SecretEnv {
 export interface KubernetesScaling {
   readonly minReplicas?: number;
   readonly maxReplicas?: number;
-  /** Waiting jobs (or, for the dead-letter queue, dead letters per second) one replica is sized for. */
+  /** Jobs waiting to start (waiting and prioritized; for the dead-letter queue, dead letters per second) one replica is sized for. */
   readonly backlogPerReplica?: number;
   /** The oldest waiting job's age, in seconds, above which the worker scales out. */
   readonly oldestWaitingSeconds?: number;
