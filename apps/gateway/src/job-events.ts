@@ -133,9 +133,7 @@ export class JobEvents {
   }
 
   async #start(queue: string, entryOf: () => QueueListeners): Promise<void> {
-    // Stream ids are Redis milliseconds: start a second before now, so nothing from here on is missed even when
-    // the node answering TIME (any node, on a cluster) runs a little ahead of the queue's; replayed older events
-    // are harmless, since listeners read the job again.
+    // Stream ids are Redis milliseconds: start just before now, so nothing from here on is missed.
     const [seconds, micros] = await this.#redis.time();
     const lastEventId = `${Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000) - 1}-0`;
     if (this.#closed) return;
