@@ -7,6 +7,8 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
+  httpEdgeServerOptions,
+  installHttpEdges,
   type Logger,
   observabilityPlugin,
   redisReadinessCheck,
@@ -16,7 +18,6 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { resolveAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
-import { httpEdgeServerOptions, installHttpEdges } from './http-edges.js';
 import { IdempotencyStore } from './idempotency.js';
 import { acceptOnlyJson } from './json-body.js';
 import { registerLoadShedding } from './load-shedding.js';
@@ -138,7 +139,13 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     const ownsRedis = options.redis === undefined;
     const redis =
       options.redis ??
-      createRedisConnection({ url: config.redisUrl, flavour: 'producer', name: 'gateway', logger });
+      createRedisConnection({
+        url: config.redisUrl,
+        flavour: 'producer',
+        name: 'gateway',
+        logger,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
+      });
     const queues = new GatewayQueues(redis, config.jobfleetPrefix, logger);
     const deadLetterStore = deadLetterStoreOn(redis, config.jobfleetPrefix, logger);
     app.decorate('redis', redis);
@@ -179,7 +186,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     // Before any route, so the document sees them all.
     await registerOpenApi(app);
 
-    const redisCheck = redisReadinessCheck(redis, logger);
+    const redisCheck = redisReadinessCheck(redis, logger, { prefix: config.jobfleetPrefix });
     await app.register(observabilityPlugin, {
       registry,
       checks: [redisCheck],

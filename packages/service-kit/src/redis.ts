@@ -17,11 +17,13 @@ export interface RedisConnectionOptions {
   logger?: Logger;
   /** Upper bound for one reconnect delay. */
   maxReconnectDelayMs?: number;
+  /** `producer` only: how long a command may wait for its reply before it fails (default 5 s). */
+  commandTimeoutMs?: number;
 }
 
 /** Opens an ioredis connection of the given flavour; `rediss://` URLs use TLS. */
 export function createRedisConnection(options: RedisConnectionOptions): Redis {
-  const { url, flavour, name, logger, maxReconnectDelayMs = 2_000 } = options;
+  const { url, flavour, name, logger, maxReconnectDelayMs = 2_000, commandTimeoutMs = 5_000 } = options;
   const common: RedisOptions = {
     connectionName: name,
     connectTimeout: 5_000,
@@ -30,7 +32,7 @@ export function createRedisConnection(options: RedisConnectionOptions): Redis {
   };
   const flavoured: RedisOptions =
     flavour === 'producer'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000 }
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs }
       : { enableOfflineQueue: true, maxRetriesPerRequest: null };
   const client = new Redis(url, { ...common, ...flavoured });
   if (logger) {
