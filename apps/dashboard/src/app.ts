@@ -7,6 +7,8 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
+  httpEdgeServerOptions,
+  installHttpEdges,
   type Logger,
   observabilityPlugin,
   redisReadinessCheck,
@@ -24,6 +26,7 @@ import { loginRoutes } from './login-routes.js';
 import { LoginThrottle } from './login-throttle.js';
 import { dashboardMetrics, UNMATCHED_ROUTE } from './metrics.js';
 import { overviewRoutes } from './overview-routes.js';
+import { installProblemHandlers, sendFrameworkProblem } from './problem.js';
 import { DashboardQueues } from './queues.js';
 import { securityHeaders } from './security-headers.js';
 import { registerSessions, resolveSessionSecret, Sessions } from './session.js';
@@ -37,6 +40,9 @@ declare module 'fastify' {
     queues: DashboardQueues;
   }
 }
+
+/** Fastify's default: bull-board's JSON calls (a job's data to add or edit) stay far below it. */
+export const DASHBOARD_BODY_LIMIT_BYTES = 1_048_576;
 
 export interface BuildDashboardOptions {
   config: DashboardConfig;
@@ -83,7 +89,11 @@ export async function buildDashboard(options: BuildDashboardOptions): Promise<Fa
   // The router asks for a request's role before any hook runs; bound once the session plugin exists.
   let roleOf: Parameters<typeof roleConstraint>[0] = (): Role => 'viewer';
   const loggerInstance: FastifyBaseLogger = logger;
+  const edges = { ...config, bodyLimitBytes: DASHBOARD_BODY_LIMIT_BYTES };
   const app = Fastify({
+    ...httpEdgeServerOptions(edges),
+    bodyLimit: DASHBOARD_BODY_LIMIT_BYTES,
+    frameworkErrors: sendFrameworkProblem,
     loggerInstance,
     trustProxy: config.dashboardTrustProxy,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
@@ -109,6 +119,9 @@ export async function buildDashboard(options: BuildDashboardOptions): Promise<Fa
       if (ownsRedis) await redis.quit().catch(() => redis.disconnect());
     });
 
+    installProblemHandlers(app);
+    installHttpEdges(app, edges);
+
     await app.register(fastifyHelmet, securityHeaders);
     await app.register(fastifyFormbody, { bodyLimit: 16_384 });
     await registerSessions(app, {
@@ -133,7 +146,7 @@ export async function buildDashboard(options: BuildDashboardOptions): Promise<Fa
       );
     });
 
-    const redisCheck = redisReadinessCheck(redis, logger);
+    const redisCheck = redisReadinessCheck(redis, logger, { prefix: config.jobfleetPrefix });
     await app.register(observabilityPlugin, {
       registry,
       checks: [redisCheck],

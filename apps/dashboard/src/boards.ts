@@ -25,7 +25,7 @@ import {
   redrivenJobLink,
 } from './dead-letter-board.js';
 import { BOARD_API_PATH, BOARD_PATH, LOGOUT_PATH } from './paths.js';
-import { sendProblem } from './problem.js';
+import { boardErrorAsProblem, PROBLEM_CONTENT_TYPE, sendProblem } from './problem.js';
 import type { DashboardQueue, DashboardQueues } from './queues.js';
 import { redisGate } from './redis-gate.js';
 import { ROLES, type Role } from './users.js';
@@ -239,6 +239,14 @@ export async function registerBoards(app: FastifyInstance, options: BoardOptions
       board.addHook('onSend', async (_request, reply, payload) => {
         if (reply.statusCode === 500 && redis.status !== 'ready') reply.code(503);
         const type = String(reply.getHeader('content-type') ?? '');
+        if (reply.statusCode >= 400 && typeof payload === 'string' && type.startsWith('application/json')) {
+          // bull-board's own error bodies: problems with a code, like every other error.
+          const problem = boardErrorAsProblem(reply.statusCode, payload);
+          if (problem !== undefined) {
+            reply.type(PROBLEM_CONTENT_TYPE);
+            return problem;
+          }
+        }
         return typeof payload === 'string' && type.startsWith('text/html')
           ? withoutRemoteStyleSheets(payload)
           : payload;

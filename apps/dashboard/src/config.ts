@@ -4,6 +4,7 @@ import {
   documented,
   type EnvVar,
   env,
+  httpEdgeConfig,
   secretSetting,
 } from '@jobfleet/service-kit';
 import { parseUsers } from './users.js';
@@ -101,6 +102,7 @@ export const dashboardConfig = {
     max: 24 * HOUR_MS,
     doc: 'How long such a lockout lasts.',
   }),
+  ...httpEdgeConfig,
   DASHBOARD_REFRESH_MS: env.duration({
     default: 10_000,
     min: 1_000,

@@ -8,6 +8,8 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
+  httpEdgeServerOptions,
+  installHttpEdges,
   type Logger,
   observabilityPlugin,
   redisReadinessCheck,
@@ -17,7 +19,6 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Registry } from 'prom-client';
 import { resolveAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
-import { httpEdgeServerOptions, installHttpEdges } from './http-edges.js';
 import { IdempotencyStore } from './idempotency.js';
 import { JobEvents } from './job-events.js';
 import { acceptOnlyJson } from './json-body.js';
@@ -143,7 +144,13 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     const ownsRedis = options.redis === undefined;
     const redis =
       options.redis ??
-      createRedisConnection({ redis: redisTopology(config), flavour: 'producer', name: 'gateway', logger });
+      createRedisConnection({
+        redis: redisTopology(config),
+        flavour: 'producer',
+        name: 'gateway',
+        logger,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
+      });
     const queues = new GatewayQueues(redis, config.jobfleetPrefix, logger);
     const deadLetterStore = deadLetterStoreOn(redis, config.jobfleetPrefix, logger);
     const jobEvents = new JobEvents(redis, config.jobfleetPrefix, logger);
@@ -188,7 +195,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     // Before any route, so the document sees them all.
     await registerOpenApi(app);
 
-    const redisCheck = redisReadinessCheck(redis, logger);
+    const redisCheck = redisReadinessCheck(redis, logger, { prefix: config.jobfleetPrefix });
     await app.register(observabilityPlugin, {
       registry,
       checks: [redisCheck],

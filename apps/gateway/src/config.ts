@@ -5,9 +5,12 @@ import {
   documented,
   type EnvVar,
   env,
+  httpEdgeConfig,
   secretSetting,
 } from '@jobfleet/service-kit';
 import { parseApiKeys } from './api-keys.js';
+
+export { DEFAULT_HTTP_TIMEOUTS } from '@jobfleet/service-kit';
 
 /** `GATEWAY_API_KEYS` (the key list as JSON) and `GATEWAY_API_KEYS_FILE` (a path to it); errors never echo a secret. */
 const apiKeys = secretSetting(parseApiKeys, 'key file');
@@ -40,11 +43,10 @@ export const DEFAULT_IDEMPOTENCY_TTL_MS = 86_400_000;
 export const DEFAULT_RATE_LIMIT = { max: 100, timeWindowMs: 1_000 } as const;
 
 /**
- * The connection timeouts: headers within 10 s (Node's default is a minute, checked every 30 s, which
- * lets a slowloris client hold a connection for up to 90 s); a whole request, 1 MiB at most, within
- * 30 s; idle keep-alive connections kept 5 s (Node's default; Fastify's is 72 s).
+ * How long a request's Redis command waits for its reply: a frozen Redis is answered within about a
+ * second (a healthy one answers in well under a millisecond, a 1000-job batch in tens of them).
  */
-export const DEFAULT_HTTP_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 } as const;
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 750;
 
 /**
  * The gateway's environment. The key list is parsed and checked here, at
@@ -121,23 +123,12 @@ export const gatewayConfig = {
     max: 60_000,
     doc: 'How often the pressure figures are sampled.',
   }),
-  HTTP_HEADERS_TIMEOUT_MS: env.duration({
-    default: DEFAULT_HTTP_TIMEOUTS.headersMs,
-    min: 100,
-    max: 600_000,
-    doc: 'How long a client may take to send the request line and headers: a connection that dribbles them is closed with a 408 after this (checked every tenth of it, at most every second).',
-  }),
-  HTTP_REQUEST_TIMEOUT_MS: env.duration({
-    default: DEFAULT_HTTP_TIMEOUTS.requestMs,
-    min: 100,
-    max: 3_600_000,
-    doc: 'How long a client may take to send a whole request, body included; at least the headers timeout.',
-  }),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: env.duration({
-    default: DEFAULT_HTTP_TIMEOUTS.keepAliveMs,
-    min: 100,
-    max: 600_000,
-    doc: 'How long an idle keep-alive connection is kept open after an answer.',
+  ...httpEdgeConfig,
+  REDIS_COMMAND_TIMEOUT_MS: env.duration({
+    default: DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+    min: 50,
+    max: 60_000,
+    doc: 'How long one Redis command of a request may wait for its reply. A read that times out answers 503 (`JOBFLEET_REDIS_UNAVAILABLE`); a write that was sent answers 504 (`JOBFLEET_OUTCOME_UNKNOWN`). Keep it under a second so a frozen Redis is answered within one.',
   }),
   QUEUE_METRICS_CACHE_MS: env.duration({
     default: 5_000,

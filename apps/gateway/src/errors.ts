@@ -1,16 +1,11 @@
 import createError from '@fastify/error';
+import { COMMON_PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '@jobfleet/service-kit';
 
 /**
  * The gateway's named errors. Each has a stable `code`, the HTTP status it
  * answers with, and a problem type (see {@link problemTypeOf}); the message is
  * the problem's `detail`, so it never carries secrets or internals.
  */
-
-export const RouteNotFoundError = createError<'JOBFLEET_ROUTE_NOT_FOUND', 404, [string, string]>(
-  'JOBFLEET_ROUTE_NOT_FOUND',
-  'no route for %s %s',
-  404,
-);
 
 export const UnknownQueueError = createError<'JOBFLEET_UNKNOWN_QUEUE', 404, [string, string]>(
   'JOBFLEET_UNKNOWN_QUEUE',
@@ -59,6 +54,28 @@ export const RedisUnavailableError = createError<
   503,
   [options?: { cause: unknown }]
 >('JOBFLEET_REDIS_UNAVAILABLE', 'the job store (Redis) is unavailable; retry shortly', 503);
+
+/**
+ * A write was sent to Redis and no reply came in time (or the connection broke
+ * before one did): it may or may not have happened. The `Idempotency-Key` (if
+ * any) stays claimed, so a retry with it converges on exactly one job.
+ */
+export const OutcomeUnknownError = createError<
+  'JOBFLEET_OUTCOME_UNKNOWN',
+  504,
+  [options?: { cause: unknown }]
+>(
+  'JOBFLEET_OUTCOME_UNKNOWN',
+  'the job store (Redis) did not confirm the write in time: it may or may not have been done; retry with the same Idempotency-Key, which enqueues at most once',
+  504,
+);
+
+/** Redis is at `maxmemory` and refuses writes (`OOM`); nothing was written. */
+export const RedisFullError = createError<'JOBFLEET_REDIS_FULL', 503, [options?: { cause: unknown }]>(
+  'JOBFLEET_REDIS_FULL',
+  'the job store (Redis) is full and refuses writes; nothing was written; retry later',
+  503,
+);
 
 export const RateLimitedError = createError<'JOBFLEET_RATE_LIMITED', 429, [string, number, number, number]>(
   'JOBFLEET_RATE_LIMITED',
@@ -160,36 +177,16 @@ export const ReportTenantMismatchError = createError<
   422,
 );
 
-/** Raised by Node's HTTP parser, below every route (see `http-edges.ts`). */
-export const HeadersTooLargeError = createError<'JOBFLEET_HEADERS_TOO_LARGE', 431, [number]>(
-  'JOBFLEET_HEADERS_TOO_LARGE',
-  'the request line and headers are over %d bytes',
-  431,
-);
-
-export const MalformedRequestError = createError<'JOBFLEET_MALFORMED_REQUEST', 400, [string]>(
-  'JOBFLEET_MALFORMED_REQUEST',
-  'the request is not valid HTTP/1.1: %s',
-  400,
-);
-
-export const RequestTimeoutError = createError<'JOBFLEET_REQUEST_TIMEOUT', 408, []>(
-  'JOBFLEET_REQUEST_TIMEOUT',
-  'the request was not received in time',
-  408,
-);
-
-export const MissingHostError = createError<'JOBFLEET_MISSING_HOST', 400, []>(
-  'JOBFLEET_MISSING_HOST',
-  'an HTTP/1.1 request needs a Host header',
-  400,
-);
-
-export const ExpectationFailedError = createError<'JOBFLEET_EXPECTATION_FAILED', 417, [string]>(
-  'JOBFLEET_EXPECTATION_FAILED',
-  'the expectation "%s" is not supported; only "100-continue" is',
-  417,
-);
+// Raised by Node's HTTP parser, below every route: shared by every HTTP service.
+export {
+  ExpectationFailedError,
+  HeadersTooLargeError,
+  MalformedRequestError,
+  MissingHostError,
+  PROBLEM_TYPE_BASE,
+  RequestTimeoutError,
+  RouteNotFoundError,
+} from '@jobfleet/service-kit';
 
 /** A request that passed the schemas but breaks a rule they cannot express (a bad cron, say). */
 export const RequestRuleError = createError<'FST_ERR_VALIDATION', 400, []>(
@@ -226,19 +223,9 @@ export function withIssues<E extends Error>(
   return Object.assign(error, { issues });
 }
 
-/** How a problem is presented: the last segment of its `type` URI and its `title`. */
-interface ProblemKind {
-  slug: string;
-  title: string;
-}
-
-/** Base of every problem `type` URI the gateway sends. */
-export const PROBLEM_TYPE_BASE = 'https://jobfleet.dev/problems/';
-
-/** By error code: ours and the Fastify errors a client can cause. */
+/** By error code: ours, and those every service shares (the parser's, Fastify's). */
 const KINDS: Record<string, ProblemKind> = {
-  JOBFLEET_ROUTE_NOT_FOUND: { slug: 'route-not-found', title: 'Route not found' },
-  FST_ERR_NOT_FOUND: { slug: 'route-not-found', title: 'Route not found' },
+  ...COMMON_PROBLEM_KINDS,
   JOBFLEET_UNKNOWN_QUEUE: { slug: 'unknown-queue', title: 'Unknown queue' },
   JOBFLEET_JOB_NOT_FOUND: { slug: 'job-not-found', title: 'Job not found' },
   JOBFLEET_UNAUTHORIZED: { slug: 'unauthorized', title: 'Authentication required' },
@@ -247,6 +234,8 @@ const KINDS: Record<string, ProblemKind> = {
   JOBFLEET_INVALID_UNICODE: { slug: 'malformed-body', title: 'Malformed request body' },
   JOBFLEET_UNSUPPORTED_CHARSET: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
   JOBFLEET_REDIS_UNAVAILABLE: { slug: 'service-unavailable', title: 'Service unavailable' },
+  JOBFLEET_OUTCOME_UNKNOWN: { slug: 'outcome-unknown', title: 'Outcome unknown' },
+  JOBFLEET_REDIS_FULL: { slug: 'redis-full', title: 'Job store full' },
   JOBFLEET_OVERLOADED: { slug: 'overloaded', title: 'Service overloaded' },
   JOBFLEET_RATE_LIMITED: { slug: 'rate-limited', title: 'Too many requests' },
   JOBFLEET_IDEMPOTENCY_KEY_REUSED: { slug: 'idempotency-key-reused', title: 'Idempotency-Key reused' },
@@ -275,25 +264,29 @@ const KINDS: Record<string, ProblemKind> = {
   },
   JOBFLEET_REPORT_NOT_FOUND: { slug: 'report-not-found', title: 'Report not found' },
   JOBFLEET_REPORT_TENANT_MISMATCH: { slug: 'report-tenant-mismatch', title: 'Report of another tenant' },
-  JOBFLEET_HEADERS_TOO_LARGE: { slug: 'headers-too-large', title: 'Request headers too large' },
-  JOBFLEET_MALFORMED_REQUEST: { slug: 'malformed-request', title: 'Malformed request' },
-  JOBFLEET_MISSING_HOST: { slug: 'malformed-request', title: 'Malformed request' },
-  JOBFLEET_REQUEST_TIMEOUT: { slug: 'request-timeout', title: 'Request timeout' },
-  JOBFLEET_EXPECTATION_FAILED: { slug: 'expectation-failed', title: 'Expectation failed' },
-  FST_ERR_VALIDATION: { slug: 'validation-failed', title: 'Validation failed' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { slug: 'body-too-large', title: 'Request body too large' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { slug: 'malformed-body', title: 'Malformed request body' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { slug: 'malformed-body', title: 'Malformed request body' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { slug: 'malformed-body', title: 'Malformed request body' },
-  FST_ERR_BAD_URL: { slug: 'bad-request', title: 'Bad request' },
-  FST_ERR_MAX_PARAM_LENGTH: { slug: 'uri-too-long', title: 'URI too long' },
 };
 
 const VALIDATION: ProblemKind = { slug: 'validation-failed', title: 'Validation failed' };
 const MALFORMED_BODY: ProblemKind = { slug: 'malformed-body', title: 'Malformed request body' };
 const INTERNAL: ProblemKind = { slug: 'internal-error', title: 'Internal server error' };
 const GENERIC_CLIENT: ProblemKind = { slug: 'bad-request', title: 'Bad request' };
+
+/**
+ * `Retry-After` (seconds) of the answers that ask to be retried: an outage or
+ * shed load is short (a restart, a failover); an unknown outcome is settled
+ * once Redis answers again; a full Redis needs an operator or the workers to
+ * drain it, which takes longer.
+ */
+const RETRY_AFTER_SECONDS: Record<string, number> = {
+  JOBFLEET_REDIS_UNAVAILABLE: 1,
+  JOBFLEET_OVERLOADED: 1,
+  JOBFLEET_OUTCOME_UNKNOWN: 2,
+  JOBFLEET_REDIS_FULL: 30,
+};
+
+/** The `Retry-After` (seconds) an answer with this code carries, if any. */
+export const retryAfterOf = (code: string | undefined): number | undefined =>
+  code === undefined ? undefined : RETRY_AFTER_SECONDS[code];
 
 /** The problem kind of an error; a validation failure has its own. */
 export function problemKindOf(error: { code?: string; validation?: unknown; statusCode?: number }) {

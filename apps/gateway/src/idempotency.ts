@@ -11,12 +11,25 @@ export interface StoredResponse {
 
 type IdempotencyRecord =
   | { state: 'pending'; fingerprint: string; owner: string }
+  /** Its request sent a write and got no reply in time: the next request with the key takes over. */
+  | { state: 'unknown'; fingerprint: string; owner: string }
   | { state: 'done'; fingerprint: string; response: StoredResponse };
 
 /** What {@link IdempotencyStore.claim} found. */
 export type Claim =
-  /** The key is new: this request is the one that does the work, then calls `complete` or `release`. */
-  | { kind: 'claimed'; complete(response: StoredResponse): Promise<void>; release(): Promise<void> }
+  /**
+   * The key is new (or its earlier request gave up not knowing whether its
+   * write was done): this request is the one that does the work, then calls
+   * `complete`, `release` or `abandon`.
+   */
+  | {
+      kind: 'claimed';
+      complete(response: StoredResponse): Promise<void>;
+      /** Frees the key: nothing was written. */
+      release(): Promise<void>;
+      /** Marks the key as taken over by the next request with it: a write may have been done. */
+      abandon(): Promise<void>;
+    }
   /** The same request was done before: answer with what it answered. */
   | { kind: 'replay'; response: StoredResponse };
 
@@ -63,6 +76,15 @@ export function requestFingerprint(method: string, path: string, body: unknown):
  * job has long been removed. A duplicate that arrives while the first request
  * is still running waits for it (polling, up to `waitMs`), then replays its
  * answer. A request with the same key but another fingerprint is a 422.
+ *
+ * A request whose write went unanswered (Redis hung or the connection broke)
+ * marks its claim `unknown` instead of freeing it; the next request with the
+ * key takes the claim over at once and does the work again, which finds the
+ * job if the first write landed (its id is derived from the key). The marks
+ * and releases are sent without waiting for their replies: while Redis hangs
+ * they queue on the connection behind the request's own commands, and run, in
+ * order, once it answers again; should one be lost, the claim expires after
+ * `pendingTtlMs`.
  */
 export class IdempotencyStore {
   readonly #redis: RedisClient;
@@ -98,13 +120,31 @@ export class IdempotencyStore {
     const deadline = performance.now() + this.#waitMs;
     let pause = 2;
     for (;;) {
-      const claimed = await this.#redis.set(key, JSON.stringify(pending), 'PX', this.#pendingTtlMs, 'NX');
+      const claimed = await this.#redis
+        .set(key, JSON.stringify(pending), 'PX', this.#pendingTtlMs, 'NX')
+        .catch((error: unknown) => {
+          // Perhaps set after all (no reply in time): free it again, in order behind the SET.
+          this.#release(key, owner);
+          throw error;
+        });
       if (claimed === 'OK') return this.#claim(key, owner, fingerprint);
       const found = await this.#read(key);
       // Gone between SET NX and GET (expired or released): try to claim again.
       if (found) {
         if (found.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
         if (found.state === 'done') return { kind: 'replay', response: found.response };
+        if (found.state === 'unknown') {
+          const taken = await this.#redis.eval(
+            TAKE_OVER_SCRIPT,
+            1,
+            key,
+            found.owner,
+            JSON.stringify(pending),
+            this.#pendingTtlMs,
+          );
+          if (taken === 1) return this.#claim(key, owner, fingerprint);
+          // Another request took it over first: wait for it like for any pending one.
+        }
       }
       if (performance.now() >= deadline) throw new IdempotencyInProgressError();
       await sleep(pause);
@@ -123,6 +163,18 @@ export class IdempotencyStore {
     }
   }
 
+  /**
+   * Deletes `owner`'s pending record. Not awaited by anyone: while Redis hangs
+   * it must not hold the answer back, and the command, queued on the
+   * connection behind the request's own, still runs once Redis answers again.
+   */
+  #release(key: string, owner: string): Promise<void> {
+    return this.#redis.eval(RELEASE_SCRIPT, 1, key, owner).then(
+      () => undefined,
+      () => undefined /* it expires after the pending TTL anyway */,
+    );
+  }
+
   #claim(key: string, owner: string, fingerprint: string): Claim {
     return {
       kind: 'claimed',
@@ -130,20 +182,43 @@ export class IdempotencyStore {
         const done: IdempotencyRecord = { state: 'done', fingerprint, response };
         await this.#redis.set(key, JSON.stringify(done), 'PX', this.#ttlMs);
       },
-      release: async () => {
-        // Only our own pending record: never a record another request has claimed since.
-        await this.#redis
-          .eval(RELEASE_SCRIPT, 1, key, owner)
-          .catch(() => undefined /* it expires after the pending TTL anyway */);
+      release: () => this.#release(key, owner),
+      abandon: () => {
+        const unknown: IdempotencyRecord = { state: 'unknown', fingerprint, owner };
+        // Not awaited either, for the same reason; should it be lost, the pending record expires.
+        return this.#redis.eval(ABANDON_SCRIPT, 1, key, owner, JSON.stringify(unknown), this.#ttlMs).then(
+          () => undefined,
+          () => undefined,
+        );
       },
     };
   }
 }
 
-/** Deletes the record if it is still the pending claim of `ARGV[1]`. */
-const RELEASE_SCRIPT = `
+/** `"owner":"<ARGV[1]>"` in the record at KEYS[1]: Lua has no JSON of its own in every Redis. */
+const IS_OWNERS = `
 local raw = redis.call('GET', KEYS[1])
-if raw and string.find(raw, '"owner":"' .. ARGV[1] .. '"', 1, true) then
+local mine = raw and string.find(raw, '"owner":"' .. ARGV[1] .. '"', 1, true)`;
+
+/** Deletes the record if it is still the pending claim of `ARGV[1]`. */
+const RELEASE_SCRIPT = `${IS_OWNERS}
+if mine and string.find(raw, '"state":"pending"', 1, true) then
   return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
+/** Replaces `ARGV[1]`'s pending record with ARGV[2] (its `unknown` record) for ARGV[3] ms. */
+const ABANDON_SCRIPT = `${IS_OWNERS}
+if mine and string.find(raw, '"state":"pending"', 1, true) then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`;
+
+/** Replaces the `unknown` record of `ARGV[1]` with ARGV[2] (a new pending claim) for ARGV[3] ms. */
+const TAKE_OVER_SCRIPT = `${IS_OWNERS}
+if mine and string.find(raw, '"state":"unknown"', 1, true) then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
 end
 return 0`;

@@ -1,6 +1,6 @@
 import { toValidationIssues, type ValidationIssue } from '@jobfleet/queue-contracts';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { problemKindOf, problemTypeOf, RouteNotFoundError } from './errors.js';
+import { problemKindOf, problemTypeOf, RouteNotFoundError, retryAfterOf } from './errors.js';
 import { RULE_MESSAGES } from './schemas.js';
 
 declare module 'fastify' {
@@ -25,7 +25,9 @@ export interface Problem {
   errors?: ValidationIssue[];
 }
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+import { PROBLEM_CONTENT_TYPE } from '@jobfleet/service-kit';
+
+export { PROBLEM_CONTENT_TYPE };
 
 type SchemaError = Parameters<typeof toValidationIssues>[0] extends Iterable<infer E> ? E : never;
 
@@ -102,7 +104,7 @@ export function toProblem(error: FastifyError, jobNames?: readonly string[]): Pr
       errors: all.slice(0, MAX_ISSUES),
     };
   }
-  if (status >= 500 && status !== 503) {
+  if (status >= 500 && retryAfterOf(error.code) === undefined) {
     // 5xx details stay in the log.
     return { ...base, detail: 'the server could not handle the request', code: 'JOBFLEET_INTERNAL' };
   }
@@ -120,7 +122,8 @@ export function toProblem(error: FastifyError, jobNames?: readonly string[]): Pr
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(error, request.routeOptions.config.jobNames);
-    if (problem.status === 503) {
+    const retryAfter = retryAfterOf(problem.code);
+    if (retryAfter !== undefined) {
       // The Redis connection logs the outage itself; one line per refused request is enough here.
       request.log.warn(
         { code: problem.code, cause: (error.cause as Error | undefined)?.message },
@@ -131,8 +134,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
     } else if (problem.status !== 404) {
       request.log.info({ code: problem.code, status: problem.status }, problem.detail);
     }
-    // Redis outages are short (a restart, a failover), and so is shed load: ask clients to come back soon.
-    if (problem.status === 503) reply.header('retry-after', '1');
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     // Sent as text: the route's response schemas are for its successes, and must not reshape a problem.
     return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
   });

@@ -5,7 +5,7 @@ import type { RateLimit } from './api-keys.js';
 import { principalOf } from './auth.js';
 import { RateLimitedError, RedisUnavailableError } from './errors.js';
 import { leasingStore } from './rate-limit-store.js';
-import { isRedisUnavailable } from './redis-availability.js';
+import { isRedisFull, isRedisUnavailable } from './redis-availability.js';
 
 export interface RateLimitOptions {
   /** The producer connection; every replica counts on the same Redis, so they share one budget. */
@@ -13,7 +13,19 @@ export interface RateLimitOptions {
   prefix: string;
   /** The budget of a key that sets none. */
   defaults: RateLimit;
+  /**
+   * How long a request waits for its count (a lease refresh from Redis, well
+   * under a millisecond when Redis is healthy) before it is let through
+   * uncounted: a slow or frozen Redis must not hold requests back here.
+   */
+  maxWaitMs?: number;
 }
+
+/** Default of {@link RateLimitOptions.maxWaitMs}. */
+export const DEFAULT_RATE_LIMIT_MAX_WAIT_MS = 100;
+
+/** Marks a count that took longer than its wait. */
+const LATE = Symbol('late');
 
 /**
  * Per-key rate limiting with `@fastify/rate-limit`, counted in Redis (a fixed
@@ -27,7 +39,7 @@ export async function registerRateLimit(
   app: FastifyInstance,
   options: RateLimitOptions,
 ): Promise<onRequestHookHandler> {
-  const { redis, prefix, defaults } = options;
+  const { redis, prefix, defaults, maxWaitMs = DEFAULT_RATE_LIMIT_MAX_WAIT_MS } = options;
   const budgetOf = (request: Parameters<onRequestHookHandler>[0]) =>
     principalOf(request).rateLimit ?? defaults;
   await app.register(rateLimit, {
@@ -43,13 +55,32 @@ export async function registerRateLimit(
   return async (request, reply) => {
     // Fail fast: the count needs Redis, and so does everything behind it.
     if (redis.status !== 'ready') throw new RedisUnavailableError();
-    let result: Awaited<ReturnType<typeof check>>;
+    let result: Awaited<ReturnType<typeof check>> | typeof LATE;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      result = await check(request);
+      const counted = check(request);
+      // The count goes on after a late answer; its lease serves the next requests.
+      counted.catch(() => undefined);
+      result = await Promise.race([
+        counted,
+        new Promise<typeof LATE>((resolve) => {
+          timer = setTimeout(resolve, maxWaitMs, LATE);
+        }),
+      ]);
     } catch (error) {
-      if (isRedisUnavailable(error, redis)) throw new RedisUnavailableError({ cause: error });
+      // A full Redis still serves reads; the writes behind this answer JOBFLEET_REDIS_FULL themselves.
+      if (isRedisUnavailable(error, redis) && !isRedisFull(error)) {
+        throw new RedisUnavailableError({ cause: error });
+      }
       // Fail open: a broken count must not stop the traffic it meters, but it must be seen.
       request.log.warn({ err: error }, 'rate limit not checked; request let through');
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (result === LATE) {
+      // The request's own Redis commands answer for it, bounded by the command timeout.
+      request.log.debug({ wait_ms: maxWaitMs }, 'rate limit count late; request let through');
       return;
     }
     if (result.isAllowed) return;

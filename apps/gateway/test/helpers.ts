@@ -58,6 +58,9 @@ export function testConfig(redis: Pick<TestRedis, 'url' | 'prefix'>, extra: Reco
     GATEWAY_API_KEYS: JSON.stringify(KEY_LIST),
     // Tests send bursts; the limits tests set their own budgets.
     RATE_LIMIT_MAX: '1000000',
+    // A test machine running many suites at once may stall a reply past the production default;
+    // the tests of a frozen Redis set that default themselves.
+    REDIS_COMMAND_TIMEOUT_MS: '5000',
     ...extra,
   });
 }

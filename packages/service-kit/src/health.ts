@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { RedisClient } from './redis.js';
 import { checkEvictionPolicy } from './redis.js';
@@ -29,16 +30,37 @@ export const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): P
     );
   });
 
+export interface RedisReadinessOptions {
+  /** `JOBFLEET_PREFIX`: the write probe's key lives under it. */
+  prefix: string;
+  /** Tells this process's probe key apart from other processes'; defaults to `<host>-<pid>`. */
+  processId?: string;
+  /** How often `maxmemory-policy` is re-read, at most (ms). */
+  policyTtlMs?: number;
+  /** How long one probe may take (ms). */
+  timeoutMs?: number;
+}
+
+/** How long a probe key lives: it only has to outlast the probe. */
+const PROBE_TTL_MS = 60_000;
+
 /**
- * Redis answers, and evicts nothing (`maxmemory-policy noeviction`). A wrong
- * policy is logged as a warning once; the policy is re-read at most every
+ * Redis takes writes, and evicts nothing (`maxmemory-policy noeviction`).
+ * Writes are probed with a `SET <prefix>:jobfleet:ready-probe:<process> PX`, so
+ * every way Redis refuses the service's writes while answering reads or PING
+ * shows: a full Redis (`OOM`), a replica (`READONLY`), missing credentials
+ * (`NOAUTH`), a cluster node that does not hold the slot (`MOVED`,
+ * `CLUSTERDOWN`). Each call probes again, so readiness comes back by itself.
+ * A wrong policy is logged as a warning once; it is re-read at most every
  * `policyTtlMs`, so probes stay cheap.
  */
 export function redisReadinessCheck(
   client: RedisClient,
   logger: Logger,
-  policyTtlMs = 30_000,
+  options: RedisReadinessOptions,
 ): ReadinessCheck {
+  const { policyTtlMs = 30_000, timeoutMs = 1_000 } = options;
+  const probeKey = `${options.prefix}:jobfleet:ready-probe:${options.processId ?? `${hostname()}-${process.pid}`}`;
   let policy: { ok: boolean; policy: string | undefined; at: number } | undefined;
   let warned = false;
   return {
@@ -47,20 +69,27 @@ export function redisReadinessCheck(
       if (client.status !== 'ready') return { ok: false, reason: `redis is ${client.status}` };
       try {
         if (!policy || Date.now() - policy.at > policyTtlMs) {
-          const result = await withTimeout(checkEvictionPolicy(client), 1_000, 'redis INFO');
+          const result = await withTimeout(checkEvictionPolicy(client), timeoutMs, 'redis INFO');
           policy = { ...result, at: Date.now() };
           if (!result.ok && !warned) {
             warned = true;
             logger.warn(
               { maxmemoryPolicy: result.policy },
-              'redis maxmemory-policy is not noeviction: RedisClient may evict job keys and lose jobs; set maxmemory-policy noeviction',
+              'redis maxmemory-policy is not noeviction: Redis may evict job keys and lose jobs; set maxmemory-policy noeviction',
             );
           }
-        } else {
-          await withTimeout(client.ping(), 1_000, 'redis PING');
         }
       } catch (error) {
         return { ok: false, reason: `redis unreachable: ${(error as Error).message}` };
+      }
+      try {
+        await withTimeout(
+          client.set(probeKey, String(Date.now()), 'PX', PROBE_TTL_MS),
+          timeoutMs,
+          'redis SET',
+        );
+      } catch (error) {
+        return { ok: false, reason: `redis refuses writes: ${(error as Error).message}` };
       }
       return policy.ok
         ? { ok: true }

@@ -92,6 +92,8 @@ export interface RedisConnectionOptions {
   logger?: Logger;
   /** Upper bound for one reconnect delay. */
   maxReconnectDelayMs?: number;
+  /** `producer` only: how long a command may wait for its reply before it fails (default 5 s). */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -105,7 +107,7 @@ export function createRedisConnection(
 ): Redis;
 export function createRedisConnection(options: RedisConnectionOptions): RedisClient;
 export function createRedisConnection(options: RedisConnectionOptions): RedisClient {
-  const { flavour, name, logger, maxReconnectDelayMs = 2_000 } = options;
+  const { flavour, name, logger, maxReconnectDelayMs = 2_000, commandTimeoutMs = 5_000 } = options;
   const target = options.redis ?? options.url;
   if (target === undefined) throw new Error('createRedisConnection: give `redis` (or `url`)');
   const topology: RedisTopology = typeof target === 'string' ? { kind: 'standalone', url: target } : target;
@@ -123,7 +125,7 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCli
     ...(topology.password === undefined ? {} : { password: topology.password }),
     ...(tls ? { tls } : {}),
     ...(flavour === 'producer'
-      ? { maxRetriesPerRequest: 1, commandTimeout: 5_000 }
+      ? { maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs }
       : { maxRetriesPerRequest: null }),
   };
   const offlineQueue = flavour === 'worker';

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   logSink,
   nextEvent,
@@ -35,7 +36,7 @@ describe('observability plugin', () => {
     const app = Fastify();
     await app.register(observabilityPlugin, {
       registry,
-      checks: [redisReadinessCheck(redis, logger, 0)],
+      checks: [redisReadinessCheck(redis, logger, { prefix: 'obs-test', policyTtlMs: 0 })],
       metricsToken,
     });
     app.addHook('onClose', async () => void redis.disconnect());
@@ -78,6 +79,41 @@ describe('observability plugin', () => {
       await admin.config('SET', 'maxmemory-policy', 'noeviction');
       admin.disconnect();
     }
+    await app.close();
+  });
+
+  it('is not ready while a full Redis refuses writes (OOM), and ready again once it takes them', async () => {
+    const { app, redis } = await build();
+    expect((await app.inject('/health/ready')).statusCode).toBe(200);
+    // The probe key exists now, under the prefix; a lower maxmemory makes every write an OOM.
+    expect(await redis.exists(`obs-test:jobfleet:ready-probe:${hostname()}-${process.pid}`)).toBe(1);
+    await redis.config('SET', 'maxmemory', '1');
+    try {
+      const full = await app.inject('/health/ready');
+      expect(full.statusCode).toBe(503);
+      expect(full.json().checks[0].reason).toMatch(/refuses writes: OOM/);
+      // Reads and PING still work: only a write shows it.
+      expect(await redis.ping()).toBe('PONG');
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+    }
+    expect((await app.inject('/health/ready')).statusCode).toBe(200);
+    await app.close();
+  });
+
+  it('is not ready on a replica (READONLY), and ready again once it is a primary', async () => {
+    const { app, redis } = await build();
+    const primary = await startRedisServer();
+    try {
+      await redis.replicaof('127.0.0.1', primary.port);
+      const replica = await app.inject('/health/ready');
+      expect(replica.statusCode).toBe(503);
+      expect(replica.json().checks[0].reason).toMatch(/refuses writes: (READONLY|LOADING|MASTERDOWN)/);
+    } finally {
+      await redis.replicaof('NO', 'ONE');
+      await primary.stop();
+    }
+    expect((await app.inject('/health/ready')).statusCode).toBe(200);
     await app.close();
   });
 

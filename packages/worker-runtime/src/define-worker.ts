@@ -292,7 +292,7 @@ export function defineWorker<
     let resources: R | undefined;
     const runtimes: Array<{ name: string; runtime: WorkerRuntime }> = [];
     const server = Fastify({ loggerInstance: logger.child({ component: 'http' }) });
-    const redisCheck = redisReadinessCheck(connection, logger);
+    const redisCheck = redisReadinessCheck(connection, logger, { prefix: base.jobfleetPrefix });
     let address: string;
     try {
       const build = options.resources ?? definition.resources;

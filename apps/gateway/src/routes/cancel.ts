@@ -44,6 +44,7 @@ export const cancelRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, o
             [409, 'The job has already finished (completed, failed or cancelled).'],
             429,
             503,
+            504,
           ),
         },
       },
@@ -53,14 +54,18 @@ export const cancelRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, o
       const { queue: name, id } = request.params;
       const principal = principalOf(request);
       const entry = queues.require(name);
-      const outcome = await usingRedis(redis, async () => {
-        const job = await entry.queue.getJob(id);
-        if (!job || !canSee(principal, job)) return { kind: 'gone' as const };
-        if (!grants(principal.scopes, name, 'manage') && originOf(job)?.client !== principal.id) {
-          throw new NotJobOwnerError(principal.id, scopeFor(name, 'manage'));
-        }
-        return cancelJob(redis, keyPrefix, entry, job, principal.id);
-      });
+      const outcome = await usingRedis(
+        redis,
+        async () => {
+          const job = await entry.queue.getJob(id);
+          if (!job || !canSee(principal, job)) return { kind: 'gone' as const };
+          if (!grants(principal.scopes, name, 'manage') && originOf(job)?.client !== principal.id) {
+            throw new NotJobOwnerError(principal.id, scopeFor(name, 'manage'));
+          }
+          return cancelJob(redis, keyPrefix, entry, job, principal.id);
+        },
+        { writes: true },
+      );
       const log = { queue: name, job_id: id, client: principal.id };
       switch (outcome.kind) {
         case 'gone':

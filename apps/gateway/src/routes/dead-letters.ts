@@ -41,14 +41,18 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   const onRequest = [authorizeScope(auth, DEAD_LETTERS_SCOPE), rateLimit];
 
-  /** Store work for a request: Redis outages → 503, store errors → their HTTP answer. */
+  /**
+   * Store work for a request: Redis outages → 503, store errors → their HTTP
+   * answer; work that `writes` and gets no reply in time → 504 (it may have been done).
+   */
   const withStore = async <T>(
     work: () => Promise<T>,
     id?: string,
     part?: 'querystring' | 'body',
+    writes = false,
   ): Promise<T> => {
     try {
-      return await usingRedis(redis, work);
+      return await usingRedis(redis, work, { writes });
     } catch (error) {
       throw toHttpError(error, id, part);
     }
@@ -140,6 +144,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
             415,
             429,
             503,
+            504,
           ),
         },
       },
@@ -157,6 +162,8 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
       const sent = await withStore(
         () => store.redrive(id, data === undefined ? { by: principal.id } : { by: principal.id, data }),
         id,
+        undefined,
+        true,
       );
       metrics.deadLetterRedrives.inc({ queue: sent.queue });
       describeOutcome(request, 'dead letter redriven', {
@@ -181,14 +188,19 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
         body: BulkRedriveBody,
         response: {
           200: { ...BulkRedriveResult, description: 'How many were sent back.' },
-          ...errorResponses(400, 401, 403, 413, 415, 429, 503),
+          ...errorResponses(400, 401, 403, 413, 415, 429, 503, 504),
         },
       },
       onRequest,
     },
     async (request) => {
       const principal = principalOf(request);
-      const result = await withStore(() => redriveVisible(store, principal, request.body), undefined, 'body');
+      const result = await withStore(
+        () => redriveVisible(store, principal, request.body),
+        undefined,
+        'body',
+        true,
+      );
       for (const [queue, n] of Object.entries(result.byQueue)) metrics.deadLetterRedrives.inc({ queue }, n);
       describeOutcome(request, 'dead letters redriven', {
         client: principal.id,
@@ -213,7 +225,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
         params: DeadLetterParams,
         response: {
           204: { ...Type.Null(), description: 'Deleted.' },
-          ...errorResponses(401, 403, [404, 'No such record, or one of another tenant.'], 429, 503),
+          ...errorResponses(401, 403, [404, 'No such record, or one of another tenant.'], 429, 503, 504),
         },
       },
       onRequest,
@@ -222,7 +234,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
       const { id } = request.params;
       const principal = principalOf(request);
       await visibleRecord(id, principal);
-      await withStore(() => store.remove(id), id);
+      await withStore(() => store.remove(id), id, undefined, true);
       describeOutcome(request, 'dead letter deleted', { dead_letter_id: id, client: principal.id });
       return reply.code(204).send(null);
     },

@@ -3,13 +3,13 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { principalOf } from '../auth.js';
 import { findExisting, jobPreparer, originFor, type PreparedJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
-import { idempotently } from '../idempotent-request.js';
+import { idempotencyKeyOf, idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
 import { usingRedis } from '../redis-availability.js';
 import { checkReportTenant } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
 import { BatchAccepted, batchBodySchema, IdempotencyHeaders, MAX_BATCH_JOBS } from '../schemas.js';
-import { enqueueRouteBase } from './enqueue.js';
+import { enqueueRouteBase, withIdempotentId } from './enqueue.js';
 import type { QueueRouteOptions } from './options.js';
 import { refuseUnknownQueues } from './unknown-queue.js';
 
@@ -91,44 +91,49 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
         const principal = principalOf(request);
         checkReportTenant(principal, contract.name, request.body.jobs, (i) => `/jobs/${i}`);
         const origin = originFor(principal);
-        const jobs = request.body.jobs.map(jobPreparer(contract, origin));
+        const prepare = jobPreparer(contract, origin);
+        const key = idempotencyKeyOf(request);
+        const jobs = request.body.jobs.map((body, i) =>
+          withIdempotentId(prepare(body), principal.id, key, i),
+        );
         const answer = await idempotently({
           request,
           principal,
           store: idempotency,
           redis,
           asReplay,
-          work: () =>
-            usingRedis(redis, async () => {
-              const customIds = [...new Set(jobs.flatMap((job) => job.customId ?? []))];
-              const existing = await findExisting(redis, entry, customIds, principal);
-              for (const [id, job] of existing) {
-                if (!job.visible) throw new JobIdTakenError(contract.name, id);
+          work: async () => {
+            const customIds = [...new Set(jobs.flatMap((job) => job.customId ?? []))];
+            const existing = await usingRedis(redis, () => findExisting(redis, entry, customIds, principal));
+            for (const [id, job] of existing) {
+              if (!job.visible) throw new JobIdTakenError(contract.name, id);
+            }
+            // A custom id that exists, or that an earlier job of this batch uses, adds nothing.
+            const claimed = new Set(existing.keys());
+            const fresh: PreparedJob[] = [];
+            const plan = jobs.map((job) => {
+              if (job.customId === undefined) {
+                fresh.push(job);
+                return { job, duplicate: false };
               }
-              // A custom id that exists, or that an earlier job of this batch uses, adds nothing.
-              const claimed = new Set(existing.keys());
-              const fresh: PreparedJob[] = [];
-              const plan = jobs.map((job) => {
-                if (job.customId === undefined) {
-                  fresh.push(job);
-                  return { job, duplicate: false };
-                }
-                const duplicate = claimed.has(job.customId);
-                claimed.add(job.customId);
-                if (!duplicate) fresh.push(job);
-                return { job, duplicate };
-              });
-              const added = fresh.length > 0 ? await queue.addBulk(fresh) : [];
-              let next = 0;
-              const body = {
-                jobs: plan.map(({ job, duplicate }) => ({
-                  id: duplicate ? (job.customId ?? '') : String(added[next++]?.id),
-                  name: job.name,
-                  duplicate,
-                })),
-              };
-              return { status: fresh.length > 0 ? (202 as const) : (200 as const), body };
-            }),
+              const duplicate = claimed.has(job.customId);
+              claimed.add(job.customId);
+              if (!duplicate) fresh.push(job);
+              return { job, duplicate };
+            });
+            // A write: should no reply come in time, the jobs may exist (504, not 503).
+            const added =
+              fresh.length > 0 ? await usingRedis(redis, () => queue.addBulk(fresh), { writes: true }) : [];
+            let next = 0;
+            const body = {
+              jobs: plan.map(({ job, duplicate }) => ({
+                id: duplicate ? (job.customId ?? '') : String(added[next++]?.id),
+                name: job.name,
+                duplicate,
+              })),
+            };
+            return { status: fresh.length > 0 ? (202 as const) : (200 as const), body };
+          },
         });
         outcomes.set(request, answer.body.jobs);
         describeOutcome(request, 'batch enqueued', {

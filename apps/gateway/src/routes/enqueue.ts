@@ -2,9 +2,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { QueueContract } from '@jobfleet/queue-contracts';
 import type { FastifyPluginAsync } from 'fastify';
 import { authorizeQueue, principalOf } from '../auth.js';
-import { findExisting, originFor, prepareJob } from '../enqueue-jobs.js';
+import { findExisting, originFor, type PreparedJob, prepareJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
-import { idempotently } from '../idempotent-request.js';
+import { idempotencyKeyOf, idempotentJobId, idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
 import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
@@ -42,11 +42,28 @@ export function enqueueRouteBase(
   return {
     config: { jobNames },
     onRequest: [authorizeQueue(auth, 'enqueue', contract.name), rateLimit],
-    errors: errorResponses(400, 401, 403, 404, [409, conflict], 413, 415, 422, 429, 503),
+    errors: errorResponses(400, 401, 403, 404, [409, conflict], 413, 415, 422, 429, 503, 504),
     /** A posted job name as a label: a name outside the contract is `unknown`, so labels stay a closed set. */
     labelOf: (name: unknown): string =>
       typeof name === 'string' && jobNames.includes(name) ? name : 'unknown',
   };
+}
+
+/**
+ * `job` with the id derived from the request's `Idempotency-Key` (`index`: its
+ * place in a batch), unless it has none or the client chose an id itself: a
+ * retry after an unknown outcome then finds the job the first try may have
+ * added, and BullMQ never adds a second one with that id.
+ */
+export function withIdempotentId(
+  job: PreparedJob,
+  principalId: string,
+  idempotencyKey: string | undefined,
+  index?: number,
+): PreparedJob {
+  if (idempotencyKey === undefined || job.customId !== undefined) return job;
+  const id = idempotentJobId(principalId, idempotencyKey, index);
+  return { ...job, customId: id, opts: { ...job.opts, jobId: id } };
 }
 
 /** A stored answer as a replay gives it back. */
@@ -102,29 +119,36 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
       async (request, reply) => {
         const principal = principalOf(request);
         checkReportTenant(principal, contract.name, [request.body]);
-        const job = prepareJob(contract, request.body, originFor(principal));
+        const job = withIdempotentId(
+          prepareJob(contract, request.body, originFor(principal)),
+          principal.id,
+          idempotencyKeyOf(request),
+        );
         const answer = await idempotently({
           request,
           principal,
           store: idempotency,
           redis,
           asReplay,
-          work: () =>
-            usingRedis(redis, async () => {
-              if (job.customId !== undefined) {
-                const existing = (await findExisting(redis, entry, [job.customId], principal)).get(
-                  job.customId,
-                );
-                if (existing && !existing.visible) throw new JobIdTakenError(contract.name, job.customId);
-                if (existing) {
-                  const body = { id: job.customId, queue: contract.name, name: job.name, duplicate: true };
-                  return { status: 200 as const, body };
-                }
+          work: async () => {
+            const { customId } = job;
+            if (customId !== undefined) {
+              const existing = (
+                await usingRedis(redis, () => findExisting(redis, entry, [customId], principal))
+              ).get(customId);
+              if (existing && !existing.visible) throw new JobIdTakenError(contract.name, customId);
+              if (existing) {
+                const body = { id: customId, queue: contract.name, name: job.name, duplicate: true };
+                return { status: 200 as const, body };
               }
-              const added = await queue.add(job.name, job.data, job.opts);
-              const body = { id: String(added.id), queue: contract.name, name: job.name, duplicate: false };
-              return { status: 202 as const, body };
-            }),
+            }
+            // A write: should no reply come in time, the job may exist (504, not 503).
+            const added = await usingRedis(redis, () => queue.add(job.name, job.data, job.opts), {
+              writes: true,
+            });
+            const body = { id: String(added.id), queue: contract.name, name: job.name, duplicate: false };
+            return { status: 202 as const, body };
+          },
         });
         const { id, duplicate } = answer.body;
         describeOutcome(request, duplicate ? 'job already enqueued' : 'job enqueued', {

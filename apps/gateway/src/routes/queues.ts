@@ -86,6 +86,7 @@ export const queueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, op
               404,
               429,
               503,
+              504,
             ),
           },
         },
@@ -97,7 +98,9 @@ export const queueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, op
           throw new TenantBoundKeyError(principal.id, principal.tenant, `${action} a queue`);
         }
         const entry = queues.require(request.params.queue);
-        await usingRedis(redis, () => (action === 'pause' ? entry.queue.pause() : entry.queue.resume()));
+        await usingRedis(redis, () => (action === 'pause' ? entry.queue.pause() : entry.queue.resume()), {
+          writes: true,
+        });
         describeOutcome(request, `queue ${action}d`, { queue: entry.contract.name, client: principal.id });
         return { queue: entry.contract.name, paused: action === 'pause' };
       },

@@ -65,6 +65,7 @@ export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
               [422, 'A key bound to a tenant asked for a `daily-report` of another tenant.'],
               429,
               503,
+              504,
             ),
           },
         },
@@ -78,18 +79,22 @@ export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
         if (issues.length > 0) throw invalidRequest(issues);
         const principal = principalOf(request);
         checkReportTenant(principal, contract.name, [body]);
-        const saved = await usingRedis(redis, async () => {
-          const before = await queue.getJobScheduler(scheduleId);
-          if (before && !visible(principal, before))
-            throw new ScheduleIdTakenError(contract.name, scheduleId);
-          const { removeOnComplete, removeOnFail, attempts, backoff } = contract.defaultJobOptions;
-          await queue.upsertJobScheduler(scheduleId, repeatOptionsOf(body), {
-            name: body.name,
-            data: body.data,
-            opts: withOrigin({ removeOnComplete, removeOnFail, attempts, backoff }, originFor(principal)),
-          });
-          return { created: !before, scheduler: await queue.getJobScheduler(scheduleId) };
-        });
+        const saved = await usingRedis(
+          redis,
+          async () => {
+            const before = await queue.getJobScheduler(scheduleId);
+            if (before && !visible(principal, before))
+              throw new ScheduleIdTakenError(contract.name, scheduleId);
+            const { removeOnComplete, removeOnFail, attempts, backoff } = contract.defaultJobOptions;
+            await queue.upsertJobScheduler(scheduleId, repeatOptionsOf(body), {
+              name: body.name,
+              data: body.data,
+              opts: withOrigin({ removeOnComplete, removeOnFail, attempts, backoff }, originFor(principal)),
+            });
+            return { created: !before, scheduler: await queue.getJobScheduler(scheduleId) };
+          },
+          { writes: true },
+        );
         if (!saved.scheduler) throw new ScheduleNotFoundError(contract.name, scheduleId);
         describeOutcome(request, saved.created ? 'schedule created' : 'schedule replaced', {
           queue: contract.name,
@@ -166,7 +171,7 @@ export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
         params: ScheduleParams,
         response: {
           204: { ...Type.Null(), description: 'Deleted.' },
-          ...errorResponses(400, 401, 403, 404, 429, 503),
+          ...errorResponses(400, 401, 403, 404, 429, 503, 504),
         },
       },
       onRequest: [authorizeQueue(auth, 'manage'), rateLimit],
@@ -175,11 +180,15 @@ export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
       const { queue: name, scheduleId } = request.params;
       const principal = principalOf(request);
       const entry = queues.require(name);
-      const removed = await usingRedis(redis, async () => {
-        const scheduler = await entry.queue.getJobScheduler(scheduleId);
-        if (!scheduler || !visible(principal, scheduler)) return false;
-        return entry.queue.removeJobScheduler(scheduleId);
-      });
+      const removed = await usingRedis(
+        redis,
+        async () => {
+          const scheduler = await entry.queue.getJobScheduler(scheduleId);
+          if (!scheduler || !visible(principal, scheduler)) return false;
+          return entry.queue.removeJobScheduler(scheduleId);
+        },
+        { writes: true },
+      );
       if (!removed) throw new ScheduleNotFoundError(name, scheduleId);
       describeOutcome(request, 'schedule deleted', {
         queue: name,

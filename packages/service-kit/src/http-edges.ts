@@ -1,16 +1,53 @@
 import { type IncomingMessage, maxHeaderSize, type Server, STATUS_CODES } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ConfigError } from '@jobfleet/service-kit';
 import type { FastifyError, FastifyHttpOptions, FastifyInstance } from 'fastify';
+import { ConfigError, env } from './config.js';
 import {
   ExpectationFailedError,
   HeadersTooLargeError,
   MalformedRequestError,
   MissingHostError,
+  PROBLEM_CONTENT_TYPE,
+  type Problem,
+  problemFor,
   RequestTimeoutError,
-} from './errors.js';
-import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+} from './problem.js';
+
+/**
+ * The edges of every HTTP service (gateway, dashboard): connection timeouts
+ * that close a slow client in time, Node's parser errors answered as problems,
+ * the Host and Expect checks, and an early answer not followed by a reset.
+ */
+
+/**
+ * The connection timeouts: headers within 10 s (Node's default is a minute, checked every 30 s, which
+ * lets a slowloris client hold a connection for up to 90 s); a whole request within 30 s; idle
+ * keep-alive connections kept 5 s (Node's default; Fastify's is 72 s).
+ */
+export const DEFAULT_HTTP_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 } as const;
+
+/** The keys of the connection timeouts, for the config of every HTTP service. */
+export const httpEdgeConfig = {
+  HTTP_HEADERS_TIMEOUT_MS: env.duration({
+    default: DEFAULT_HTTP_TIMEOUTS.headersMs,
+    min: 100,
+    max: 600_000,
+    doc: 'How long a client may take to send the request line and headers: a connection that dribbles them is closed with a 408 after this (checked every tenth of it, at most every second).',
+  }),
+  HTTP_REQUEST_TIMEOUT_MS: env.duration({
+    default: DEFAULT_HTTP_TIMEOUTS.requestMs,
+    min: 100,
+    max: 3_600_000,
+    doc: 'How long a client may take to send a whole request, body included; at least the headers timeout.',
+  }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: env.duration({
+    default: DEFAULT_HTTP_TIMEOUTS.keepAliveMs,
+    min: 100,
+    max: 600_000,
+    doc: 'How long an idle keep-alive connection is kept open after an answer.',
+  }),
+};
 
 /** The connection limits of the HTTP server (from `HTTP_*_TIMEOUT_MS`) and the body limit. */
 export interface HttpEdgeLimits {
@@ -39,7 +76,7 @@ const DISCARD_CHECK_MS = 50;
 type ClientError = Error & { code?: string; reason?: string };
 
 /** The problem for an error the parser (or Node's request timer) raised before any route ran. */
-export function clientErrorProblem(error: ClientError) {
+export function clientErrorProblem(error: ClientError): Problem {
   let problemError: FastifyError;
   if (error.code === 'HPE_HEADER_OVERFLOW') problemError = new HeadersTooLargeError(maxHeaderSize);
   else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') problemError = new RequestTimeoutError();
@@ -48,7 +85,7 @@ export function clientErrorProblem(error: ClientError) {
     const reason = (error.reason ?? error.code ?? 'unparsable').replace(/[^\x20-\x7e]/g, '').slice(0, 120);
     problemError = new MalformedRequestError(reason);
   }
-  return toProblem(problemError);
+  return problemFor(problemError);
 }
 
 /**
