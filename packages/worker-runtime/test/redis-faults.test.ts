@@ -76,7 +76,7 @@ describe('RedisFaults', () => {
         faults.report(new Error(`CROSSSLOT Keys in request don't hash to the same slot`));
       for (let i = 0; i < 500; i++)
         faults.report(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'));
-      expect(sink.lines.map((line) => [line.msg.slice(0, 30), line.error_kind])).toEqual([
+      expect(sink.lines.map((line) => [String(line.msg).slice(0, 30), line.error_kind])).toEqual([
         ['Redis configuration error: Red', 'CROSSSLOT'],
         ['worker error', 'WRONGTYPE'],
       ]);
