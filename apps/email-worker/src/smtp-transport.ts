@@ -63,12 +63,12 @@ const POOL_CLOSED = 'Connection pool was closed';
  * off (`maxRequeues: 0`): every retry goes through the job's backoff and the
  * delivery ledger, so it is counted, logged and never hidden.
  *
- * Shutdown (`drain()`, then `close()`) never duplicates a message: from
- * `drain()` on, no message is handed to a connection any more (those still
- * waiting for one, and any sent later, fail with `ShuttingDownError`, and
- * their jobs go back to wait), while the messages already on a connection
- * get their reply; `close()` waits for those replies, at most the socket
- * timeout, before it closes the connections.
+ * Shutdown (`drain()` at the shutdown deadline, then `close()`) never
+ * duplicates a message: from `drain()` on, no message is handed to a
+ * connection any more (those still waiting for one, and any sent later, fail
+ * with `ShuttingDownError`, and their jobs go back to wait), while the
+ * messages already on a connection get their reply; `close()` waits for
+ * those replies, at most the socket timeout, before it closes the connections.
  */
 export function createSmtpTransport(options: SmtpTransportOptions): SmtpTransport {
   const { endpoint, starttls = 'auto', metrics, readinessTtlMs = 15_000 } = options;

@@ -56,9 +56,9 @@ export interface MailTransport {
   /** Delivers one message; resolves once it is delivered (an SMTP server accepted it). */
   send(message: OutgoingMessage, options?: SendOptions): Promise<SendResult>;
   /**
-   * Shutdown has begun: hand nothing more to the server (`send` then throws
-   * `ShuttingDownError`, and the job goes back to wait), but let what was
-   * handed over finish.
+   * The shutdown deadline has come: hand nothing more to the server (`send`
+   * then throws `ShuttingDownError`, and the job goes back to wait), but let
+   * what was handed over finish.
    */
   drain?(): void;
   /** Releases connections or handles; the worker calls it after the last job. */

@@ -61,10 +61,11 @@ export interface WorkerContext<C> {
 export interface ResourceHooks {
   readonly readiness?: readonly ReadinessCheck[];
   /**
-   * Called as soon as shutdown begins, while in-flight jobs still run: stop
-   * starting side effects that cannot be taken back (the e-mail worker stops
-   * handing messages to its SMTP pool; handlers then throw `ShuttingDownError`
-   * and their jobs go back to wait).
+   * Called at the `SHUTDOWN_TIMEOUT_MS` deadline when jobs are still running,
+   * just before their handlers' signals are aborted: stop starting side effects
+   * that cannot be taken back, let those under way finish (the e-mail worker
+   * stops handing messages to its SMTP pool; handlers then throw
+   * `ShuttingDownError` and their jobs go back to wait).
    */
   drain?(): void;
   close?(): Promise<void>;
@@ -404,10 +405,16 @@ export function defineWorker<
     let closing: Promise<boolean> | undefined;
     const close = () => {
       closing ??= (async () => {
-        // Every queue stops fetching first (synchronously, inside `close`), then the app stops starting side effects.
-        const stopping = runtimes.map(({ runtime }) => runtime.close(base.shutdownTimeoutMs, abortGraceMs));
-        (resources as ResourceHooks | undefined)?.drain?.();
-        const finished = await Promise.all(stopping);
+        const hooks = resources as ResourceHooks | undefined;
+        // Set before the runtimes' own deadline timers, so that it fires first: the app stops starting
+        // side effects before the handlers still running are aborted.
+        const drainAtDeadline = hooks?.drain
+          ? setTimeout(() => hooks.drain?.(), base.shutdownTimeoutMs)
+          : undefined;
+        const finished = await Promise.all(
+          runtimes.map(({ runtime }) => runtime.close(base.shutdownTimeoutMs, abortGraceMs)),
+        );
+        clearTimeout(drainAtDeadline);
         await (resources as ResourceHooks | undefined)?.close?.();
         await server.close();
         await connection.quit().catch(() => connection.disconnect());
