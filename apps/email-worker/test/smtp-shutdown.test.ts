@@ -52,7 +52,7 @@ describe('email-worker shutdown with a slow SMTP server', () => {
     const interrupt = async (extra: Record<string, string>) => {
       const before = smtp.transactions.length;
       const worker = processes.spawn({ ...env, ...extra });
-      await worker.waitForLog((line) => line.msg === 'worker started');
+      await worker.waitForLog((line) => line.msg === 'worker started', 30_000);
       await vi.waitFor(() => expect(smtp.transactions.length).toBeGreaterThanOrEqual(before + CONNECTIONS), {
         timeout: 10_000,
         interval: 10,
@@ -78,7 +78,7 @@ describe('email-worker shutdown with a slow SMTP server', () => {
     expect(smtp.messages.length).toBeLessThan(MESSAGES);
 
     const last = processes.spawn(env);
-    await last.waitForLog((line) => line.msg === 'worker started');
+    await last.waitForLog((line) => line.msg === 'worker started', 30_000);
     await vi.waitFor(async () => expect(await queue.getCompletedCount()).toBe(MESSAGES), { timeout: 20_000 });
     expect(await last.stop('SIGTERM')).toEqual({ code: 0, signal: null });
 
@@ -92,5 +92,5 @@ describe('email-worker shutdown with a slow SMTP server', () => {
       expect(stored.attemptsMade).toBe(1);
       expect(ids).toContain(stored.returnvalue.messageId);
     }
-  }, 90_000);
+  }, 120_000);
 });
