@@ -1,6 +1,7 @@
 import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
+import type { RedisClient } from '@jobfleet/service-kit';
 import {
   checkWhenReady,
   createLogger,
@@ -9,9 +10,9 @@ import {
   type Logger,
   observabilityPlugin,
   redisReadinessCheck,
+  redisTopology,
 } from '@jobfleet/service-kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { authenticationGuard, roleGuard } from './access.js';
 import { assetRoutes } from './assets.js';
@@ -31,7 +32,7 @@ import type { Role } from './users.js';
 declare module 'fastify' {
   interface FastifyInstance {
     /** The producer connection every read and action uses. */
-    redis: Redis;
+    redis: RedisClient;
     /** The queues the dashboard shows. */
     queues: DashboardQueues;
   }
@@ -48,7 +49,7 @@ export interface BuildDashboardOptions {
    * `REDIS_URL`. Whoever passes it closes it; a connection the dashboard opened
    * itself is closed when the app closes.
    */
-  redis?: Redis;
+  redis?: RedisClient;
   /** The clock, for tests of session and throttle expiry. */
   now?: () => number;
 }
@@ -96,11 +97,11 @@ export async function buildDashboard(options: BuildDashboardOptions): Promise<Fa
     const ownsRedis = options.redis === undefined;
     const redis =
       options.redis ??
-      createRedisConnection({ url: config.redisUrl, flavour: 'producer', name: 'dashboard', logger });
+      createRedisConnection({ redis: redisTopology(config), flavour: 'producer', name: 'dashboard', logger });
     const queues = new DashboardQueues(redis, config.jobfleetPrefix, logger);
     // Redrives from bull-board's Retry on a dead-letter record, as the gateway's redrive route does.
     const deadLetterStore = new DeadLetterStore({ connection: redis, prefix: config.jobfleetPrefix });
-    app.decorate('redis', redis);
+    app.decorate<RedisClient>('redis', redis);
     app.decorate('queues', queues);
     app.decorateRequest('principal', null);
     app.addHook('onClose', async () => {

@@ -10,6 +10,7 @@ import {
   type ValidationIssue,
   validateJobData,
 } from '@jobfleet/queue-contracts';
+import type { RedisClient } from '@jobfleet/service-kit';
 import type {
   FastifyInstance,
   FastifyReply,
@@ -17,7 +18,6 @@ import type {
   FastifyRouterOptions,
   RawServerDefault,
 } from 'fastify';
-import type { Redis } from 'ioredis';
 import {
   DEAD_LETTER_BOARD_DESCRIPTION,
   deadLetterJobName,
@@ -142,7 +142,7 @@ function contractCheck(queues: DashboardQueues) {
 
 export interface BoardOptions {
   queues: DashboardQueues;
-  redis: Redis;
+  redis: RedisClient;
   /** Redrives `dead-letters` records when an admin presses Retry on one. */
   deadLetterStore: DeadLetterStore;
   authEnabled: boolean;

@@ -1,6 +1,6 @@
+import type { RedisClient } from '@jobfleet/service-kit';
 import { withTimeout } from '@jobfleet/service-kit';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { type FleetOverview, readOverview } from './overview-data.js';
 import { overviewPage } from './overview-page.js';
 import type { DashboardQueues } from './queues.js';
@@ -8,7 +8,7 @@ import { redisGate } from './redis-gate.js';
 
 export interface OverviewRouteOptions {
   queues: DashboardQueues;
-  redis: Redis;
+  redis: RedisClient;
   refreshMs: number;
   authDisabled: boolean;
   now?: () => number;

@@ -1,7 +1,6 @@
 import { catalog, deadLetters, type QueueContract } from '@jobfleet/queue-contracts';
-import type { Logger } from '@jobfleet/service-kit';
+import type { Logger, RedisClient } from '@jobfleet/service-kit';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 /** A queue the dashboard shows, with its contract. */
 export interface DashboardQueue {
@@ -23,7 +22,7 @@ export const DASHBOARD_CONTRACTS: readonly QueueContract[] = [
 export class DashboardQueues {
   readonly #queues = new Map<string, DashboardQueue>();
 
-  constructor(connection: Redis, prefix: string, logger: Logger) {
+  constructor(connection: RedisClient, prefix: string, logger: Logger) {
     for (const contract of DASHBOARD_CONTRACTS) {
       const queue = new Queue(contract.name, {
         connection,

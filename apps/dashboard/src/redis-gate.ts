@@ -1,5 +1,5 @@
+import type { RedisClient } from '@jobfleet/service-kit';
 import { waitUntilConnected } from '@jobfleet/service-kit';
-import type { Redis } from 'ioredis';
 
 /** How long a request may wait for the very first connection, right after start. */
 export const STARTUP_GRACE_MS = 1_000;
@@ -10,7 +10,7 @@ export const STARTUP_GRACE_MS = 1_000;
  * that, right after start, it waits up to {@link STARTUP_GRACE_MS} for the
  * first connection, so the first visitors do not see an outage that is not one.
  */
-export function redisGate(redis: Redis): () => Promise<boolean> {
+export function redisGate(redis: RedisClient): () => Promise<boolean> {
   const isReady = () => redis.status === 'ready';
   let everReady = isReady();
   if (!everReady) {

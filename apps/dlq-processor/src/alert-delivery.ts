@@ -1,6 +1,5 @@
-import type { Logger } from '@jobfleet/service-kit';
+import type { Logger, RedisClient } from '@jobfleet/service-kit';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { DlqMetrics } from './metrics.js';
 import type { SpikeAlert } from './spike-alerts.js';
 
@@ -13,7 +12,7 @@ import type { SpikeAlert } from './spike-alerts.js';
 export const ALERT_QUEUE = 'dead-letter-alerts';
 
 export interface AlertDeliveryOptions {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   /** The webhook; a secret, never logged (only its host is). */
   url: string;

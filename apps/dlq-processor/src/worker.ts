@@ -1,5 +1,5 @@
 import { DEAD_LETTER_JOB } from '@jobfleet/queue-contracts';
-import { redactUrl } from '@jobfleet/service-kit';
+import { describeRedis, redisTopology } from '@jobfleet/service-kit';
 import { defineWorker } from '@jobfleet/worker-runtime';
 import { dlqConfig } from './config.js';
 import { deadLetterIntake } from './intake.js';
@@ -33,7 +33,7 @@ export const worker = defineWorker({
     resources.start();
     logger.info(
       {
-        redis: redactUrl(config.redisUrl),
+        redis: describeRedis(redisTopology(config)),
         prefix: config.jobfleetPrefix,
         queues: CATALOG_QUEUES.map((c) => c.name),
         metrics: `${metricsUrl}/metrics`,

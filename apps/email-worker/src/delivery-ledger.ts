@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@jobfleet/service-kit';
 import type { TransportKind } from './transport.js';
 
 /** One job, as the ledger knows it: the id alone is not enough, ids can be reused once a job is removed. */
@@ -33,7 +33,7 @@ export interface DeliveryLedger {
 
 export interface RedisDeliveryLedgerOptions {
   /** The worker's own (worker-flavoured) connection: a write waits out a Redis blip instead of failing. */
-  connection: Redis;
+  connection: RedisClient;
   /** `JOBFLEET_PREFIX`: the ledger lives beside the queues it belongs to. */
   prefix: string;
   /** How long a record is kept (`EMAIL_LEDGER_TTL_MS`). */

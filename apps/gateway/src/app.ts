@@ -1,6 +1,7 @@
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import { addFormatsToAjv, ajvOptions } from '@jobfleet/queue-contracts';
 import { createReportStore, type ReportStore } from '@jobfleet/report-store';
+import type { RedisClient } from '@jobfleet/service-kit';
 import {
   activeTelemetry,
   checkWhenReady,
@@ -10,14 +11,15 @@ import {
   type Logger,
   observabilityPlugin,
   redisReadinessCheck,
+  redisTopology,
 } from '@jobfleet/service-kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { resolveAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { httpEdgeServerOptions, installHttpEdges } from './http-edges.js';
 import { IdempotencyStore } from './idempotency.js';
+import { JobEvents } from './job-events.js';
 import { acceptOnlyJson } from './json-body.js';
 import { registerLoadShedding } from './load-shedding.js';
 import { gatewayMetrics, UNMATCHED_ROUTE } from './metrics.js';
@@ -33,6 +35,7 @@ import {
   deadLetterRoutes,
   enqueueBatchRoutes,
   enqueueRoutes,
+  jobEventRoutes,
   jobStatusRoutes,
   type QueueRouteOptions,
   queueRoutes,
@@ -44,9 +47,11 @@ import { registerSecurityHeaders } from './security-headers.js';
 declare module 'fastify' {
   interface FastifyInstance {
     /** The producer connection every queue uses. */
-    redis: Redis;
+    redis: RedisClient;
     /** The catalog's queues, as the gateway posts to them. */
     queues: GatewayQueues;
+    /** The queues' event streams, shared by the requests waiting for a job. */
+    jobEvents: JobEvents;
   }
 }
 
@@ -61,7 +66,7 @@ export interface BuildGatewayOptions {
    * `REDIS_URL`. Whoever passes it closes it; a connection the gateway opened
    * itself is closed when the app closes.
    */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Where rendered reports are read from; defaults to `createReportStore(config)` (`REPORTS_DIR`). */
   reportStore?: ReportStore;
 }
@@ -77,7 +82,7 @@ export function isOperationsRoute(route: string | undefined): boolean {
  * listening for errors as the gateway's own queues do: an outage is logged
  * once by the connection, anything else once per error.
  */
-function deadLetterStoreOn(redis: Redis, prefix: string, logger: Logger): DeadLetterStore {
+function deadLetterStoreOn(redis: RedisClient, prefix: string, logger: Logger): DeadLetterStore {
   // With tracing on, the store's queues trace their adds like the gateway's own queues.
   const store = new DeadLetterStore({ connection: redis, prefix, telemetry: activeTelemetry() });
   const listen = (queue: { name: string; on(event: 'error', listener: (error: Error) => void): unknown }) =>
@@ -138,10 +143,14 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     const ownsRedis = options.redis === undefined;
     const redis =
       options.redis ??
-      createRedisConnection({ url: config.redisUrl, flavour: 'producer', name: 'gateway', logger });
+      createRedisConnection({ redis: redisTopology(config), flavour: 'producer', name: 'gateway', logger });
     const queues = new GatewayQueues(redis, config.jobfleetPrefix, logger);
     const deadLetterStore = deadLetterStoreOn(redis, config.jobfleetPrefix, logger);
-    app.decorate('redis', redis);
+    const jobEvents = new JobEvents(redis, config.jobfleetPrefix, logger);
+    // Before the server stops taking connections: waiting requests answer and event streams end.
+    app.decorate('jobEvents', jobEvents);
+    app.addHook('preClose', () => jobEvents.close());
+    app.decorate<RedisClient>('redis', redis);
     app.decorate('queues', queues);
     app.decorateRequest('principal', null);
     app.addHook('onClose', async () => {
@@ -214,11 +223,13 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
         prefix: config.jobfleetPrefix,
         ttlMs: config.idempotencyTtl,
       }),
+      jobEvents,
     };
     for (const routes of [
       enqueueRoutes,
       enqueueBatchRoutes,
       jobStatusRoutes,
+      jobEventRoutes,
       cancelRoutes,
       scheduleRoutes,
       queueRoutes,

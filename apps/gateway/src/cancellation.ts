@@ -1,6 +1,6 @@
 import { CANCEL_MARKER_TTL_SECONDS, cancelChannel, cancelMarkerKey } from '@jobfleet/queue-contracts';
+import type { RedisClient } from '@jobfleet/service-kit';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { clientState } from './job-state.js';
 import type { GatewayQueue } from './queues.js';
 import type { JobState } from './schemas.js';
@@ -21,7 +21,7 @@ const QUEUED: ReadonlySet<JobState> = new Set(['waiting', 'prioritized', 'delaye
  * message on the queue's cancel channel, sent in one round trip, in that order.
  */
 export async function signalCancel(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   queue: string,
   jobId: string,
@@ -43,7 +43,7 @@ export async function signalCancel(
  * whose lock a worker took meanwhile; it is then treated as active.
  */
 export async function cancelJob(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   entry: GatewayQueue,
   job: Job,

@@ -1,6 +1,6 @@
 import { type JobOrigin, type QueueContract, withOrigin } from '@jobfleet/queue-contracts';
+import type { RedisClient } from '@jobfleet/service-kit';
 import type { JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Principal } from './auth.js';
 import type { GatewayQueue } from './queues.js';
 import type { EnqueueBody } from './schemas.js';
@@ -55,7 +55,7 @@ export type ExistingJob = { visible: boolean };
  * job is another tenant's.
  */
 export async function findExisting(
-  redis: Redis,
+  redis: RedisClient,
   queue: GatewayQueue,
   ids: readonly string[],
   principal: Principal,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@jobfleet/service-kit';
 import { IdempotencyInProgressError, IdempotencyKeyReusedError } from './errors.js';
 
 /** A finished request as it is replayed: its status code and body. */
@@ -21,7 +21,7 @@ export type Claim =
   | { kind: 'replay'; response: StoredResponse };
 
 export interface IdempotencyOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** How long a finished request is remembered (ms). */
   ttlMs: number;
@@ -65,7 +65,7 @@ export function requestFingerprint(method: string, path: string, body: unknown):
  * answer. A request with the same key but another fingerprint is a 422.
  */
 export class IdempotencyStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #ttlMs: number;
   readonly #pendingTtlMs: number;

@@ -1,5 +1,5 @@
+import type { RedisClient } from '@jobfleet/service-kit';
 import type { FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Principal } from './auth.js';
 import { type IdempotencyStore, requestFingerprint, type StoredResponse } from './idempotency.js';
 import { usingRedis } from './redis-availability.js';
@@ -22,7 +22,7 @@ export async function idempotently<B, S extends number>(options: {
   request: FastifyRequest;
   principal: Principal;
   store: IdempotencyStore;
-  redis: Redis;
+  redis: RedisClient;
   work: () => Promise<{ status: S; body: B }>;
   asReplay: (body: B) => B;
 }): Promise<Answer<B, S>> {

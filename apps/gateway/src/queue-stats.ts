@@ -1,5 +1,4 @@
-import type { Logger } from '@jobfleet/service-kit';
-import type { Redis } from 'ioredis';
+import type { Logger, RedisClient } from '@jobfleet/service-kit';
 import type { GatewayMetrics } from './metrics.js';
 import type { GatewayQueue, GatewayQueues } from './queues.js';
 import type { QueueCounts, QueueSummary } from './schemas.js';
@@ -33,7 +32,11 @@ export interface QueueDepth {
   oldestWaitingAgeSeconds: number | null;
 }
 
-async function oldestWaitingAge(redis: Redis, queue: GatewayQueue, now: number): Promise<number | null> {
+async function oldestWaitingAge(
+  redis: RedisClient,
+  queue: GatewayQueue,
+  now: number,
+): Promise<number | null> {
   const found = (await redis.eval(
     OLDEST_WAITING_SCRIPT,
     1,
@@ -47,7 +50,7 @@ async function oldestWaitingAge(redis: Redis, queue: GatewayQueue, now: number):
 }
 
 /** Counts per state and the age of the oldest waiting job of one queue. */
-export async function queueDepth(redis: Redis, queue: GatewayQueue): Promise<QueueDepth> {
+export async function queueDepth(redis: RedisClient, queue: GatewayQueue): Promise<QueueDepth> {
   const [counts, oldest] = await Promise.all([
     queue.queue.getJobCounts(...COUNTED_STATES),
     oldestWaitingAge(redis, queue, Date.now()),
@@ -57,7 +60,7 @@ export async function queueDepth(redis: Redis, queue: GatewayQueue): Promise<Que
 }
 
 /** Everything `GET /v1/queues/:queue` shows. Asks Redis for the client list too, so not for scrapes. */
-export async function queueSummary(redis: Redis, queue: GatewayQueue): Promise<QueueSummary> {
+export async function queueSummary(redis: RedisClient, queue: GatewayQueue): Promise<QueueSummary> {
   const [depth, paused, workers] = await Promise.all([
     queueDepth(redis, queue),
     queue.queue.isPaused(),
@@ -80,7 +83,7 @@ export async function queueSummary(redis: Redis, queue: GatewayQueue): Promise<Q
  * gauges are left empty rather than stale, and the scrape itself still answers.
  */
 export function queueGaugeRefresher(options: {
-  redis: Redis;
+  redis: RedisClient;
   queues: GatewayQueues;
   metrics: GatewayMetrics;
   cacheMs: number;

@@ -1,7 +1,7 @@
 import { catalog, type QueueContract } from '@jobfleet/queue-contracts';
+import type { RedisClient } from '@jobfleet/service-kit';
 import { activeTelemetry, type Logger } from '@jobfleet/service-kit';
 import { Queue, type Telemetry } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { UnknownQueueError } from './errors.js';
 
 /** The catalog's queue names, as a 404 for any other name lists them. */
@@ -29,7 +29,7 @@ export class GatewayQueues {
   readonly #queues = new Map<string, GatewayQueue>();
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     prefix: string,
     logger: Logger,
     /** Defaults to the telemetry of the tracing this process started, if any. */

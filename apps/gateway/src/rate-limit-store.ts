@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@jobfleet/service-kit';
 
 /** The share of a key's budget one gateway takes from Redis at a time. */
 export const LEASE_SHARE = 0.01;
@@ -43,7 +43,7 @@ type Callback = (error: Error | null, result?: { current: number; ttl: number })
  * budget in sum; a replica's unspent tokens lapse with the window. Once a
  * window is spent, its refusals cost no Redis call either.
  */
-export function leasingStore(redis: Redis, prefix: string) {
+export function leasingStore(redis: RedisClient, prefix: string) {
   const leases = new Map<string, Lease>();
   const refreshing = new Map<string, Promise<void>>();
 

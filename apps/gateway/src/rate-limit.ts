@@ -1,6 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
+import type { RedisClient } from '@jobfleet/service-kit';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { RateLimit } from './api-keys.js';
 import { principalOf } from './auth.js';
 import { RateLimitedError, RedisUnavailableError } from './errors.js';
@@ -9,7 +9,7 @@ import { isRedisUnavailable } from './redis-availability.js';
 
 export interface RateLimitOptions {
   /** The producer connection; every replica counts on the same Redis, so they share one budget. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** The budget of a key that sets none. */
   defaults: RateLimit;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@jobfleet/service-kit';
 import { RedisUnavailableError } from './errors.js';
 
 /** Reply prefixes of a Redis that is up but cannot take writes now (loading, failing over, full). */
@@ -7,7 +7,7 @@ const CONNECTION_TROUBLE =
   /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN/;
 
 /** Whether `error` means Redis could not be reached or could not serve, rather than a bug. */
-export function isRedisUnavailable(error: unknown, client: Redis): boolean {
+export function isRedisUnavailable(error: unknown, client: RedisClient): boolean {
   if (client.status !== 'ready') return true;
   if (!(error instanceof Error)) return false;
   if (error.name === 'MaxRetriesPerRequestError') return true;
@@ -19,7 +19,7 @@ export function isRedisUnavailable(error: unknown, client: Redis): boolean {
  * (a producer connection has no offline queue, and this does not even wait for
  * one), and any failure caused by Redis being away becomes a 503.
  */
-export async function usingRedis<T>(client: Redis, work: () => Promise<T>): Promise<T> {
+export async function usingRedis<T>(client: RedisClient, work: () => Promise<T>): Promise<T> {
   if (client.status !== 'ready') throw new RedisUnavailableError();
   try {
     return await work();

@@ -66,6 +66,7 @@ describe('OpenAPI', () => {
         ]),
         '/v1/queues/{queue}',
         '/v1/queues/{queue}/jobs/{id}',
+        '/v1/queues/{queue}/jobs/{id}/events',
         '/v1/queues/{queue}/pause',
         '/v1/queues/{queue}/resume',
         '/v1/queues/{queue}/schedules',

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { emails, type JobData, reports, validate, withOrigin } from '@jobfleet/queue-contracts';
 import type { ReportFormat } from '@jobfleet/report-store';
+import type { RedisClient } from '@jobfleet/service-kit';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ReportTotals } from './report-model.js';
 
 type NotificationData = JobData<typeof emails, 'notification'>;
@@ -75,7 +75,7 @@ export function noticeData(notice: ReportNotice, link: string, retentionDays: nu
 }
 
 export interface ReportNotifierOptions {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   gatewayPublicUrl: string;
   retentionDays: number;

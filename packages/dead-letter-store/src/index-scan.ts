@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@jobfleet/service-kit';
 import type { PagePosition } from './cursor.js';
 
 /** One index entry: a record id and its failure time. */
@@ -25,7 +25,7 @@ export function entriesFromFlat(flat: string[]): IndexEntry[] {
  * neither skipped nor repeated, and concurrent inserts elsewhere shift nothing.
  */
 export async function entriesAfter(
-  client: Redis,
+  client: RedisClient,
   key: string,
   min: number,
   after: PagePosition | undefined,

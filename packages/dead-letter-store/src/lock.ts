@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@jobfleet/service-kit';
 import { releaseLockScript } from './lua.js';
 
 /**
@@ -8,7 +8,7 @@ import { releaseLockScript } from './lua.js';
  * another holds the lock. The TTL frees the lock of a process that died.
  */
 export async function withLock<T>(
-  client: Redis,
+  client: RedisClient,
   key: string,
   ttlMs: number,
   work: () => Promise<T>,

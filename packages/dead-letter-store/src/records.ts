@@ -5,8 +5,8 @@ import {
   deadLetters,
   type QueueContract,
 } from '@jobfleet/queue-contracts';
+import type { RedisClient } from '@jobfleet/service-kit';
 import { Queue, type Telemetry } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { DeadLetterNotFoundError, DeadLetterQueryError } from './errors.js';
 import { entriesAfter, type IndexEntry } from './index-scan.js';
@@ -25,7 +25,7 @@ export const MAX_PAGE_SIZE = 1_000;
 
 export interface DeadLetterStoreOptions {
   /** Any ioredis connection (producer or worker flavour); the caller owns and closes it. */
-  connection: Redis;
+  connection: RedisClient;
   /** `JOBFLEET_PREFIX`. */
   prefix: string;
   /**
@@ -123,7 +123,7 @@ function sinceMs(since: Date | number | undefined): number {
  * them together. Every operation is safe to run from several processes at once.
  */
 export class DeadLetterRecords {
-  readonly client: Redis;
+  readonly client: RedisClient;
   readonly prefix: string;
   readonly keys: DeadLetterKeys;
   readonly contracts: ReadonlyMap<string, QueueContract>;

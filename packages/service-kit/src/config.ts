@@ -59,6 +59,23 @@ export function camelCase(key: string): string {
   return key.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/**
+ * Checks that span several keys, attached to a spec under this symbol (object
+ * spread keeps it, so `{ ...commonConfig, ...own }` carries common's checks).
+ * Each gets the raw environment and returns one line per problem.
+ */
+export const configChecks: unique symbol = Symbol('jobfleet.configChecks');
+
+export type ConfigCheck = (env: Readonly<Record<string, string | undefined>>) => string[];
+
+/** `spec` with `checks` attached (at run time only: the spec's type stays the plain key map). */
+export function withChecks<S extends Record<string, EnvVar<unknown>>>(
+  spec: S,
+  checks: readonly ConfigCheck[],
+): S {
+  return Object.assign(spec, { [configChecks]: checks });
+}
+
 /** Validates `env` against `spec`; throws one {@link ConfigError} naming every bad key. */
 export function loadConfig<S extends Record<string, EnvVar<unknown>>>(
   spec: S,
@@ -80,6 +97,8 @@ export function loadConfig<S extends Record<string, EnvVar<unknown>>>(
       issues.push(`${key}: ${(error as Error).message}${shown}`);
     }
   }
+  const checks = (spec as { [configChecks]?: readonly ConfigCheck[] })[configChecks] ?? [];
+  for (const check of checks) issues.push(...check(env));
   if (issues.length > 0) throw new ConfigError(issues);
   return Object.freeze(out) as ConfigOf<S>;
 }
@@ -116,6 +135,27 @@ export function formatDuration(ms: number): string {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+function parseHostPorts(raw: string): HostPort[] {
+  const items = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new Error('must list at least one host:port');
+  return items.map((item) => {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(item);
+    const port = Number(match?.[2]);
+    if (!match?.[1] || port < 1 || port > 65_535) {
+      throw new Error(`must be a comma-separated list of host:port (bad item ${JSON.stringify(item)})`);
+    }
+    return { host: match[1].replace(/^\[|\]$/g, ''), port };
+  });
 }
 
 /** Readers for the kinds of value jobfleet's environment holds. */
@@ -217,6 +257,15 @@ export const env = {
       options.default,
       options,
     );
+  },
+
+  /** A comma-separated list of `host:port` (IPv6 hosts in brackets), e.g. Redis seed nodes. */
+  hostPorts(options: DocOptions = {}): EnvVar<HostPort[] | undefined> & Optional<HostPort[]> {
+    return {
+      ...docsOf(options),
+      parse: parseHostPorts,
+      fallback: () => undefined,
+    };
   },
 
   url(options: { default?: string; protocols: readonly string[]; secret?: boolean } & DocOptions) {

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisClient } from './redis.js';
 import { checkEvictionPolicy } from './redis.js';
 
 export interface ReadinessResult {
@@ -34,7 +34,11 @@ export const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): P
  * policy is logged as a warning once; the policy is re-read at most every
  * `policyTtlMs`, so probes stay cheap.
  */
-export function redisReadinessCheck(client: Redis, logger: Logger, policyTtlMs = 30_000): ReadinessCheck {
+export function redisReadinessCheck(
+  client: RedisClient,
+  logger: Logger,
+  policyTtlMs = 30_000,
+): ReadinessCheck {
   let policy: { ok: boolean; policy: string | undefined; at: number } | undefined;
   let warned = false;
   return {
@@ -49,7 +53,7 @@ export function redisReadinessCheck(client: Redis, logger: Logger, policyTtlMs =
             warned = true;
             logger.warn(
               { maxmemoryPolicy: result.policy },
-              'redis maxmemory-policy is not noeviction: Redis may evict job keys and lose jobs; set maxmemory-policy noeviction',
+              'redis maxmemory-policy is not noeviction: RedisClient may evict job keys and lose jobs; set maxmemory-policy noeviction',
             );
           }
         } else {
@@ -69,7 +73,7 @@ export function redisReadinessCheck(client: Redis, logger: Logger, policyTtlMs =
  * Runs `check` once `client` is ready (at once if it is), so a Redis that may
  * evict job keys is warned about at start; readiness keeps reporting it.
  */
-export function checkWhenReady(client: Redis, check: ReadinessCheck): void {
+export function checkWhenReady(client: RedisClient, check: ReadinessCheck): void {
   if (client.status === 'ready') void check.check();
   else client.once('ready', () => void check.check());
 }

@@ -1,5 +1,77 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import type { HostPort } from './config.js';
+
+/** A connection to any of the Redis topologies jobfleet runs on. */
+export type RedisClient = Redis | Cluster;
+
+/** Credentials and TLS, the same for every topology. */
+export interface RedisAuth {
+  username?: string | undefined;
+  password?: string | undefined;
+  /** TLS on, with these CAs when given (else the system roots). */
+  tls?: { ca?: string | undefined } | undefined;
+}
+
+/** Where Redis is: what `REDIS_URL`, `REDIS_CLUSTER_NODES` or `REDIS_SENTINELS` chose. */
+export type RedisTopology =
+  | ({ kind: 'standalone'; url: string } & RedisAuth)
+  | ({ kind: 'cluster'; nodes: HostPort[] } & RedisAuth)
+  | ({
+      kind: 'sentinel';
+      sentinels: HostPort[];
+      name: string;
+      sentinelPassword?: string | undefined;
+    } & RedisAuth);
+
+/** The common configuration's Redis keys, as `loadConfig` returns them. */
+export interface RedisConfig {
+  redisUrl: string;
+  redisClusterNodes?: HostPort[] | undefined;
+  redisSentinels?: HostPort[] | undefined;
+  redisSentinelName?: string | undefined;
+  redisSentinelPassword?: string | undefined;
+  redisUsername?: string | undefined;
+  redisPassword?: string | undefined;
+  redisPasswordFile?: string | undefined;
+  redisTls?: boolean | undefined;
+  redisTlsCaFile?: string | undefined;
+}
+
+/** The topology the configuration selects (its combinations were checked by `loadConfig`). */
+export function redisTopology(config: RedisConfig): RedisTopology {
+  const auth: RedisAuth = {
+    username: config.redisUsername,
+    password: config.redisPassword ?? config.redisPasswordFile,
+    tls: config.redisTls || config.redisTlsCaFile ? { ca: config.redisTlsCaFile } : undefined,
+  };
+  if (config.redisClusterNodes) return { kind: 'cluster', nodes: config.redisClusterNodes, ...auth };
+  if (config.redisSentinels) {
+    return {
+      kind: 'sentinel',
+      sentinels: config.redisSentinels,
+      name: config.redisSentinelName ?? '',
+      sentinelPassword: config.redisSentinelPassword,
+      ...auth,
+    };
+  }
+  return { kind: 'standalone', url: config.redisUrl, ...auth };
+}
+
+/** Where a topology points, without secrets, for logs and banners. */
+export function describeRedis(target: RedisTopology | string): string {
+  const topology = typeof target === 'string' ? ({ kind: 'standalone', url: target } as const) : target;
+  const list = (nodes: HostPort[]) => nodes.map(({ host, port }) => `${host}:${port}`).join(',');
+  switch (topology.kind) {
+    case 'standalone':
+      return redactUrl(topology.url);
+    case 'cluster':
+      return `cluster ${list(topology.nodes)}${topology.tls ? ' (tls)' : ''}`;
+    case 'sentinel':
+      return `sentinel ${topology.name}@${list(topology.sentinels)}${topology.tls ? ' (tls)' : ''}`;
+  }
+}
 
 /**
  * `producer`: commands fail at once while Redis is unreachable (no offline
@@ -10,7 +82,10 @@ import type { Logger } from 'pino';
 export type RedisFlavour = 'producer' | 'worker';
 
 export interface RedisConnectionOptions {
-  url: string;
+  /** The topology, or a standalone Redis URL. */
+  redis?: RedisTopology | string;
+  /** A standalone Redis URL (`redis` wins when both are given). */
+  url?: string;
   flavour: RedisFlavour;
   /** Shown in `CLIENT LIST`, to tell the fleet's connections apart. */
   name?: string;
@@ -19,28 +94,85 @@ export interface RedisConnectionOptions {
   maxReconnectDelayMs?: number;
 }
 
-/** Opens an ioredis connection of the given flavour; `rediss://` URLs use TLS. */
-export function createRedisConnection(options: RedisConnectionOptions): Redis {
-  const { url, flavour, name, logger, maxReconnectDelayMs = 2_000 } = options;
-  const common: RedisOptions = {
+/**
+ * Opens a connection of the given flavour to the topology: an ioredis
+ * `Cluster` for Redis Cluster (it follows `MOVED`/`ASK` and retries
+ * `TRYAGAIN`/`CLUSTERDOWN`), a sentinel-aware `Redis` that finds the current
+ * master, or a plain `Redis` (`rediss://` URLs use TLS).
+ */
+export function createRedisConnection(
+  options: RedisConnectionOptions & { redis?: string; url: string },
+): Redis;
+export function createRedisConnection(options: RedisConnectionOptions): RedisClient;
+export function createRedisConnection(options: RedisConnectionOptions): RedisClient {
+  const { flavour, name, logger, maxReconnectDelayMs = 2_000 } = options;
+  const target = options.redis ?? options.url;
+  if (target === undefined) throw new Error('createRedisConnection: give `redis` (or `url`)');
+  const topology: RedisTopology = typeof target === 'string' ? { kind: 'standalone', url: target } : target;
+  // Keep reconnecting forever: the process recovers by itself when Redis is back.
+  const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxReconnectDelayMs);
+  const tls: TlsOptions | undefined = topology.tls
+    ? topology.tls.ca
+      ? { ca: topology.tls.ca }
+      : {}
+    : undefined;
+  const node: RedisOptions = {
     connectionName: name,
     connectTimeout: 5_000,
-    // Keep reconnecting forever: the process recovers by itself when Redis is back.
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), maxReconnectDelayMs),
+    ...(topology.username === undefined ? {} : { username: topology.username }),
+    ...(topology.password === undefined ? {} : { password: topology.password }),
+    ...(tls ? { tls } : {}),
+    ...(flavour === 'producer'
+      ? { maxRetriesPerRequest: 1, commandTimeout: 5_000 }
+      : { maxRetriesPerRequest: null }),
   };
-  const flavoured: RedisOptions =
-    flavour === 'producer'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000 }
-      : { enableOfflineQueue: true, maxRetriesPerRequest: null };
-  const client = new Redis(url, { ...common, ...flavoured });
+  const offlineQueue = flavour === 'worker';
+  let client: RedisClient;
+  switch (topology.kind) {
+    case 'standalone':
+      client = new Redis(topology.url, { ...node, retryStrategy, enableOfflineQueue: offlineQueue });
+      break;
+    case 'sentinel':
+      client = new Redis({
+        ...node,
+        retryStrategy,
+        enableOfflineQueue: offlineQueue,
+        sentinels: topology.sentinels,
+        name: topology.name,
+        ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
+        ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
+        sentinelRetryStrategy: retryStrategy,
+        // A demoted master answers READONLY until the sentinels' reconfiguration drops the connection; reconnect at once.
+        reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
+      });
+      break;
+    case 'cluster': {
+      const clusterOptions: ClusterOptions = {
+        redisOptions: node,
+        clusterRetryStrategy: retryStrategy,
+        enableOfflineQueue: offlineQueue,
+        scaleReads: 'master',
+        maxRedirections: 16,
+        retryDelayOnMoved: 0,
+        retryDelayOnTryAgain: 100,
+        retryDelayOnClusterDown: 100,
+        slotsRefreshTimeout: 2_000,
+        // TLS certificates name the nodes' hostnames, which the cluster reports as IPs otherwise.
+        ...(tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+      };
+      client = new Cluster(topology.nodes, clusterOptions);
+      break;
+    }
+  }
+  const where = describeRedis(topology);
   if (logger) {
     let down = false;
     client.on('error', (error: Error) => {
-      if (!down) logger.error({ err: error, redis: redactUrl(url) }, 'redis connection error');
+      if (!down) logger.error({ err: error, redis: where }, 'redis connection error');
       down = true;
     });
     client.on('ready', () => {
-      if (down) logger.info({ redis: redactUrl(url) }, 'redis connection restored');
+      if (down) logger.info({ redis: where }, 'redis connection restored');
       down = false;
     });
   } else {
@@ -48,6 +180,43 @@ export function createRedisConnection(options: RedisConnectionOptions): Redis {
     client.on('error', () => {});
   }
   return client;
+}
+
+/**
+ * A new connection to the same Redis as `client`, of the worker flavour
+ * (offline queue, no command timeout, `maxRetriesPerRequest: null`): what
+ * BullMQ's blocking readers need beside a producer connection.
+ */
+export function duplicateForBlocking(client: RedisClient, name: string): RedisClient {
+  const blocking = {
+    connectionName: name,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    commandTimeout: undefined,
+  } satisfies RedisOptions;
+  if (client instanceof Cluster) {
+    return client.duplicate(undefined, {
+      enableOfflineQueue: true,
+      redisOptions: { ...client.options.redisOptions, ...blocking },
+    });
+  }
+  return client.duplicate(blocking);
+}
+
+/** Whether a connection talks to Redis Cluster. */
+export function isCluster(client: { isCluster: boolean }): boolean {
+  return client.isCluster;
+}
+
+/**
+ * The BullMQ `prefix` of one queue's keys. Standalone and Sentinel: the fleet
+ * prefix as it always was (`jobfleet:<queue>:…`), so upgrading orphans nothing.
+ * Cluster: `{<prefix>:<queue>}`, one hash tag per queue, so a queue's keys (and
+ * jobfleet's own keys beside them) share one slot and different queues spread
+ * over the masters.
+ */
+export function queuePrefix(client: { isCluster: boolean }, prefix: string, queue: string): string {
+  return client.isCluster ? `{${prefix}:${queue}}` : prefix;
 }
 
 /** The URL without its password, for logs. */
@@ -70,14 +239,14 @@ export interface EvictionPolicyCheck {
  * BullMQ loses jobs when Redis evicts keys, so anything but `noeviction` is a
  * misconfiguration. Reads `INFO memory`, which works where `CONFIG` is disabled.
  */
-export async function checkEvictionPolicy(client: Redis): Promise<EvictionPolicyCheck> {
+export async function checkEvictionPolicy(client: RedisClient): Promise<EvictionPolicyCheck> {
   const info = await client.info('memory');
   const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
   return { ok: policy === 'noeviction', policy };
 }
 
 /** Resolves once the connection is ready (immediately if it already is); rejects after `timeoutMs`. */
-export function waitUntilConnected(client: Redis, timeoutMs = 10_000): Promise<void> {
+export function waitUntilConnected(client: RedisClient, timeoutMs = 10_000): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

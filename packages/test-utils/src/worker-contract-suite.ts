@@ -6,7 +6,7 @@ import {
   type QueueContract,
 } from '@jobfleet/queue-contracts';
 import { type Job, Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Static } from 'typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useTestRedis } from './redis-fixture.js';
@@ -37,7 +37,7 @@ export interface WorkerContractSuiteOptions {
     redisUrl: string;
     prefix: string;
     env: { REDIS_URL: string; JOBFLEET_PREFIX: string };
-    connection: Redis;
+    connection: Redis | Cluster;
     wrap: HandlerWrapper;
   }): Promise<StartedWorker>;
   /** Per-test timeout; the defaults suit a worker that finishes a valid job within seconds. */

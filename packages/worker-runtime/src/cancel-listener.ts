@@ -1,12 +1,12 @@
 import { CANCELLED_REASON, cancelChannel, cancelMarkerKey } from '@jobfleet/queue-contracts';
+import type { RedisClient } from '@jobfleet/service-kit';
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { JobCancelledError } from './errors.js';
 
 export interface CancelListenerOptions {
   worker: Worker;
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   queue: string;
   logger: Logger;
@@ -22,7 +22,7 @@ export interface CancelListenerOptions {
  */
 export class CancelListener {
   private readonly active: ReadonlyMap<string, (error: JobCancelledError) => void>;
-  private readonly subscriber: Redis;
+  private readonly subscriber: RedisClient;
   private readonly channel: string;
   private readonly sweep: NodeJS.Timeout;
 

@@ -1,4 +1,5 @@
 import type { QueueContract } from '@jobfleet/queue-contracts';
+import type { RedisClient } from '@jobfleet/service-kit';
 import {
   type ConfigOf,
   camelCase,
@@ -6,6 +7,7 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
+  describeRedis,
   type EnvVar,
   exitOnConfigError,
   handleShutdown,
@@ -15,15 +17,14 @@ import {
   observabilityPlugin,
   type QueueOwner,
   type ReadinessCheck,
-  redactUrl,
   redisReadinessCheck,
+  redisTopology,
   registerQueueInfo,
   startTracing,
   type Tracing,
 } from '@jobfleet/service-kit';
 import type { Worker, WorkerOptions } from 'bullmq';
 import Fastify from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import {
   concurrencyKey,
@@ -45,7 +46,7 @@ export type WorkerConfigOf<S extends ConfigSpec> = ConfigOf<WorkerConfigSpec & S
 export interface WorkerContext<C> {
   readonly config: C;
   /** The process's Redis connection (worker flavour), shared by every queue it serves; closed last. */
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   /** `JOBFLEET_PREFIX`. */
   readonly prefix: string;
   readonly logger: Logger;
@@ -298,7 +299,7 @@ export function defineWorker<
     const tracing = options.tracing ?? (await startTracing({ serviceName: service, logger }));
     const shutdownTracing = options.tracing ? async () => {} : () => tracing.shutdown();
     const connection = createRedisConnection({
-      url: base.redisUrl,
+      redis: redisTopology(base),
       flavour: 'worker',
       name: service,
       logger,
@@ -439,7 +440,7 @@ export function defineWorker<
       {
         queues: names,
         concurrency: sizes,
-        redis: redactUrl(base.redisUrl),
+        redis: describeRedis(redisTopology(base)),
         prefix: base.jobfleetPrefix,
         metrics: `${metricsUrl}/metrics`,
         tracing: tracing.enabled,

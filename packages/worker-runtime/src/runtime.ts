@@ -1,7 +1,7 @@
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import { findJob, type QueueContract, tenantOf, toDeadLetter, validate } from '@jobfleet/queue-contracts';
+import type { RedisClient } from '@jobfleet/service-kit';
 import { type Job, MetricsTime, type Telemetry, WaitingError, type Worker, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { BackoffWorker } from './backoff-worker.js';
@@ -19,7 +19,7 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
   contract: Q;
   handlers: HandlerMap<Q>;
   /** A worker-flavoured connection (`maxRetriesPerRequest: null`); the caller closes it. */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   logger: Logger;
   registry: Registry;

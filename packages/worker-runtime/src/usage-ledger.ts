@@ -1,5 +1,5 @@
+import type { RedisClient } from '@jobfleet/service-kit';
 import { DURATION_BUCKETS } from '@jobfleet/service-kit';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Outcome } from './metrics.js';
 
@@ -69,7 +69,7 @@ function bucketIndex(seconds: number): number {
 }
 
 export interface UsageLedgerOptions {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   logger: Logger;
   retentionDays: number;
@@ -201,7 +201,7 @@ export interface UsageRow {
 
 /** A tenant's usage on one UTC day, sorted by queue and job name. */
 export async function readUsage(
-  client: Redis,
+  client: RedisClient,
   prefix: string,
   tenant: string,
   day: string,

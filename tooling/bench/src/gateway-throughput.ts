@@ -2,10 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { emails } from '@jobfleet/queue-contracts';
+import type { RedisClient } from '@jobfleet/service-kit';
 import { createRedisConnection } from '@jobfleet/service-kit';
 import { freePort, waitUntilReady } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { cpuSeconds } from './process-cpu.js';
 import { formatRate, median } from './stats.js';
@@ -305,7 +305,11 @@ export async function gatewayThroughput(
     await gateway.stop();
     throw error;
   });
-  const connection: Redis = createRedisConnection({ url: redisUrl, flavour: 'producer', name: 'bench-raw' });
+  const connection: RedisClient = createRedisConnection({
+    url: redisUrl,
+    flavour: 'producer',
+    name: 'bench-raw',
+  });
   const raw = new Queue(emails.name, { connection, prefix: prefixes.raw });
   // Read and clear what the servers wrote, between runs.
   const views = [prefixes.bare, prefixes.gateway].map(

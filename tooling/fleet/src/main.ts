@@ -13,13 +13,15 @@ try {
   if (check) {
     const drifted = plan(REPO_ROOT, fleet).filter((file) => file.current !== file.expected);
     for (const file of drifted)
-      console.error(`fleet: ${file.path} differs from fleet.json (run pnpm fleet:generate)`);
+      console.error(
+        `fleet: ${file.path} ${file.current === undefined ? 'is missing' : file.expected === undefined ? 'should not exist' : 'differs from fleet.json'} (run pnpm fleet:generate)`,
+      );
     process.exitCode = drifted.length > 0 ? 1 : 0;
   } else {
     const written = writeGenerated(REPO_ROOT, fleet);
     console.log(
       written.length > 0
-        ? `fleet: wrote ${written.join(', ')} from fleet.json (${fleet.apps.length} apps)`
+        ? `fleet: updated ${written.join(', ')} from fleet.json (${fleet.apps.length} apps)`
         : `fleet: every generated file matches fleet.json (${fleet.apps.length} apps)`,
     );
   }

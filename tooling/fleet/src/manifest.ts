@@ -15,6 +15,40 @@ export interface ComposeExtras {
   readonly dependsOn?: readonly string[];
 }
 
+/** A setting read from a Kubernetes Secret: the Secret's name (its key is the variable's name). */
+export interface SecretEnv {
+  readonly secret: string;
+  /** The app starts without it (the variable is then unset). */
+  readonly optional?: boolean;
+}
+
+/** How a worker is scaled on Kubernetes (deploy/k8s): KEDA's bounds and the backlog one replica works. */
+export interface KubernetesScaling {
+  readonly minReplicas?: number;
+  readonly maxReplicas?: number;
+  /** Jobs waiting to start (waiting and prioritized; for the dead-letter queue, dead letters per second) one replica is sized for. */
+  readonly backlogPerReplica?: number;
+  /** The oldest waiting job's age, in seconds, above which the worker scales out. */
+  readonly oldestWaitingSeconds?: number;
+}
+
+/** What an app needs in deploy/k8s beyond what every app gets (see tooling/fleet/src/kubernetes.ts). */
+export interface KubernetesExtras {
+  /** Plain settings (never secrets). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Settings taken from a Secret by reference (secretKeyRef). */
+  readonly secretEnv?: Readonly<Record<string, SecretEnv>>;
+  /** `X_FILE` variables: the Secret mounted at /run/secrets/<secret> (its key of the same name). */
+  readonly secretFiles?: Readonly<Record<string, string>>;
+  /** Shared volumes: claim name → mount path (the claim is a ReadWriteMany PersistentVolumeClaim). */
+  readonly volumes?: Readonly<Record<string, string>>;
+  readonly resources?: {
+    readonly requests?: { readonly cpu?: string; readonly memory?: string };
+    readonly limits?: { readonly cpu?: string; readonly memory?: string };
+  };
+  readonly scaling?: KubernetesScaling;
+}
+
 /** One app of apps/, as the fleet runs it. */
 export interface FleetApp {
   /** Its directory under apps/; also its compose service, its Prometheus job and its image name. */
@@ -27,6 +61,7 @@ export interface FleetApp {
   /** The queues it works (workers); each queue is worked by one app. */
   readonly queues: readonly string[];
   readonly compose?: ComposeExtras;
+  readonly kubernetes?: KubernetesExtras;
 }
 
 /** fleet.json: what the fleet runs. */
@@ -47,7 +82,9 @@ export class FleetManifestError extends Error {
 
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-const APP_KEYS = new Set(['name', 'kind', 'port', 'team', 'queues', 'compose']);
+const APP_KEYS = new Set(['name', 'kind', 'port', 'team', 'queues', 'compose', 'kubernetes']);
+const KUBERNETES_KEYS = new Set(['env', 'secretEnv', 'secretFiles', 'volumes', 'resources', 'scaling']);
+const SCALING_KEYS = new Set(['minReplicas', 'maxReplicas', 'backlogPerReplica', 'oldestWaitingSeconds']);
 const COMPOSE_KEYS = new Set(['environment', 'secrets', 'volumes', 'dependsOn']);
 /** Set for every app from `kind` and `port`, or by the compose template: not for fleet.json to set. */
 const RESERVED_ENV = new Set(['PORT', 'METRICS_PORT', 'REDIS_URL', 'JOBFLEET_PREFIX', 'HOST']);
@@ -103,6 +140,92 @@ function checkCompose(value: unknown, at: string, problems: string[]): void {
   }
   for (const key of ['secrets', 'volumes', 'dependsOn'] as const) {
     if (value[key] !== undefined) stringList(value[key], `${at}.${key}`, problems);
+  }
+}
+
+function checkKubernetes(value: unknown, app: Record<string, unknown>, at: string, problems: string[]): void {
+  if (!isObject(value)) {
+    problems.push(`${at}: must be an object (got ${shown(value)})`);
+    return;
+  }
+  for (const key of Object.keys(value)) {
+    if (!KUBERNETES_KEYS.has(key)) {
+      problems.push(`${at}.${key}: unknown field (known: ${[...KUBERNETES_KEYS].join(', ')})`);
+    }
+  }
+  const envNames = (field: string): [string, unknown][] => {
+    const map = value[field];
+    if (map === undefined) return [];
+    if (!isObject(map)) {
+      problems.push(`${at}.${field}: must be an object`);
+      return [];
+    }
+    for (const name of Object.keys(map)) {
+      if (!ENV_NAME.test(name)) problems.push(`${at}.${field}.${name}: not an environment variable name`);
+      else if (RESERVED_ENV.has(name) || name === 'SHUTDOWN_TIMEOUT_MS') {
+        problems.push(`${at}.${field}.${name}: set for every app by the generator; remove it`);
+      }
+    }
+    return Object.entries(map);
+  };
+  for (const [name, setting] of envNames('env')) {
+    if (typeof setting !== 'string')
+      problems.push(`${at}.env.${name}: must be a string (got ${shown(setting)})`);
+  }
+  for (const [name, setting] of envNames('secretEnv')) {
+    if (!isObject(setting) || typeof setting.secret !== 'string' || !KEBAB.test(setting.secret)) {
+      problems.push(
+        `${at}.secretEnv.${name}: must be { "secret": "<kebab-case Secret name>", "optional"?: boolean }`,
+      );
+    } else if (setting.optional !== undefined && typeof setting.optional !== 'boolean') {
+      problems.push(`${at}.secretEnv.${name}.optional: must be true or false`);
+    }
+  }
+  for (const [name, secret] of envNames('secretFiles')) {
+    if (!name.endsWith('_FILE')) problems.push(`${at}.secretFiles.${name}: must end in _FILE`);
+    if (typeof secret !== 'string' || !KEBAB.test(secret)) {
+      problems.push(`${at}.secretFiles.${name}: must name a kebab-case Secret (got ${shown(secret)})`);
+    }
+  }
+  if (value.volumes !== undefined) {
+    if (!isObject(value.volumes))
+      problems.push(`${at}.volumes: must be an object of claim name → mount path`);
+    else {
+      for (const [claim, path] of Object.entries(value.volumes)) {
+        if (!KEBAB.test(claim)) problems.push(`${at}.volumes.${claim}: the claim name must be kebab-case`);
+        if (typeof path !== 'string' || !path.startsWith('/')) {
+          problems.push(`${at}.volumes.${claim}: must be an absolute mount path (got ${shown(path)})`);
+        }
+      }
+    }
+  }
+  if (value.resources !== undefined && !isObject(value.resources)) {
+    problems.push(`${at}.resources: must be an object ({ requests?, limits? })`);
+  }
+  if (value.scaling !== undefined) {
+    if (app.kind !== 'worker') problems.push(`${at}.scaling: only workers are scaled on their backlog`);
+    if (!isObject(value.scaling)) problems.push(`${at}.scaling: must be an object`);
+    else {
+      for (const [key, number] of Object.entries(value.scaling)) {
+        if (!SCALING_KEYS.has(key)) {
+          problems.push(`${at}.scaling.${key}: unknown field (known: ${[...SCALING_KEYS].join(', ')})`);
+        } else if (
+          typeof number !== 'number' ||
+          !(number >= 0) ||
+          (key.endsWith('Replicas') && !Number.isInteger(number))
+        ) {
+          problems.push(`${at}.scaling.${key}: must be a number of 0 or more (got ${shown(number)})`);
+        }
+      }
+      const { minReplicas, maxReplicas } = value.scaling;
+      if (
+        typeof minReplicas === 'number' &&
+        typeof maxReplicas === 'number' &&
+        maxReplicas < Math.max(1, minReplicas)
+      ) {
+        problems.push(`${at}.scaling: maxReplicas must be at least minReplicas and 1`);
+      }
+    }
   }
 }
 
@@ -162,6 +285,7 @@ export function parseFleet(data: unknown, source = 'fleet.json'): Fleet {
       queues.set(queue, label);
     }
     if (app.compose !== undefined) checkCompose(app.compose, `${label}.compose`, problems);
+    if (app.kubernetes !== undefined) checkKubernetes(app.kubernetes, app, `${label}.kubernetes`, problems);
   });
   if (problems.length > 0) throw new FleetManifestError(source, problems);
   return data as unknown as Fleet;

@@ -31,6 +31,33 @@ function problemsOf(data: unknown): readonly string[] {
 }
 
 describe('parseFleet', () => {
+  it('names the mistakes of a kubernetes section', () => {
+    expect(
+      problemsOf({
+        apps: [
+          worker({
+            kubernetes: {
+              env: { PORT: '1' },
+              secretEnv: { SMTP_URL: { secret: 'Smtp' } },
+              secretFiles: { GATEWAY_API_KEYS: 'gateway-api-keys' },
+              volumes: { reports: 'relative' },
+              scaling: { maxReplicas: 0, minReplicas: 2, extra: 1 },
+              replicas: 3,
+            },
+          }),
+        ],
+      }),
+    ).toEqual([
+      'apps[0] (invoice-worker).kubernetes.replicas: unknown field (known: env, secretEnv, secretFiles, volumes, resources, scaling)',
+      'apps[0] (invoice-worker).kubernetes.env.PORT: set for every app by the generator; remove it',
+      'apps[0] (invoice-worker).kubernetes.secretEnv.SMTP_URL: must be { "secret": "<kebab-case Secret name>", "optional"?: boolean }',
+      'apps[0] (invoice-worker).kubernetes.secretFiles.GATEWAY_API_KEYS: must end in _FILE',
+      'apps[0] (invoice-worker).kubernetes.volumes.reports: must be an absolute mount path (got "relative")',
+      'apps[0] (invoice-worker).kubernetes.scaling.extra: unknown field (known: minReplicas, maxReplicas, backlogPerReplica, oldestWaitingSeconds)',
+      'apps[0] (invoice-worker).kubernetes.scaling: maxReplicas must be at least minReplicas and 1',
+    ]);
+  });
+
   it('accepts a valid manifest and types it', () => {
     const fleet = parseFleet({
       $comment: 'x',
@@ -59,7 +86,7 @@ describe('parseFleet', () => {
       'apps[0] (Invoice_Worker).port: must be an integer from 1 to 65535 (got 70000)',
       'apps[0] (Invoice_Worker).team: must be a kebab-case team name (got "")',
       'apps[0] (Invoice_Worker).queues[1]: "Bad" must be kebab-case (e.g. "daily-reports")',
-      'apps[1].extra: unknown field (known: name, kind, port, team, queues, compose)',
+      'apps[1].extra: unknown field (known: name, kind, port, team, queues, compose, kubernetes)',
       'apps[1] (b).queues: "invoices" is also worked by apps[0] (Invoice_Worker)',
       'apps[2] (c).port: 9105 is also the port of apps[1] (b)',
       'apps[3] (c).name: "c" is also apps[2]',

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catalog, deadLetters, type QueueContract } from '@jobfleet/queue-contracts';
 import { describe, expect, it } from 'vitest';
-import { FLEET_FILE, REPO_ROOT, readFleet, teamsOf } from '../src/index.js';
+import { DEAD_LETTER_QUEUE, FLEET_FILE, REPO_ROOT, readFleet, teamsOf } from '../src/index.js';
 
 const fleet = readFleet(FLEET_FILE);
 const APPS_DIR = join(REPO_ROOT, 'apps');
@@ -60,5 +60,9 @@ describe('fleet.json agrees with the repository', () => {
   it('gives every team that owns a contract queue an Alertmanager receiver', () => {
     const teams = teamsOf(fleet);
     for (const contract of contracts.values()) expect(teams, contract.name).toContain(contract.team);
+  });
+
+  it('names the dead-letter queue as its contract does (the Kubernetes scaler treats it apart)', () => {
+    expect(DEAD_LETTER_QUEUE).toBe(deadLetters.name);
   });
 });

@@ -188,8 +188,15 @@ export function createFleet({ root, env, out, services, restart }: FleetOptions)
   const stoppedWhileStarting = () => new Error('stopped while starting');
 
   const start = async (): Promise<StartedFleet> => {
+    // A cluster or sentinels are the user's own: passed through as they are, nothing started.
+    const distributed = env.REDIS_CLUSTER_NODES
+      ? `cluster ${env.REDIS_CLUSTER_NODES}`
+      : env.REDIS_SENTINELS
+        ? `sentinel ${env.REDIS_SENTINEL_NAME ?? ''}@${env.REDIS_SENTINELS}`
+        : undefined;
     redis = resolveRedis({
-      redisUrl: env.REDIS_URL,
+      redisUrl: distributed ? '' : env.REDIS_URL,
+      distributed: distributed !== undefined,
       port: Number(env.JOBFLEET_LOCAL_REDIS_PORT ?? 6379),
       dataDir,
       log: (line) => out(`[fleet] ${line}`),
@@ -220,7 +227,7 @@ export function createFleet({ root, env, out, services, restart }: FleetOptions)
       DASHBOARD_SESSION_SECRET:
         env.DASHBOARD_SESSION_SECRET ?? developmentSecret(join(dataDir, 'dev-session-secret')),
       ...(dashboardUsers ? { DASHBOARD_USERS: dashboardUsers } : {}),
-      REDIS_URL: redisUrl,
+      ...(distributed ? {} : { REDIS_URL: redisUrl }),
       HOST: env.HOST ?? '127.0.0.1',
       EMAIL_OUTBOX_DIR: env.EMAIL_OUTBOX_DIR ?? join(dataDir, 'outbox'),
       REPORTS_DIR: env.REPORTS_DIR ?? join(dataDir, 'reports'),
@@ -250,7 +257,7 @@ export function createFleet({ root, env, out, services, restart }: FleetOptions)
     const width = Math.max(14, ...apps.map((app) => app.service.name.length));
     const line = (label: string, text: string) => out(`  ${label.padEnd(width)} ${text}`);
     for (const app of apps) line(app.service.name, app.service.describe(app.url));
-    line('redis', `${redisUrl}${redisServer ? ' (started by pnpm start)' : ''}`);
+    line('redis', distributed ?? `${redisUrl}${redisServer ? ' (started by pnpm start)' : ''}`);
     if (apiKey)
       line('API key', `${apiKey}   (development key, scope admin; kept in ${join(dataDir, 'dev-api-key')})`);
     if (dashboardPassword) {

@@ -23,16 +23,19 @@ export async function redisAnswers(url: string): Promise<boolean> {
 }
 
 /**
- * The Redis the fleet uses: `REDIS_URL` when given; otherwise whatever answers
+ * The Redis the fleet uses: none of ours with a cluster or sentinels
+ * (`distributed`); `REDIS_URL` when given; otherwise whatever answers
  * on the local port, or else a `redis-server` of our own with its data under
  * `<dataDir>/redis` (append-only file on, `noeviction`).
  */
 export async function resolveRedis(options: {
   redisUrl: string | undefined;
+  distributed?: boolean;
   port: number;
   dataDir: string;
   log: (line: string) => void;
 }): Promise<{ url: string; server?: RedisServer }> {
+  if (options.distributed) return { url: '' };
   if (options.redisUrl) return { url: options.redisUrl };
   const url = `redis://127.0.0.1:${options.port}`;
   if (await redisAnswers(url)) {

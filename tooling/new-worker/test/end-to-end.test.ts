@@ -80,6 +80,15 @@ describe('a generated worker on a copy of the repository', () => {
       /^METRICS_PORT=\d+$/m,
     );
     expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain('**thumbnails-worker**');
+    // Its Kubernetes objects come from fleet.json too: a Deployment and a KEDA scaler on its queue.
+    run(root, 'pnpm', ['fleet:generate', '--check']);
+    const base = run(root, 'kubectl', ['kustomize', 'deploy/k8s/base']);
+    const objects = base
+      .split(/^---$/m)
+      .map((doc) => [/^kind: (\w+)$/m.exec(doc)?.[1], /^ {2}name: (\S+)$/m.exec(doc)?.[1]]);
+    expect(objects).toContainEqual(['Deployment', 'thumbnails-worker']);
+    expect(objects).toContainEqual(['ScaledObject', 'thumbnails-worker']);
+    expect(base).toContain('jobfleet_queue_jobs{queue="thumbnails",state=~"waiting|prioritized"}');
 
     // Two at a time: the copy shares a small machine with whatever else runs.
     run(root, 'pnpm', [
@@ -91,6 +100,8 @@ describe('a generated worker on a copy of the repository', () => {
       '--output-logs=errors-only',
     ]);
     run(root, 'pnpm', ['lint']);
+    // deploy/k8s rendered with the new worker: every object against its schema, its scaler's PromQL.
+    run(root, 'pnpm', ['--filter', '@jobfleet/fleet', 'test']);
     const tests = run(root, 'pnpm', ['--filter', '@jobfleet/thumbnails-worker', 'test']).replace(ANSI, '');
     expect(tests).toMatch(/Tests\s+4 passed/);
   }, 900_000);

@@ -3,12 +3,14 @@
  * /metrics, and checks the scrapes (promtool check metrics) and every
  * expression of the dashboards and the rules against what was scraped: a
  * panel or alert that reads a series no service exposes could never show
- * anything.
+ * anything. The Kubernetes autoscalers' queries (deploy/k8s, KEDA) are checked
+ * the same way: a scaler on a series nobody exposes would never scale.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { backlogQueries, FLEET_FILE, readFleet } from '@jobfleet/fleet';
 import { deleteKeys, promtoolCheckMetrics } from '@jobfleet/test-utils';
 // Declares the `redisUrl` that the global setup provides.
 import type {} from '@jobfleet/test-utils/global-setup';
@@ -82,7 +84,7 @@ describe('metrics of the running services', () => {
   }
 
   it.skipIf(built.length === 0)(
-    'every series the dashboards and the rules read is exposed by a service or recorded by a rule',
+    'every series the dashboards, the rules and the Kubernetes autoscalers read is exposed by a service or recorded by a rule',
     () => {
       const exposed = emptyExposed();
       for (const [app, text] of scrapes) addScrape(exposed, app, parseExposition(text));
@@ -105,6 +107,14 @@ describe('metrics of the running services', () => {
       const expressions: CheckedExpression[] = [
         ...rules.map((rule) => ({ where: `${rule.file} ${rule.kind} ${rule.name}`, expr: rule.expr })),
         ...loadDashboards().flatMap(dashboardQueries),
+        ...readFleet(FLEET_FILE).apps.flatMap((app) =>
+          app.kind === 'worker'
+            ? backlogQueries(app).map((query) => ({
+                where: `deploy/k8s ScaledObject ${app.name} trigger ${query.name}`,
+                expr: query.query,
+              }))
+            : [],
+        ),
       ];
       const problems = expressions.flatMap((item) => expressionProblems(item, context));
       const read = new Set(expressions.flatMap((item) => metricNamesOf(expandGrafanaVariables(item.expr))));

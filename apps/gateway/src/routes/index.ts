@@ -2,6 +2,7 @@ export * from './cancel.js';
 export * from './dead-letters.js';
 export * from './enqueue.js';
 export * from './enqueue-batch.js';
+export * from './job-events.js';
 export * from './job-status.js';
 export * from './options.js';
 export * from './queues.js';
