@@ -1,4 +1,5 @@
 import type { ReadinessCheck, ReadinessResult } from '@jobfleet/service-kit';
+import { ShuttingDownError } from '@jobfleet/worker-runtime';
 import nodemailer from 'nodemailer';
 import type { EmailMetrics } from './metrics.js';
 import { describeSmtpEndpoint, type SmtpEndpoint } from './smtp-endpoint.js';
@@ -45,7 +46,12 @@ export interface SmtpTransport extends MailTransport {
   readonly url: string;
   /** `/health/ready`: the server answers and accepts the credentials (checked at most every 15 s). */
   readonly readiness: ReadinessCheck;
+  /** Messages handed to the pool whose reply has not come yet (queued or being sent). */
+  pending(): number;
 }
+
+/** What nodemailer's pool answers for a message it never put on a connection because it was closed. */
+const POOL_CLOSED = 'Connection pool was closed';
 
 /**
  * Delivers over SMTP through a pool of `maxConnections` connections, each
@@ -56,6 +62,13 @@ export interface SmtpTransport extends MailTransport {
  * nodemailer's own re-sending of a message whose connection dropped is turned
  * off (`maxRequeues: 0`): every retry goes through the job's backoff and the
  * delivery ledger, so it is counted, logged and never hidden.
+ *
+ * Shutdown (`drain()` at the shutdown deadline, then `close()`) never
+ * duplicates a message: from `drain()` on, no message is handed to a
+ * connection any more (those still waiting for one, and any sent later, fail
+ * with `ShuttingDownError`, and their jobs go back to wait), while the
+ * messages already on a connection get their reply; `close()` waits for
+ * those replies, at most the socket timeout, before it closes the connections.
  */
 export function createSmtpTransport(options: SmtpTransportOptions): SmtpTransport {
   const { endpoint, starttls = 'auto', metrics, readinessTtlMs = 15_000 } = options;
@@ -84,8 +97,18 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
   const accepted = metrics?.smtpSendDuration.labels({ outcome: 'accepted' });
   const failed = metrics?.smtpSendDuration.labels({ outcome: 'failed' });
 
+  const socketTimeoutMs = options.socketTimeoutMs ?? 60_000;
   let verdict: { at: number; result: ReadinessResult } | undefined;
   let verifying: Promise<ReadinessResult> | undefined;
+  let draining = false;
+  const inFlight = new Set<Promise<unknown>>();
+  const drain = () => {
+    if (draining) return;
+    draining = true;
+    // Not forced: the pool stops assigning messages, closes idle connections and fails the
+    // queued messages at once; a connection in the middle of a message finishes it first.
+    transporter.close();
+  };
 
   async function send(message: OutgoingMessage, sendOptions: SendOptions = {}): Promise<SendResult> {
     // A job cancelled before this point sends nothing. Past it, the message is nodemailer's: it
@@ -94,13 +117,24 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     // here instead, where a cancel could still stop it, cost a tenth of the throughput: the
     // pool's own queue hands a connection its next message without a turn of the event loop.)
     sendOptions.signal?.throwIfAborted();
+    if (draining) throw new ShuttingDownError('the worker is shutting down; the message was not sent');
     const started = performance.now();
+    const sending = transporter.sendMail(toMailOptions(message));
+    inFlight.add(sending);
+    void sending.then(
+      () => inFlight.delete(sending),
+      () => inFlight.delete(sending),
+    );
     try {
-      const info = await transporter.sendMail(toMailOptions(message));
+      const info = await sending;
       accepted?.observe((performance.now() - started) / 1000);
       verdict = { at: Date.now(), result: { ok: true } };
       return { messageId: info.messageId, response: info.response };
     } catch (error) {
+      if (draining && error instanceof Error && error.message === POOL_CLOSED) {
+        // It waited in the pool's queue when the pool was closed: never sent.
+        throw new ShuttingDownError('the worker is shutting down; the message was not sent');
+      }
       failed?.observe((performance.now() - started) / 1000);
       const failure = classifySmtpError(error);
       metrics?.smtpErrors.labels({ class: failure.class }).inc();
@@ -135,8 +169,23 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     url,
     readiness,
     send,
+    pending: () => inFlight.size,
+    drain,
     async close() {
-      transporter.close();
+      drain();
+      if (inFlight.size > 0) {
+        // The replies to messages already sent; a server silent for longer fails them anyway.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...inFlight]),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, socketTimeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      // Whatever is left has outlived the socket timeout.
+      (transporter.close as (options?: { force?: boolean }) => void)({ force: true });
     },
   };
 }

@@ -55,6 +55,12 @@ export interface MailTransport {
   readonly kind: TransportKind;
   /** Delivers one message; resolves once it is delivered (an SMTP server accepted it). */
   send(message: OutgoingMessage, options?: SendOptions): Promise<SendResult>;
+  /**
+   * The shutdown deadline has come: hand nothing more to the server (`send`
+   * then throws `ShuttingDownError`, and the job goes back to wait), but let
+   * what was handed over finish.
+   */
+  drain?(): void;
   /** Releases connections or handles; the worker calls it after the last job. */
   close(): Promise<void>;
 }

@@ -39,8 +39,16 @@ export const worker = defineWorker({
   resources: ({ config, registry }) => {
     const metrics = emailMetrics(registry);
     const transport = createTransport(config, metrics);
-    return { metrics, transport, readiness: [transport.readiness], close: () => transport.close() };
+    return {
+      metrics,
+      transport,
+      readiness: [transport.readiness],
+      drain: () => transport.drain?.(),
+      close: () => transport.close(),
+    };
   },
+  // Handlers with a message on an SMTP connection at the shutdown deadline wait for its reply.
+  abortGraceMs: (config) => (config.smtpUrl ? config.smtpSocketTimeoutMs : 5_000),
   queues: [
     {
       contract: emails,

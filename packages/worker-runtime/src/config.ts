@@ -48,6 +48,18 @@ export function workerConfig(defaults: { metricsPort: number }) {
       max: 100,
       doc: 'Recoveries before a job fails as stalled (and is dead-lettered).',
     }),
+    WORKER_ERROR_BACKOFF_MAX_MS: env.duration({
+      default: 30_000,
+      min: 100,
+      max: 600_000,
+      doc: 'Longest pause between fetches while Redis refuses them (`MOVED`, `OOM`, `READONLY`, …); pauses start at 250 ms and double.',
+    }),
+    WORKER_ERROR_LOG_INTERVAL_MS: env.duration({
+      default: 10_000,
+      min: 100,
+      max: 3_600_000,
+      doc: 'Each kind of worker error is logged at most once per interval; the repeats as one line with a count.',
+    }),
     USAGE_RETENTION_DAYS: env.integer({
       default: 40,
       min: 1,

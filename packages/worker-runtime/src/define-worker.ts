@@ -61,6 +61,14 @@ export interface WorkerContext<C> {
  */
 export interface ResourceHooks {
   readonly readiness?: readonly ReadinessCheck[];
+  /**
+   * Called at the `SHUTDOWN_TIMEOUT_MS` deadline when jobs are still running,
+   * just before their handlers' signals are aborted: stop starting side effects
+   * that cannot be taken back, let those under way finish (the e-mail worker
+   * stops handing messages to its SMTP pool; handlers then throw
+   * `ShuttingDownError` and their jobs go back to wait).
+   */
+  drain?(): void;
   close?(): Promise<void>;
 }
 
@@ -113,6 +121,13 @@ export interface WorkerDefinition<S extends ConfigSpec, R, T extends readonly Qu
   readonly queues: { readonly [K in keyof T]: QueueEntry<T[K], WorkerConfigOf<S>, R> };
   /** Queues the process knows besides those it serves, exported in `jobfleet_queue_info` too. */
   readonly knownQueues?: readonly QueueOwner[];
+  /**
+   * How long handlers still running at the `SHUTDOWN_TIMEOUT_MS` deadline get,
+   * once their signal is aborted, to settle before their jobs are put back to
+   * wait anyway. Default 5 s; the e-mail worker waits as long as its SMTP
+   * socket timeout, for the replies to messages already sent.
+   */
+  readonly abortGraceMs?: number | ((config: ConfigOf<WorkerConfigSpec & S>) => number);
   /** Runs once everything is up: the app's start log, periodic tasks. A throw closes the process again. */
   readonly started?: (context: StartedContext<WorkerConfigOf<S>, R>) => void | Promise<void>;
 }
@@ -184,6 +199,9 @@ export interface DefinedWorker<S extends ConfigSpec, R, T extends readonly Queue
    */
   main(env?: Readonly<Record<string, string | undefined>>): Promise<RunningWorker<WorkerConfigOf<S>, R>>;
 }
+
+/** See {@link WorkerDefinition.abortGraceMs}. */
+export const DEFAULT_ABORT_GRACE_MS = 5_000;
 
 const TEST_ENV = { HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'silent' };
 
@@ -323,6 +341,10 @@ export function defineWorker<
               : { deadLetterFailures: entry.deadLetterFailures }),
             ...(entry.recordUsage === undefined ? {} : { recordUsage: entry.recordUsage }),
             telemetry: tracing.telemetry,
+            errorBackoff: {
+              maxDelayMs: base.workerErrorBackoffMaxMs,
+              logIntervalMs: base.workerErrorLogIntervalMs,
+            },
             workerOptions: {
               lockDuration: base.workerLockDurationMs,
               stalledInterval: base.workerStalledIntervalMs,
@@ -343,12 +365,19 @@ export function defineWorker<
           const stopped = runtimes
             .filter(({ runtime }) => !runtime.worker.isRunning())
             .map(({ name }) => name);
-          return stopped.length === 0
-            ? { ok: true }
-            : {
-                ok: false,
-                reason: `the worker of ${stopped.map((n) => `"${n}"`).join(', ')} is not running`,
-              };
+          if (stopped.length > 0) {
+            return {
+              ok: false,
+              reason: `the worker of ${stopped.map((n) => `"${n}"`).join(', ')} is not running`,
+            };
+          }
+          const faulty = runtimes.flatMap(({ name, runtime }) => {
+            const fault = runtime.fault();
+            if (!fault) return [];
+            const what = fault.configuration ? 'Redis configuration error' : 'Redis refuses it';
+            return [`the worker of "${name}" cannot fetch jobs (${what}: ${fault.message})`];
+          });
+          return faulty.length === 0 ? { ok: true } : { ok: false, reason: faulty.join('; ') };
         },
       };
       const hooks = resources as ResourceHooks | undefined;
@@ -370,12 +399,23 @@ export function defineWorker<
     const port = server.server.address();
     const metricsUrl = port && typeof port === 'object' ? `http://127.0.0.1:${port.port}` : address;
 
+    const abortGraceMs =
+      typeof definition.abortGraceMs === 'function'
+        ? definition.abortGraceMs(config)
+        : (definition.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS);
     let closing: Promise<boolean> | undefined;
     const close = () => {
       closing ??= (async () => {
+        const hooks = resources as ResourceHooks | undefined;
+        // Set before the runtimes' own deadline timers, so that it fires first: the app stops starting
+        // side effects before the handlers still running are aborted.
+        const drainAtDeadline = hooks?.drain
+          ? setTimeout(() => hooks.drain?.(), base.shutdownTimeoutMs)
+          : undefined;
         const finished = await Promise.all(
-          runtimes.map(({ runtime }) => runtime.close(base.shutdownTimeoutMs)),
+          runtimes.map(({ runtime }) => runtime.close(base.shutdownTimeoutMs, abortGraceMs)),
         );
+        clearTimeout(drainAtDeadline);
         await (resources as ResourceHooks | undefined)?.close?.();
         await server.close();
         await connection.quit().catch(() => connection.disconnect());
@@ -389,7 +429,8 @@ export function defineWorker<
     if (options.handleSignals) {
       handleShutdown({
         logger,
-        hardTimeoutMs: base.shutdownTimeoutMs + 10_000,
+        // The deadline, the handlers' grace, putting their jobs back, then closing resources.
+        hardTimeoutMs: base.shutdownTimeoutMs + 3 * abortGraceMs + 10_000,
         close: async () => void (await close()),
       });
     }

@@ -40,3 +40,16 @@ export class JobCancelledError extends UnrecoverableError {
     super(CANCELLED_REASON);
   }
 }
+
+/**
+ * Throw from a handler (or a client it calls) when the process is shutting
+ * down before the job's side effect has begun, e.g. a message not yet handed
+ * to the mail server: the job goes back to wait at once, without using an
+ * attempt. Outside a shutdown it is an ordinary, retried failure.
+ */
+export class ShuttingDownError extends Error {
+  override name = 'ShuttingDownError';
+  constructor(message = 'the worker is shutting down; the job goes back to wait') {
+    super(message);
+  }
+}

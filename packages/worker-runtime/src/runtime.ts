@@ -1,13 +1,15 @@
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import { findJob, type QueueContract, tenantOf, toDeadLetter, validate } from '@jobfleet/queue-contracts';
 import type { RedisClient } from '@jobfleet/service-kit';
-import { type Job, MetricsTime, type Telemetry, Worker, type WorkerOptions } from 'bullmq';
+import { type Job, MetricsTime, type Telemetry, WaitingError, type Worker, type WorkerOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { BackoffWorker } from './backoff-worker.js';
 import { CancelListener } from './cancel-listener.js';
-import { InvalidPayloadError, JobCancelledError, UnknownJobError } from './errors.js';
+import { InvalidPayloadError, JobCancelledError, ShuttingDownError, UnknownJobError } from './errors.js';
 import type { HandlerMap, JobContext } from './handlers.js';
 import { type Outcome, workerMetrics } from './metrics.js';
+import { type RedisFault, RedisFaults } from './redis-faults.js';
 import { OUTCOMES, UsageLedger } from './usage-ledger.js';
 
 /** Every worker records BullMQ's per-minute completed/failed counts for a week; the dashboard reads them. */
@@ -40,6 +42,12 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
    * unset when tracing is off, so that BullMQ skips tracing entirely.
    */
   telemetry?: Telemetry | undefined;
+  /**
+   * Pauses between fetches that fail with a Redis error reconnecting cannot
+   * cure (`MOVED`, `OOM`, `READONLY`, …): the longest pause (default 30 s) and
+   * how often each error kind is logged at most (default every 10 s).
+   */
+  errorBackoff?: { maxDelayMs?: number; logIntervalMs?: number; baseDelayMs?: number };
   /** Passed through to BullMQ's `Worker` (lock duration, stalled checks, limiter, …). */
   workerOptions?: Partial<
     Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount' | 'limiter' | 'drainDelay'>
@@ -48,13 +56,29 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
 
 export interface WorkerRuntime {
   readonly worker: Worker;
+  /** Why the worker cannot fetch jobs now (a Redis error it backs off from), if it cannot. */
+  fault(): RedisFault | undefined;
   /**
-   * Stops fetching and waits for in-flight jobs, at most `timeoutMs`; jobs still
-   * running then are left to BullMQ's stalled-job recovery (they run again
-   * elsewhere). Resolves `true` when every job finished in time.
+   * Stops fetching and waits for in-flight jobs, at most `timeoutMs`. Then the
+   * signal of every handler still running is aborted, and each gets
+   * `abortGraceMs` (default 5 s) to settle: one that returns completes its job;
+   * one that throws, or is still running after the grace, has its job put back
+   * to wait at once, without using an attempt (the next process runs it).
+   * Resolves `true` when every job finished in time.
    */
-  close(timeoutMs?: number): Promise<boolean>;
+  close(timeoutMs?: number, abortGraceMs?: number): Promise<boolean>;
 }
+
+/** The reason a handler's signal carries when the process aborts it at the shutdown deadline. */
+export const SHUTDOWN_ABORT_REASON = 'jobfleet:shutdown';
+
+const timeout = (ms: number) => {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return { promise, clear: () => clearTimeout(timer) };
+};
 
 /** Turns a contract and a handler map into a running BullMQ worker. */
 export function createWorkerRuntime<Q extends QueueContract>(
@@ -76,6 +100,16 @@ export function createWorkerRuntime<Q extends QueueContract>(
   const pendingRecords = new Set<Promise<unknown>>();
   /** The jobs this process runs now, each with the function that ends it as cancelled. */
   const activeJobs = new Map<string, (error: JobCancelledError) => void>();
+  /** The same jobs, for shutdown: the job, its lock token, the end of its handler, and a way to stop waiting for it. */
+  const inFlight = new Map<
+    string,
+    { job: Job; token: string | undefined; handler: Promise<unknown>; end: (error: Error) => void }
+  >();
+  /** Set once `close()` begins: from then on a handler's `ShuttingDownError` puts its job back to wait. */
+  let stopping = false;
+  /** Jobs whose signal was aborted at the shutdown deadline: whatever their handler throws puts them back. */
+  const abortedForShutdown = new Set<string>();
+  const faults = new RedisFaults({ queue, logger, ...options.errorBackoff });
   // Label values stay a closed set even when a job was added with a name the contract lacks.
   const label = (name: string) => (findJob(contract, name) ? name : 'unknown');
   const active = metrics.active.labels({ queue });
@@ -115,7 +149,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
     }
   }
 
-  const processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<unknown> => {
+  const processor = async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
     const started = performance.now();
     active.inc();
     try {
@@ -144,28 +178,65 @@ export function createWorkerRuntime<Q extends QueueContract>(
       const id = job.id;
       // A cancelled job ends now, whether or not its handler honours the signal. The cancel
       // listener calls `reject` directly: an abort listener per job would cost more than the rest.
-      return await new Promise<unknown>((resolve, reject) => {
-        activeJobs.set(id, reject);
-        running.then(resolve, reject);
-      });
+      try {
+        return await new Promise<unknown>((resolve, reject) => {
+          activeJobs.set(id, reject);
+          inFlight.set(id, { job, token, handler: running, end: reject });
+          running.then(resolve, reject);
+        });
+      } catch (error) {
+        if (
+          stopping &&
+          !(error instanceof JobCancelledError) &&
+          (abortedForShutdown.has(id) || error instanceof ShuttingDownError)
+        ) {
+          await requeue(job, token, error);
+          // Tells BullMQ the job has left `active` already: no failure, no attempt, no retry.
+          throw new WaitingError();
+        }
+        throw error;
+      }
     } finally {
-      if (job.id) activeJobs.delete(job.id);
+      if (job.id) {
+        activeJobs.delete(job.id);
+        inFlight.delete(job.id);
+      }
       attemptSeconds.set(job, (performance.now() - started) / 1000);
       active.dec();
     }
   };
 
-  const worker = new Worker(queue, processor, {
-    connection,
-    prefix,
-    concurrency,
-    metrics: BULLMQ_METRICS,
-    // Retention for jobs added without options, e.g. straight through BullMQ.
-    removeOnComplete: contract.defaultJobOptions.removeOnComplete,
-    removeOnFail: contract.defaultJobOptions.removeOnFail,
-    ...(options.telemetry ? { telemetry: options.telemetry } : {}),
-    ...options.workerOptions,
-  });
+  /** Puts an active job back to wait (at the head), its lock released: no attempt counted, nothing stalled. */
+  const requeue = async (job: Job, token: string | undefined, cause: unknown) => {
+    const fields = { job_id: job.id, queue, job_name: job.name, attempt: job.attemptsMade + 1 };
+    try {
+      await job.moveToWait(token);
+      logger.info(
+        { ...fields, reason: cause instanceof Error ? cause.message : String(cause) },
+        'job put back to wait at shutdown; it keeps its attempt',
+      );
+    } catch (err) {
+      // Redis refused: the job stays active and its lock runs out; stalled-job recovery runs it again.
+      logger.error({ ...fields, err }, 'could not put the job back to wait at shutdown');
+    }
+  };
+
+  const worker = new BackoffWorker(
+    queue,
+    processor,
+    {
+      connection,
+      prefix,
+      concurrency,
+      metrics: BULLMQ_METRICS,
+      // Retention for jobs added without options, e.g. straight through BullMQ.
+      removeOnComplete: contract.defaultJobOptions.removeOnComplete,
+      removeOnFail: contract.defaultJobOptions.removeOnFail,
+      ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+      ...options.workerOptions,
+    },
+    faults,
+  );
 
   const count = (job: Job, outcome: Outcome) => {
     const jobName = label(job.name);
@@ -177,7 +248,13 @@ export function createWorkerRuntime<Q extends QueueContract>(
   };
 
   const usage = recordUsage
-    ? new UsageLedger({ connection, prefix, logger, retentionDays: options.usageRetentionDays ?? 40 })
+    ? new UsageLedger({
+        connection,
+        prefix,
+        logger,
+        retentionDays: options.usageRetentionDays ?? 40,
+        onWriteError: (error) => faults.report(error, 'could not write usage; will retry'),
+      })
     : undefined;
   const cancels = new CancelListener({
     worker,
@@ -241,23 +318,46 @@ export function createWorkerRuntime<Q extends QueueContract>(
     logger.warn({ job_id: jobId, queue }, 'job stalled (its worker lost the lock); it will run again');
   });
 
-  worker.on('error', (error) => logger.error({ err: error, queue }, 'worker error'));
+  // Bounded: a Redis that refuses every command would otherwise log thousands of lines a second.
+  worker.on('error', (error) => faults.report(error));
 
   return {
     worker,
-    async close(timeoutMs = 30_000) {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      });
-      const finished = await Promise.race([worker.close().then(() => true as const), deadline]);
-      clearTimeout(timer);
+    fault: () => faults.fault,
+    async close(timeoutMs = 30_000, abortGraceMs = 5_000) {
+      stopping = true;
+      const closed = worker.close();
+      const deadline = timeout(timeoutMs);
+      const finished = await Promise.race([closed.then(() => true as const), deadline.promise]);
+      deadline.clear();
       if (!finished) {
+        const ids = [...inFlight.keys()];
         logger.warn(
-          { queue, timeoutMs },
-          'jobs still running at the shutdown deadline; they will run again elsewhere',
+          { queue, timeoutMs, jobs: ids.length, abort_grace_ms: abortGraceMs },
+          'jobs still running at the shutdown deadline; aborting them and putting them back to wait',
         );
+        for (const id of ids) {
+          abortedForShutdown.add(id);
+          worker.cancelJob(id, SHUTDOWN_ABORT_REASON);
+        }
+        const grace = timeout(abortGraceMs);
+        await Promise.race([Promise.allSettled(ids.map((id) => inFlight.get(id)?.handler)), grace.promise]);
+        grace.clear();
+        // Handlers that ignore their signal: their jobs go back now; whatever they still do is theirs.
+        for (const [id, entry] of inFlight) {
+          if (!abortedForShutdown.has(id)) continue;
+          logger.warn(
+            { job_id: id, queue, job_name: entry.job.name },
+            'handler still running after its signal was aborted; putting its job back to wait anyway',
+          );
+          entry.end(new ShuttingDownError());
+        }
+        // Each job is back in `wait` (or Redis refused); bounded in case Redis does not answer at all.
+        const requeued = timeout(abortGraceMs);
+        await Promise.race([closed, requeued.promise]);
+        requeued.clear();
       }
+      faults.close();
       await Promise.all(pendingRecords);
       await Promise.all([deadLetters?.close(), cancels.close(), usage?.close()]);
       return finished;

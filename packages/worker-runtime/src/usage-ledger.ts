@@ -74,6 +74,8 @@ export interface UsageLedgerOptions {
   logger: Logger;
   retentionDays: number;
   flushMs?: number;
+  /** Where a failed write is reported; default a warning per failure. The runtime bounds these per interval. */
+  onWriteError?: (error: Error) => void;
 }
 
 /** Run times of one row waiting for the next flush: how many ran, and the first few of them. */
@@ -158,7 +160,8 @@ export class UsageLedger {
         const results = (await pipeline.exec()) ?? [];
         if (results.some(([error]) => error)) throw results.find(([error]) => error)?.[0];
       } catch (err) {
-        this.options.logger.warn({ err }, 'could not write usage; will retry');
+        if (this.options.onWriteError) this.options.onWriteError(err as Error);
+        else this.options.logger.warn({ err }, 'could not write usage; will retry');
         // The transaction did not apply: keep its increments for the next flush.
         for (const [key, fields] of batch) {
           for (const [field, increment] of fields) {
