@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { emails } from '@jobfleet/queue-contracts';
 import { generateWebhookSecret } from '@jobfleet/service-kit';
@@ -103,5 +104,12 @@ describe("the README's Python endpoint (examples/endpoint.py)", () => {
     } finally {
       await close();
     }
+  });
+});
+
+describe('the README', () => {
+  it('shows examples/endpoint.py as it is', () => {
+    const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
+    expect(readme).toContain(`\`\`\`python\n${readFileSync(ENDPOINT, 'utf8')}\`\`\``);
   });
 });
