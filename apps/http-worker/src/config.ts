@@ -15,9 +15,14 @@ import {
 
 const CONTROL = /\p{Cc}/u;
 
-/** `HTTP_WORKER_QUEUES`: catalog queues, comma-separated, each once. */
-function queueList(): EnvVar<readonly QueueContract[]> {
+/**
+ * `HTTP_WORKER_QUEUES`: catalog queues, comma-separated, each once. Unset
+ * loads as `undefined`, so that the documented defaults load; the process
+ * refuses to start without it (see `worker.ts`).
+ */
+function queueList(): EnvVar<readonly QueueContract[] | undefined> {
   return {
+    fallback: () => undefined,
     parse(raw) {
       const names = raw
         .split(',')
@@ -79,7 +84,7 @@ const commonChecks = (commonConfig as { [configChecks]?: readonly ConfigCheck[] 
 export const httpWorkerConfig = withChecks(
   {
     HTTP_WORKER_QUEUES: documented(queueList(), {
-      doc: 'The catalog queues this process works, comma-separated: each job is POSTed to its endpoint. `WORKER_CONCURRENCY` sizes the first, `WORKER_CONCURRENCY_<QUEUE>` each further one.',
+      doc: 'The catalog queues this process works, comma-separated: each job is POSTed to its endpoint. Required: the http-worker does not start without it (`pnpm start` leaves it off). `WORKER_CONCURRENCY` sizes the first queue, `WORKER_CONCURRENCY_<QUEUE>` each further one.',
       example: 'emails',
     }),
     HTTP_WORKER_URL: optionalEndpoint(

@@ -81,13 +81,23 @@ const queuesSpec = { HTTP_WORKER_QUEUES: httpWorkerConfig.HTTP_WORKER_QUEUES };
 
 /** The worker for the queues `env` names; a bad environment throws one `ConfigError` naming every bad key. */
 function definitionFor(env: Env): Definition {
-  let queues: readonly QueueContract[];
+  let queues: readonly QueueContract[] | undefined;
   try {
     queues = loadConfig(queuesSpec, env).httpWorkerQueues;
   } catch (error) {
     // Name every bad key at once, as any worker does: the rest is checked as if no queue were named.
     if (error instanceof ConfigError) loadConfig(configSpec, env);
     throw error;
+  }
+  if (!queues) {
+    const issues = ['HTTP_WORKER_QUEUES: is required (the catalog queues to work)'];
+    try {
+      loadConfig(configSpec, env);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      issues.push(...error.issues);
+    }
+    throw new ConfigError(issues);
   }
   return createHttpWorker(queues);
 }

@@ -26,7 +26,7 @@ describe('http-worker configuration', () => {
       HTTP_WORKER_QUEUES: 'emails',
       HTTP_WORKER_URL: 'http://10.0.0.5:8000/jobs',
     });
-    expect(config.httpWorkerQueues.map((q) => q.name)).toEqual(['emails']);
+    expect(config.httpWorkerQueues?.map((q) => q.name)).toEqual(['emails']);
     expect(endpointOf(config, 'emails')).toBe('http://10.0.0.5:8000/jobs');
     expect(config.httpWorkerTimeoutMs).toBe(60_000);
     expect(config.httpWorkerSecret).toBeUndefined();
@@ -53,7 +53,10 @@ describe('http-worker configuration', () => {
       ),
       expect.stringMatching(/^HTTP_WORKER_TIMEOUT_MS: must be a duration/),
     ]);
-    expect(issues({})).toContain('HTTP_WORKER_QUEUES: is required');
+    expect(issues({ HTTP_WORKER_TIMEOUT_MS: 'soon' })).toEqual([
+      'HTTP_WORKER_QUEUES: is required (the catalog queues to work)',
+      expect.stringMatching(/^HTTP_WORKER_TIMEOUT_MS: must be a duration/),
+    ]);
     expect(issues({ HTTP_WORKER_QUEUES: 'emails,emails', HTTP_WORKER_URL: 'http://x/' })).toEqual([
       expect.stringMatching(/^HTTP_WORKER_QUEUES: lists "emails" twice/),
     ]);
