@@ -10,3 +10,4 @@ export * from './redis.js';
 export * from './shutdown.js';
 export * from './tracing.js';
 export * from './tracing-config.js';
+export * from './webhook-signature.js';

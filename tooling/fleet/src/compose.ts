@@ -62,6 +62,8 @@ function appService(doc: Document, app: FleetApp): YAMLMap {
     image: `jobfleet/${app.name}:local`,
     environment,
   };
+  // Off unless asked for (`docker compose --profile <app> up`), as `pnpm start` leaves it off unless configured.
+  if (app.enabledBy) service.profiles = [app.name];
   if (app.compose?.dependsOn?.length) {
     // A service's own depends_on replaces the anchor's, so Redis is named again.
     service.depends_on = {

@@ -308,6 +308,14 @@ const header = (what: string) =>
 const toYaml = (objects: readonly unknown[]) =>
   objects.map((object) => stringify(object, { lineWidth: 0 })).join('---\n');
 
+/**
+ * The apps the base deploys: not those switched on by an environment variable
+ * (`enabledBy`, e.g. the http-worker, whose queues and endpoint are the
+ * deployer's own): a Deployment of one would crash-loop, and its scaler
+ * would have no queue to watch.
+ */
+export const kubernetesApps = (fleet: Fleet) => fleet.apps.filter((app) => app.enabledBy === undefined);
+
 /** Every shared volume claim the apps mount. */
 export const claimsOf = (fleet: Fleet): string[] =>
   [...new Set(fleet.apps.flatMap((app) => Object.keys(app.kubernetes?.volumes ?? {})))].sort();
@@ -320,7 +328,7 @@ export const claimsOf = (fleet: Fleet): string[] =>
 export function generateKubernetes(fleet: Fleet): Map<string, string> {
   const files = new Map<string, string>();
   const resources: string[] = [];
-  for (const app of fleet.apps) {
+  for (const app of kubernetesApps(fleet)) {
     resources.push(`${app.name}.yaml`);
     files.set(`${KUBERNETES_DIR}/${app.name}.yaml`, header(`${app.name}'s objects`) + toYaml(objectsOf(app)));
   }

@@ -60,6 +60,14 @@ export interface FleetApp {
   readonly team: string;
   /** The queues it works (workers); each queue is worked by one app. */
   readonly queues: readonly string[];
+  /**
+   * An app that runs only where it is configured: the environment variable
+   * that turns it on (the http-worker's `HTTP_WORKER_QUEUES`). `pnpm start`
+   * starts it only when that variable is set; compose puts it behind the
+   * profile named after the app. Its queues come from that configuration, so
+   * `queues` may be empty.
+   */
+  readonly enabledBy?: string;
   readonly compose?: ComposeExtras;
   readonly kubernetes?: KubernetesExtras;
 }
@@ -82,7 +90,7 @@ export class FleetManifestError extends Error {
 
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-const APP_KEYS = new Set(['name', 'kind', 'port', 'team', 'queues', 'compose', 'kubernetes']);
+const APP_KEYS = new Set(['name', 'kind', 'port', 'team', 'queues', 'enabledBy', 'compose', 'kubernetes']);
 const KUBERNETES_KEYS = new Set(['env', 'secretEnv', 'secretFiles', 'volumes', 'resources', 'scaling']);
 const SCALING_KEYS = new Set(['minReplicas', 'maxReplicas', 'backlogPerReplica', 'oldestWaitingSeconds']);
 const COMPOSE_KEYS = new Set(['environment', 'secrets', 'volumes', 'dependsOn']);
@@ -283,6 +291,9 @@ export function parseFleet(data: unknown, source = 'fleet.json'): Fleet {
       const other = queues.get(queue);
       if (other && other !== label) problems.push(`${label}.queues: "${queue}" is also worked by ${other}`);
       queues.set(queue, label);
+    }
+    if (app.enabledBy !== undefined && (typeof app.enabledBy !== 'string' || !ENV_NAME.test(app.enabledBy))) {
+      problems.push(`${label}.enabledBy: must be an environment variable name (got ${shown(app.enabledBy)})`);
     }
     if (app.compose !== undefined) checkCompose(app.compose, `${label}.compose`, problems);
     if (app.kubernetes !== undefined) checkKubernetes(app.kubernetes, app, `${label}.kubernetes`, problems);

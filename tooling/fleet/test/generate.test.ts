@@ -71,6 +71,17 @@ describe('the generated files', () => {
   });
 });
 
+describe('an app enabled by configuration (enabledBy)', () => {
+  it('gets a compose service behind the profile named after it', () => {
+    const optional: FleetApp = { ...invoicesWorker, queues: [], enabledBy: 'INVOICES_ENDPOINT' };
+    const generated = parse(generateCompose(read(COMPOSE_FILE), { apps: [...fleet.apps, optional] }), {
+      merge: true,
+    }) as ComposeFile;
+    expect(generated.services['invoices-worker']?.profiles).toEqual(['invoices-worker']);
+    expect(generated.services.gateway?.profiles).toBeUndefined();
+  });
+});
+
 describe('a worker added to fleet.json', () => {
   const compose = parse(generateCompose(read(COMPOSE_FILE), grown), { merge: true }) as ComposeFile;
   const prometheus = parse(generatePrometheus(read(PROMETHEUS_FILE), grown)) as PrometheusFile;

@@ -25,12 +25,15 @@ import {
   type Fleet,
   generateKubernetes,
   KUBERNETES_DIR,
+  kubernetesApps,
   PRE_STOP_SECONDS,
   REPO_ROOT,
   readFleet,
 } from '../src/index.js';
 
-const fleet = readFleet(FLEET_FILE);
+const manifest = readFleet(FLEET_FILE);
+/** What the base deploys: fleet.json without the apps an environment variable switches on. */
+const fleet: Fleet = { ...manifest, apps: kubernetesApps(manifest) };
 const OVERLAYS_DIR = join(REPO_ROOT, 'deploy/k8s/overlays');
 const overlays = readdirSync(OVERLAYS_DIR).filter((name) => statSync(join(OVERLAYS_DIR, name)).isDirectory());
 const scratch = mkdtempSync(join(tmpdir(), 'jobfleet-k8s-'));
@@ -115,7 +118,7 @@ describe('deploy/k8s', () => {
 
   it('base/apps is what fleet.json generates (run pnpm fleet:generate)', () => {
     const dir = join(REPO_ROOT, KUBERNETES_DIR);
-    const expected = generateKubernetes(fleet);
+    const expected = generateKubernetes(manifest);
     expect(
       readdirSync(dir)
         .map((name) => `${KUBERNETES_DIR}/${name}`)
@@ -354,5 +357,17 @@ describe('a worker added to fleet.json', () => {
       backlogQueries(grown.apps.at(-1) as never).map((q) => q.query),
     );
     expect(scaled?.spec.triggers[0].metadata.query).toContain('queue="invoices"');
+  });
+});
+
+describe('an app switched on by an environment variable', () => {
+  it('is left out of the base (its queues and endpoint are the deployer’s own)', () => {
+    const optional = manifest.apps.filter((app) => app.enabledBy !== undefined);
+    expect(optional.length).toBeGreaterThan(0);
+    const files = generateKubernetes(manifest);
+    for (const app of optional) {
+      expect(files.has(`${KUBERNETES_DIR}/${app.name}.yaml`)).toBe(false);
+      expect(files.get(`${KUBERNETES_DIR}/kustomization.yaml`)).not.toContain(`${app.name}.yaml`);
+    }
   });
 });

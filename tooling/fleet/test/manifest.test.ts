@@ -86,7 +86,7 @@ describe('parseFleet', () => {
       'apps[0] (Invoice_Worker).port: must be an integer from 1 to 65535 (got 70000)',
       'apps[0] (Invoice_Worker).team: must be a kebab-case team name (got "")',
       'apps[0] (Invoice_Worker).queues[1]: "Bad" must be kebab-case (e.g. "daily-reports")',
-      'apps[1].extra: unknown field (known: name, kind, port, team, queues, compose, kubernetes)',
+      'apps[1].extra: unknown field (known: name, kind, port, team, queues, enabledBy, compose, kubernetes)',
       'apps[1] (b).queues: "invoices" is also worked by apps[0] (Invoice_Worker)',
       'apps[2] (c).port: 9105 is also the port of apps[1] (b)',
       'apps[3] (c).name: "c" is also apps[2]',
@@ -107,6 +107,14 @@ describe('parseFleet', () => {
       'apps[0] (invoice-worker).compose.environment.bad-name: not an environment variable name',
       'apps[0] (invoice-worker).compose.environment.N: must be a string (got 1)',
       'apps[0] (invoice-worker).compose.secrets: must be an array of strings (got "x")',
+    ]);
+  });
+
+  it('takes an environment variable name as enabledBy', () => {
+    const fleet = parseFleet({ apps: [worker({ queues: [], enabledBy: 'HTTP_WORKER_QUEUES' })] });
+    expect(fleet.apps[0]?.enabledBy).toBe('HTTP_WORKER_QUEUES');
+    expect(problemsOf({ apps: [worker({ enabledBy: 'http-worker' })] })).toEqual([
+      'apps[0] (invoice-worker).enabledBy: must be an environment variable name (got "http-worker")',
     ]);
   });
 

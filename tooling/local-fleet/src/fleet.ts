@@ -5,7 +5,7 @@ import { formatPasswordHash, hashPassword } from '@jobfleet/dashboard/password';
 import { type RedisServer, waitUntilReady } from '@jobfleet/test-utils';
 import { describeEmailTransport } from './banner.js';
 import { developmentSecret } from './dev-key.js';
-import { readFleetManifest } from './manifest.js';
+import { type FleetApp, isEnabled, readFleetManifest } from './manifest.js';
 import { resolveRedis } from './redis.js';
 import { DEFAULT_RESTART_POLICY, type RestartPolicy, restartDelay } from './restart-policy.js';
 import { type FleetService, fleetServices, servicePort } from './services.js';
@@ -78,7 +78,10 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
  */
 export function createFleet({ root, env, out, services, restart }: FleetOptions): LocalFleet {
   const policy = restart ?? DEFAULT_RESTART_POLICY;
-  const fleet = services ?? fleetServices(readFleetManifest(root));
+  const manifest = services ? [] : readFleetManifest(root);
+  // Apps that run only when configured (the http-worker) stay off otherwise; the banner says how to turn them on.
+  const off: FleetApp[] = manifest.filter((app) => !isEnabled(app, env));
+  const fleet = services ?? fleetServices(manifest.filter((app) => isEnabled(app, env)));
   const shutdownTimeoutMs = Number(env.SHUTDOWN_TIMEOUT_MS) > 0 ? Number(env.SHUTDOWN_TIMEOUT_MS) : 30_000;
   const dataDir = env.JOBFLEET_DATA_DIR ?? join(root, '.data');
   const apps: App[] = fleet.map((service) => {
@@ -254,9 +257,14 @@ export function createFleet({ root, env, out, services, restart }: FleetOptions)
     out('');
     out('jobfleet is running:');
     // One column for the labels, as wide as the longest app name (a generated worker's can be long).
-    const width = Math.max(14, ...apps.map((app) => app.service.name.length));
+    const width = Math.max(
+      14,
+      ...apps.map((app) => app.service.name.length),
+      ...off.map((app) => app.name.length),
+    );
     const line = (label: string, text: string) => out(`  ${label.padEnd(width)} ${text}`);
     for (const app of apps) line(app.service.name, app.service.describe(app.url));
+    for (const app of off) line(app.name, `not started: set ${app.enabledBy} to run it`);
     line('redis', distributed ?? `${redisUrl}${redisServer ? ' (started by pnpm start)' : ''}`);
     if (apiKey)
       line('API key', `${apiKey}   (development key, scope admin; kept in ${join(dataDir, 'dev-api-key')})`);

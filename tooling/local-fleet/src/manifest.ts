@@ -9,7 +9,13 @@ export interface FleetApp {
   readonly kind: 'http' | 'worker';
   /** Its default port. */
   readonly port: number;
+  /** Run only when this environment variable is set (the http-worker's `HTTP_WORKER_QUEUES`). */
+  readonly enabledBy?: string;
 }
+
+/** Whether `pnpm start` runs `app` under `env`: always, unless its `enabledBy` variable is unset or empty. */
+export const isEnabled = (app: FleetApp, env: NodeJS.ProcessEnv): boolean =>
+  app.enabledBy === undefined || Boolean(env[app.enabledBy]?.trim());
 
 const NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 
@@ -36,7 +42,7 @@ export function parseFleetManifest(manifest: unknown, source = 'fleet.json'): Fl
   const seen = new Set<string>();
   const result: FleetApp[] = [];
   apps.forEach((entry: unknown, index) => {
-    const { name, kind, port } = (entry ?? {}) as Record<string, unknown>;
+    const { name, kind, port, enabledBy } = (entry ?? {}) as Record<string, unknown>;
     const where = `apps[${index}]${typeof name === 'string' ? ` (${name})` : ''}`;
     const before = problems.length;
     if (typeof name !== 'string' || !NAME.test(name)) problems.push(`${where}: "name" must be kebab-case`);
@@ -44,9 +50,16 @@ export function parseFleetManifest(manifest: unknown, source = 'fleet.json'): Fl
     if (kind !== 'http' && kind !== 'worker') problems.push(`${where}: "kind" must be "http" or "worker"`);
     if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65_535)
       problems.push(`${where}: "port" must be an integer from 1 to 65535`);
+    if (enabledBy !== undefined && (typeof enabledBy !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(enabledBy)))
+      problems.push(`${where}: "enabledBy" must be an environment variable name`);
     if (problems.length > before) return;
     seen.add(name as string);
-    result.push({ name: name as string, kind: kind as FleetApp['kind'], port: port as number });
+    result.push({
+      name: name as string,
+      kind: kind as FleetApp['kind'],
+      port: port as number,
+      ...(typeof enabledBy === 'string' ? { enabledBy } : {}),
+    });
   });
   if (problems.length > 0) throw new Error(`${source}: ${problems.join('; ')}`);
   return result;

@@ -22,6 +22,8 @@ describe('pnpm start (local fleet)', () => {
       const output = fleet.lines.join('\n');
       expect(output).toContain(`HTTP API ${fleet.gateway}/v1`);
       expect(output).toMatch(/email-worker\s+metrics http:\/\/127\.0\.0\.1:\d+\/metrics/);
+      // Pushing jobs to an endpoint needs one: the http-worker stays off until configured.
+      expect(output).toMatch(/http-worker\s+not started: set HTTP_WORKER_QUEUES to run it/);
       const login = /dashboard\s+user "dev", password (\S+)/.exec(output)?.[1];
       expect(login).toBeTruthy();
       const dashboard = `http://127.0.0.1:${fleet.env.DASHBOARD_PORT}`;

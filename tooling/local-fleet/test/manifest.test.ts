@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   describeEmailTransport,
   fleetServices,
+  isEnabled,
   parseFleetManifest,
   readFleetManifest,
   restartDelay,
@@ -71,6 +72,25 @@ describe('the fleet manifest', () => {
     expect(() => servicePort(invoices, { INVOICES_WORKER_METRICS_PORT: '9104x' })).toThrow(
       'INVOICES_WORKER_METRICS_PORT must be a port number from 1 to 65535, not "9104x"',
     );
+  });
+
+  it('leaves an app with enabledBy off unless its variable is set', () => {
+    const apps = parseFleetManifest({
+      apps: [
+        { name: 'email-worker', kind: 'worker', port: 9101 },
+        { name: 'http-worker', kind: 'worker', port: 9104, enabledBy: 'HTTP_WORKER_QUEUES' },
+      ],
+    });
+    const http = apps[1];
+    if (!http) throw new Error('no second app');
+    expect(http.enabledBy).toBe('HTTP_WORKER_QUEUES');
+    expect(isEnabled(http, {})).toBe(false);
+    expect(isEnabled(http, { HTTP_WORKER_QUEUES: ' ' })).toBe(false);
+    expect(isEnabled(http, { HTTP_WORKER_QUEUES: 'emails' })).toBe(true);
+    expect(apps.filter((app) => isEnabled(app, {})).map((app) => app.name)).toEqual(['email-worker']);
+    expect(() =>
+      parseFleetManifest({ apps: [{ name: 'x-worker', kind: 'worker', port: 9105, enabledBy: 'x' }] }),
+    ).toThrow('apps[0] (x-worker): "enabledBy" must be an environment variable name');
   });
 
   it('refuses a manifest it cannot run, naming every bad entry', () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { COMPOSE_FILE, REPO_ROOT } from './support/paths.js';
-import { SERVICES } from './support/services.js';
+import { FLEET, SERVICES } from './support/services.js';
 
 /** `docker compose` (v2 plugin) or `docker-compose` (v1, Debian's package), whichever answers. */
 function composeCommand(): string[] | undefined {
@@ -45,7 +45,15 @@ describe.skipIf(!compose)('docker/compose.yml', () => {
       cwd: REPO_ROOT,
       encoding: 'utf8',
       // Only what the file itself sets: no developer overrides from the environment.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      // The profiles of apps that run only when configured (enabledBy), so that they are checked too.
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        COMPOSE_PROFILES: FLEET.apps
+          .filter((app) => app.enabledBy)
+          .map((app) => app.name)
+          .join(','),
+      },
     });
     expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
     parsed = parse(result.stdout) as ComposeConfig;

@@ -6,10 +6,11 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@jobfleet/test-utils';
-import { fleetServices, readFleetManifest } from '../../src/index.js';
+import { fleetServices, isEnabled, readFleetManifest } from '../../src/index.js';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-export const services = fleetServices(readFleetManifest(root));
+/** The apps `pnpm start` runs in these tests: those not waiting for an `enabledBy` variable. */
+export const services = fleetServices(readFleetManifest(root).filter((app) => isEnabled(app, {})));
 
 /** A launcher process (`pnpm start`'s, or one of its entry points) and what it printed. */
 export interface Launched {

@@ -40,6 +40,12 @@ const TEST_ENV: Readonly<Record<string, ServiceSpec['env']>> = {
   dashboard: () => ({ DASHBOARD_AUTH: 'disabled' }),
   'email-worker': (c) => ({ SMTP_URL: c.smtpUrl, SMTP_STARTTLS: 'off' }),
   'report-worker': (c) => ({ REPORTS_DIR: join(c.dataDir, 'reports') }),
+  // Under its own prefix: its `emails` queue is not the fleet's, so it takes none of the tests' jobs.
+  'http-worker': (c) => ({
+    HTTP_WORKER_QUEUES: 'emails',
+    HTTP_WORKER_URL: 'http://127.0.0.1:9/jobs',
+    JOBFLEET_PREFIX: `${c.prefix}-http-worker`,
+  }),
 };
 
 const specOf = (app: FleetApp): ServiceSpec => {
