@@ -15,6 +15,8 @@ export interface RedisServerOptions {
   binary?: string;
   /** Where the server's own log lines go; defaults to nowhere. */
   log?: (line: string) => void;
+  /** More command-line options, after the defaults (e.g. `['--replicaof', '127.0.0.1', '6380']`). */
+  args?: readonly string[];
 }
 
 /** A real `redis-server` child process that a test or the local fleet owns. */
@@ -67,6 +69,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     'no',
     '--logfile',
     '',
+    ...(options.args ?? []),
   ];
   let child: ChildProcess | undefined;
 
