@@ -60,6 +60,16 @@ export const RedisUnavailableError = createError<
   [options?: { cause: unknown }]
 >('JOBFLEET_REDIS_UNAVAILABLE', 'the job store (Redis) is unavailable; retry shortly', 503);
 
+export const ReplicationUnconfirmedError = createError<
+  'JOBFLEET_REPLICATION_UNCONFIRMED',
+  503,
+  [number, number]
+>(
+  'JOBFLEET_REPLICATION_UNCONFIRMED',
+  'Redis could not confirm within the time allowed that the write reached %d replica(s) (%d ms); the job may have been written: retry with the same Idempotency-Key, which converges on one job',
+  503,
+);
+
 export const RateLimitedError = createError<'JOBFLEET_RATE_LIMITED', 429, [string, number, number, number]>(
   'JOBFLEET_RATE_LIMITED',
   'API key "%s" is over its rate limit of %d requests per %d ms; retry in %d s',
@@ -248,6 +258,7 @@ const KINDS: Record<string, ProblemKind> = {
   JOBFLEET_UNSUPPORTED_CHARSET: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
   JOBFLEET_REDIS_UNAVAILABLE: { slug: 'service-unavailable', title: 'Service unavailable' },
   JOBFLEET_OVERLOADED: { slug: 'overloaded', title: 'Service overloaded' },
+  JOBFLEET_REPLICATION_UNCONFIRMED: { slug: 'replication-unconfirmed', title: 'Replication unconfirmed' },
   JOBFLEET_RATE_LIMITED: { slug: 'rate-limited', title: 'Too many requests' },
   JOBFLEET_IDEMPOTENCY_KEY_REUSED: { slug: 'idempotency-key-reused', title: 'Idempotency-Key reused' },
   JOBFLEET_IDEMPOTENCY_IN_PROGRESS: {

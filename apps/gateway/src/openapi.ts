@@ -16,7 +16,7 @@ const ERROR_MEANINGS: Record<number, string> = {
   415: 'The body is not `application/json` in UTF-8.',
   422: 'The Idempotency-Key was used before with a different request, or a key bound to a tenant asked for a `daily-report` of another tenant (`JOBFLEET_REPORT_TENANT_MISMATCH`).',
   429: 'The API key is over its rate limit; `Retry-After` says when to try again.',
-  503: 'Redis is unreachable or the gateway sheds load; `Retry-After` says when to try again.',
+  503: 'Redis is unreachable, the gateway sheds load, or `REDIS_MIN_REPLICAS_ACK` replicas did not confirm the write (`JOBFLEET_REPLICATION_UNCONFIRMED`: the job may exist; retry with the same `Idempotency-Key`); `Retry-After` says when to try again.',
 };
 
 /**
