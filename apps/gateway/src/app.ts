@@ -29,6 +29,7 @@ import { installProblemHandlers, sendFrameworkProblem } from './problem.js';
 import { queueGaugeRefresher } from './queue-stats.js';
 import { GatewayQueues } from './queues.js';
 import { registerRateLimit } from './rate-limit.js';
+import { installReplicationBarrier } from './replication.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { installRequestLog } from './request-log.js';
 import {
@@ -167,6 +168,10 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
 
     acceptOnlyJson(app);
     installProblemHandlers(app);
+    installReplicationBarrier(app, redis, {
+      replicas: config.redisMinReplicasAck,
+      timeoutMs: config.redisMinReplicasAckTimeoutMs,
+    });
 
     app.addHook('onRequest', (request, reply, done) => {
       reply.header(REQUEST_ID_HEADER, request.id);

@@ -130,6 +130,18 @@ export const gatewayConfig = {
     max: 60_000,
     doc: 'How long one Redis command of a request may wait for its reply. A read that times out answers 503 (`JOBFLEET_REDIS_UNAVAILABLE`); a write that was sent answers 504 (`JOBFLEET_OUTCOME_UNKNOWN`). Keep it under a second so a frozen Redis is answered within one.',
   }),
+  REDIS_MIN_REPLICAS_ACK: env.integer({
+    default: 0,
+    min: 0,
+    max: 16,
+    doc: 'Enqueue and redrive answer 2xx only once Redis `WAIT` confirms that this many replicas have the job; otherwise 503 `JOBFLEET_REPLICATION_UNCONFIRMED` (the job may have been written: retry with the same `Idempotency-Key`). 0 turns it off. Not with `REDIS_CLUSTER_NODES`.',
+  }),
+  REDIS_MIN_REPLICAS_ACK_TIMEOUT_MS: env.duration({
+    default: 500,
+    min: 1,
+    max: 3_000,
+    doc: "How long one `WAIT` for `REDIS_MIN_REPLICAS_ACK` replicas may take. It blocks the gateway's Redis connection meanwhile, so keep it short.",
+  }),
   QUEUE_METRICS_CACHE_MS: env.duration({
     default: 5_000,
     max: 300_000,

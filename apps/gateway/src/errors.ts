@@ -77,6 +77,20 @@ export const RedisFullError = createError<'JOBFLEET_REDIS_FULL', 503, [options?:
   503,
 );
 
+/**
+ * `REDIS_MIN_REPLICAS_ACK`: WAIT did not confirm the write on enough replicas in time. The job was written to the
+ * master and may survive or not (a failover can drop it): retry with the same Idempotency-Key.
+ */
+export const ReplicationUnconfirmedError = createError<
+  'JOBFLEET_REPLICATION_UNCONFIRMED',
+  503,
+  [number, number]
+>(
+  'JOBFLEET_REPLICATION_UNCONFIRMED',
+  'Redis could not confirm within the time allowed that the write reached %d replica(s) (%d ms); the job may have been written: retry with the same Idempotency-Key, which converges on one job',
+  503,
+);
+
 export const RateLimitedError = createError<'JOBFLEET_RATE_LIMITED', 429, [string, number, number, number]>(
   'JOBFLEET_RATE_LIMITED',
   'API key "%s" is over its rate limit of %d requests per %d ms; retry in %d s',
@@ -237,6 +251,7 @@ const KINDS: Record<string, ProblemKind> = {
   JOBFLEET_OUTCOME_UNKNOWN: { slug: 'outcome-unknown', title: 'Outcome unknown' },
   JOBFLEET_REDIS_FULL: { slug: 'redis-full', title: 'Job store full' },
   JOBFLEET_OVERLOADED: { slug: 'overloaded', title: 'Service overloaded' },
+  JOBFLEET_REPLICATION_UNCONFIRMED: { slug: 'replication-unconfirmed', title: 'Replication unconfirmed' },
   JOBFLEET_RATE_LIMITED: { slug: 'rate-limited', title: 'Too many requests' },
   JOBFLEET_IDEMPOTENCY_KEY_REUSED: { slug: 'idempotency-key-reused', title: 'Idempotency-Key reused' },
   JOBFLEET_IDEMPOTENCY_IN_PROGRESS: {

@@ -16,7 +16,7 @@ const ERROR_MEANINGS: Record<number, string> = {
   415: 'The body is not `application/json` in UTF-8.',
   422: 'The Idempotency-Key was used before with a different request, or a key bound to a tenant asked for a `daily-report` of another tenant (`JOBFLEET_REPORT_TENANT_MISMATCH`).',
   429: 'The API key is over its rate limit; `Retry-After` says when to try again.',
-  503: 'Nothing was written: Redis is unreachable (`JOBFLEET_REDIS_UNAVAILABLE`, `Retry-After: 1`) or full (`JOBFLEET_REDIS_FULL`, `Retry-After: 30`), or the gateway sheds load (`JOBFLEET_OVERLOADED`, `Retry-After: 1`).',
+  503: 'Nothing was written: Redis is unreachable (`JOBFLEET_REDIS_UNAVAILABLE`, `Retry-After: 1`) or full (`JOBFLEET_REDIS_FULL`, `Retry-After: 30`), or the gateway sheds load (`JOBFLEET_OVERLOADED`, `Retry-After: 1`). One exception: `JOBFLEET_REPLICATION_UNCONFIRMED` (`REDIS_MIN_REPLICAS_ACK`, `Retry-After: 1`) — the job reached the master but not enough replicas in time, so it may exist; retry with the same `Idempotency-Key`, which converges on one job.',
   504: 'The write was sent to Redis but not confirmed in time (`JOBFLEET_OUTCOME_UNKNOWN`, `Retry-After: 2`): it may or may not have happened. Retry with the same `Idempotency-Key`: the retry answers 200 `duplicate: true` if the first write landed, else enqueues once.',
 };
 

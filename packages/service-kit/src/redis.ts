@@ -144,6 +144,9 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCli
         ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
         ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
         sentinelRetryStrategy: retryStrategy,
+        // Leave the old master as soon as the sentinels announce `+switch-master`: until they demote it, it still
+        // takes writes that its resync from the new master then throws away.
+        failoverDetector: true,
         // A demoted master answers READONLY until the sentinels' reconfiguration drops the connection; reconnect at once.
         reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
       });

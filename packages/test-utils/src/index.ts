@@ -5,6 +5,7 @@ export * from './otlp-receiver.js';
 export * from './promtool.js';
 export * from './ready.js';
 export * from './redis-fixture.js';
+export * from './redis-sentinel.js';
 export * from './redis-server.js';
 export * from './service-process.js';
 export * from './service-processes.js';

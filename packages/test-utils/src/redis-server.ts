@@ -15,7 +15,7 @@ export interface RedisServerOptions {
   binary?: string;
   /** Where the server's own log lines go; defaults to nowhere. */
   log?: (line: string) => void;
-  /** More command-line options, e.g. `['--cluster-enabled', 'yes']`. */
+  /** More command-line options, after the defaults (e.g. `['--cluster-enabled', 'yes']`, `['--replicaof', '127.0.0.1', '6380']`). */
   args?: readonly string[];
 }
 

@@ -11,18 +11,18 @@ import { cpuSeconds } from './process-cpu.js';
 import { formatRate, median } from './stats.js';
 
 /** The built gateway; `pnpm bench` builds every package first. */
-const GATEWAY_MAIN = fileURLToPath(new URL('../../../apps/gateway/dist/main.js', import.meta.url));
+export const GATEWAY_MAIN = fileURLToPath(new URL('../../../apps/gateway/dist/main.js', import.meta.url));
 /** The bare Fastify floor, built next to this file. */
 const BARE_MAIN = fileURLToPath(new URL('./bare-server.js', import.meta.url));
 
-const BENCH_SECRET = 'bench-secret-0123456789abcdef';
+export const BENCH_SECRET = 'bench-secret-0123456789abcdef';
 const METRICS_TOKEN = 'bench-metrics-0123456789abcdef';
 /** The bench key's rate limit: on, as every key's is, and far above what one process can serve. */
-const RATE_LIMIT = { max: 100_000_000, timeWindowMs: 1_000 };
-const SINGLE_PATH = '/v1/queues/emails/jobs';
+export const RATE_LIMIT = { max: 100_000_000, timeWindowMs: 1_000 };
+export const SINGLE_PATH = '/v1/queues/emails/jobs';
 const BATCH_PATH = '/v1/queues/emails/jobs/batch';
 const PAYLOAD = { userId: 123, to: 'ada@example.com', name: 'Ada' };
-const JOB = JSON.stringify({ name: 'welcome', data: PAYLOAD });
+export const JOB = JSON.stringify({ name: 'welcome', data: PAYLOAD });
 
 export interface GatewayThroughputOptions {
   /** Jobs per measured run of the single-job comparison. */
@@ -44,7 +44,7 @@ export interface GatewayThroughputOptions {
 }
 
 /** One measured run. */
-interface Run {
+export interface Run {
   /** Jobs per second. */
   rate: number;
   /** Per-request latencies (ms), for the runs over HTTP. */
@@ -115,7 +115,7 @@ export interface GatewayThroughputResult {
   batch: BatchComparison;
 }
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -138,7 +138,7 @@ async function drive(total: number, concurrency: number, task: (i: number) => Pr
 }
 
 /** A server under test: its own process on a free port, with a keep-alive pool to it. */
-interface Server {
+export interface Server {
   readonly pid: number | undefined;
   readonly pool: Pool;
   readonly origin: string;
@@ -149,7 +149,7 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(
+export async function startServer(
   name: string,
   main: string,
   env: Record<string, string>,
@@ -214,7 +214,7 @@ async function post(server: Server, path: string, body: string): Promise<void> {
 }
 
 /** `requests` POSTs of `body`, `concurrency` in flight, with the server's CPU over the run. */
-async function serve(
+export async function serve(
   server: Server,
   path: string,
   body: string,

@@ -1,17 +1,21 @@
 import { startRedisServer } from '@jobfleet/test-utils';
+import { Redis } from 'ioredis';
 import { describeEmailThroughput, emailThroughput } from './email-throughput.js';
 import { describeGatewayThroughput, gatewayThroughput } from './gateway-throughput.js';
+import { describeReplicationCost, replicationCost } from './replication-cost.js';
 import { describeReportThroughput, reportThroughput } from './report-throughput.js';
 import { describeThroughput, runtimeThroughput } from './runtime-throughput.js';
 
 /**
  * `pnpm bench`: throughput as ratios against the raw library measured in the
  * same run, in interleaved rounds. Uses its own redis-server unless
- * BENCH_REDIS_URL is set; BENCH_ONLY=runtime,gateway,email,report picks parts.
+ * BENCH_REDIS_URL is set; BENCH_ONLY=runtime,gateway,email,report,replication picks parts.
+ * `replication` (the cost of REDIS_MIN_REPLICAS_ACK=1) always starts its own
+ * master and replica.
  */
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
 const jobs = Number(process.env.BENCH_JOBS ?? 5_000);
-const only = new Set((process.env.BENCH_ONLY ?? 'runtime,gateway,email,report').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'runtime,gateway,email,report,replication').split(','));
 
 const server = process.env.BENCH_REDIS_URL ? undefined : await startRedisServer();
 const redisUrl = process.env.BENCH_REDIS_URL ?? server?.url ?? '';
@@ -55,6 +59,40 @@ try {
       ),
     );
   }
+  if (only.has('replication')) {
+    const master = await startRedisServer();
+    const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+    try {
+      await replicaInSync(master.url);
+      for (const connections of [1, 64]) {
+        console.log('');
+        console.log(
+          describeReplicationCost(
+            await replicationCost(master.url, {
+              jobs: connections === 1 ? Math.ceil(jobs / 5) : jobs * 2,
+              rounds: Math.min(rounds, 5),
+              connections,
+            }),
+          ),
+        );
+      }
+    } finally {
+      await Promise.all([replica.stop(), master.stop()]);
+    }
+  }
 } finally {
   await server?.stop();
+}
+
+/** Resolves once the master's replica acknowledges a write (it has finished its first sync). */
+async function replicaInSync(url: string): Promise<void> {
+  const client = new Redis(url);
+  try {
+    for (;;) {
+      await client.set('bench:replica-probe', '1');
+      if (Number(await client.call('WAIT', '1', '1000')) >= 1) return;
+    }
+  } finally {
+    client.disconnect();
+  }
 }

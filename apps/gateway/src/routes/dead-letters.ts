@@ -149,6 +149,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
         },
       },
       onRequest,
+      config: { confirmReplication: true },
       // The body is optional: no body means "the record's own payload".
       preValidation: async (request) => {
         if (request.body === undefined || request.body === null) request.body = {};

@@ -40,7 +40,7 @@ export function enqueueRouteBase(
 ) {
   const jobNames = Object.keys(contract.jobs);
   return {
-    config: { jobNames },
+    config: { jobNames, confirmReplication: true },
     onRequest: [authorizeQueue(auth, 'enqueue', contract.name), rateLimit],
     errors: errorResponses(400, 401, 403, 404, [409, conflict], 413, 415, 422, 429, 503, 504),
     /** A posted job name as a label: a name outside the contract is `unknown`, so labels stay a closed set. */
