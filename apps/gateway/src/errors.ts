@@ -288,7 +288,7 @@ const GENERIC_CLIENT: ProblemKind = { slug: 'bad-request', title: 'Bad request' 
 
 /**
  * `Retry-After` (seconds) of the answers that ask to be retried: an outage or
- * shed load is short (a restart, a failover); an unknown outcome is settled
+ * shed load is short (a restart, a failover), and so is a replica that lags; an unknown outcome is settled
  * once Redis answers again; a full Redis needs an operator or the workers to
  * drain it, which takes longer.
  */
@@ -296,6 +296,7 @@ const RETRY_AFTER_SECONDS: Record<string, number> = {
   JOBFLEET_REDIS_UNAVAILABLE: 1,
   JOBFLEET_OVERLOADED: 1,
   JOBFLEET_OUTCOME_UNKNOWN: 2,
+  JOBFLEET_REPLICATION_UNCONFIRMED: 1,
   JOBFLEET_REDIS_FULL: 30,
 };
 
