@@ -107,9 +107,9 @@ describe("the README's Python endpoint (examples/endpoint.py)", () => {
   });
 });
 
-describe('the README', () => {
-  it('shows examples/endpoint.py as it is', () => {
-    const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
+describe('the READMEs', () => {
+  it.each(['../README.md', '../../../README.md'])('%s shows examples/endpoint.py as it is', (path) => {
+    const readme = readFileSync(fileURLToPath(new URL(path, import.meta.url)), 'utf8');
     expect(readme).toContain(`\`\`\`python\n${readFileSync(ENDPOINT, 'utf8')}\`\`\``);
   });
 });
