@@ -1,5 +1,4 @@
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
-import { addFormatsToAjv, ajvOptions } from '@jobfleet/queue-contracts';
 import { createReportStore, type ReportStore } from '@jobfleet/report-store';
 import type { RedisClient } from '@jobfleet/service-kit';
 import {
@@ -45,6 +44,7 @@ import {
   scheduleRoutes,
 } from './routes/index.js';
 import { registerSecurityHeaders } from './security-headers.js';
+import { installValidators } from './validation.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -97,16 +97,6 @@ function deadLetterStoreOn(redis: RedisClient, prefix: string, logger: Logger): 
 }
 
 /**
- * The contract's formats, as an ajv plugin. Named `formatsPlugin` on purpose:
- * Fastify's ajv compiler adds ajv-formats after the plugins unless one has
- * that name, and ajv-formats would then replace the contract's format checks
- * with its own ones, which differ from what the worker's TypeBox checks.
- */
-function formatsPlugin<A extends Parameters<typeof addFormatsToAjv>[0]>(ajv: A): A {
-  return addFormatsToAjv(ajv);
-}
-
-/**
  * Builds the gateway, ready to `listen` (or to `inject` in tests): enqueue
  * (single and batch, idempotent), status, cancel, schedules and queue control
  * for every catalog queue; API keys with scopes, tenants and Redis-backed rate
@@ -137,9 +127,9 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     routerOptions: { maxParamLength: 512 },
     // One line per request instead of Fastify's two: see `installRequestLog`.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
-    // Same judgement as the worker's TypeBox checks: no coercion, no stripping, the contract's formats.
-    ajv: { customOptions: { ...ajvOptions }, plugins: [formatsPlugin] },
   });
+  // Same judgement as the worker's TypeBox checks, except that query strings are coerced.
+  installValidators(app);
 
   try {
     const ownsRedis = options.redis === undefined;

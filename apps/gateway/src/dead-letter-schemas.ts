@@ -14,7 +14,7 @@ const RecordId = Type.String({
 
 export const DeadLetterParams = Type.Object({ id: RecordId });
 
-/** Query strings arrive as text (the gateway's ajv does not coerce), so numbers are checked as digits. */
+/** The query of `GET /v1/dead-letters` (query strings are coerced: see `validation.ts`). */
 export const DeadLetterListQuery = Type.Object(
   {
     queue: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Source queue.' })),
@@ -27,8 +27,9 @@ export const DeadLetterListQuery = Type.Object(
       }),
     ),
     limit: Type.Optional(
-      Type.String({
-        pattern: '^[1-9][0-9]{0,3}$',
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_DEAD_LETTER_PAGE,
         description: `Records per page, 1 to ${MAX_DEAD_LETTER_PAGE} (default ${DEFAULT_DEAD_LETTER_PAGE}).`,
       }),
     ),

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { catalog } from '@jobfleet/queue-contracts';
 import type { FastifyInstance } from 'fastify';
 import { PROBLEM_CONTENT_TYPE } from './problem.js';
 import { ProblemSchema } from './schemas.js';
 
 /** What each error status means, as the OpenAPI document says it. */
 const ERROR_MEANINGS: Record<number, string> = {
-  400: 'Invalid request: malformed JSON or UTF-8, or a body, path or header that breaks the schema; `errors[]` names each failing JSON pointer.',
+  400: 'Invalid request: malformed JSON or UTF-8, or a body, path, query or header that breaks the schema; `errors[]` names each failing JSON pointer.',
   401: 'No API key, or not a valid one (`WWW-Authenticate: Bearer`).',
   403: 'The API key lacks the scope this route needs.',
   404: 'Unknown queue, or no such job or schedule — or one of a tenant the API key may not see.',
@@ -56,6 +57,25 @@ const OPEN_ROUTES: Record<string, { summary: string; description: string }> = {
     description: '200 when Redis answers and evicts nothing (`noeviction`), else 503 with the reasons.',
   },
 };
+
+/**
+ * `schema` as documented: a `queue` path parameter is an enum of the catalog's
+ * queues, so generated clients type it. Requests are still validated against
+ * the route's own schema, a plain string, so that any other name reaches the
+ * route and is answered 404 `JOBFLEET_UNKNOWN_QUEUE` like a missing job.
+ */
+function withQueueEnum<S extends { params?: unknown }>(schema: S): S {
+  const params = schema.params as { properties?: Record<string, object> } | undefined;
+  const queue = params?.properties?.queue;
+  if (!params || !queue) return schema;
+  return {
+    ...schema,
+    params: {
+      ...params,
+      properties: { ...params.properties, queue: { ...queue, enum: Object.keys(catalog) } },
+    },
+  };
+}
 
 const version = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -113,7 +133,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       if (open && route.method === 'GET') {
         return { schema: { ...schema, ...open, tags: ['operations'], security: [] }, url };
       }
-      return { schema, url };
+      return { schema: schema && withQueueEnum(schema), url };
     },
   });
   await app.register(swaggerUi, {

@@ -257,15 +257,13 @@ export const JobParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 512 }),
 });
 
-/**
- * The query of `GET /v1/queues/:queue/jobs/:id`. Query strings arrive as text
- * (the gateway's ajv does not coerce), so the number is checked as digits.
- */
+/** The query of `GET /v1/queues/:queue/jobs/:id` (query strings are coerced: see `validation.ts`). */
 export const JobStatusQuery = Type.Object(
   {
     waitMs: Type.Optional(
-      Type.String({
-        pattern: '^(?:[0-9]|[1-9][0-9]{1,3}|[12][0-9]{4}|30000)$',
+      Type.Integer({
+        minimum: 0,
+        maximum: 30_000,
         description:
           'Milliseconds, 0 to 30000: wait up to this long for an unfinished job to finish (completed, failed for good or cancelled) before answering. 0 (default) answers at once.',
       }),

@@ -88,7 +88,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = asyn
           queue,
           name,
           since: since === undefined ? undefined : new Date(since),
-          limit: limit === undefined ? DEFAULT_DEAD_LETTER_PAGE : Number(limit),
+          limit: limit ?? DEFAULT_DEAD_LETTER_PAGE,
           cursor,
         }),
       );

@@ -135,7 +135,7 @@ export const jobStatusRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app
     async (request, reply) => {
       const { queue: name, id } = request.params;
       const read = jobReader({ queues, redis }, request, name, id);
-      const waitMs = Number(request.query.waitMs ?? 0);
+      const waitMs = request.query.waitMs ?? 0;
       let found: JobSnapshot | undefined;
       if (waitMs === 0) {
         found = await read();
