@@ -3,6 +3,12 @@ import { RedisUnavailableError } from './errors.js';
 
 /** Reply prefixes of a Redis that is up but cannot take writes now (loading, failing over, full). */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|OOM|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
+/**
+ * Redis Cluster: a redirection ioredis could not follow to the end (a slot
+ * moving, a master failing over), or a cluster client without its slot map.
+ */
+const CLUSTER_TROUBLE =
+  /^(MOVED|ASK)\b|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready/;
 const CONNECTION_TROUBLE =
   /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN/;
 
@@ -11,7 +17,11 @@ export function isRedisUnavailable(error: unknown, client: RedisClient): boolean
   if (client.status !== 'ready') return true;
   if (!(error instanceof Error)) return false;
   if (error.name === 'MaxRetriesPerRequestError') return true;
-  return TRANSIENT_REPLY.test(error.message) || CONNECTION_TROUBLE.test(error.message);
+  return (
+    TRANSIENT_REPLY.test(error.message) ||
+    CONNECTION_TROUBLE.test(error.message) ||
+    CLUSTER_TROUBLE.test(error.message)
+  );
 }
 
 /**

@@ -198,6 +198,15 @@ export function queuePrefix(client: { isCluster: boolean }, prefix: string, queu
   return client.isCluster ? `{${prefix}:${queue}}` : prefix;
 }
 
+/**
+ * The start of every key of one queue, BullMQ's and jobfleet's own beside
+ * them (`<queuePrefix>:<queue>`): `jobfleet:emails` standalone,
+ * `{jobfleet:emails}:emails` on a cluster.
+ */
+export function queueKeyBase(client: { isCluster: boolean }, prefix: string, queue: string): string {
+  return `${queuePrefix(client, prefix, queue)}:${queue}`;
+}
+
 /** The URL without its password, for logs. */
 export function redactUrl(url: string): string {
   try {
