@@ -215,7 +215,8 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         await cli(to.port, ['cluster', 'setslot', s, 'importing', from.id]);
         await cli(from.port, ['cluster', 'setslot', s, 'migrating', to.id]);
         for (;;) {
-          const keys = (await cli(from.port, ['cluster', 'getkeysinslot', s, '100']))
+          // 10 keys per MIGRATE, as `redis-cli --cluster reshard` (its `--cluster-pipeline` default).
+          const keys = (await cli(from.port, ['cluster', 'getkeysinslot', s, '10']))
             .split('\n')
             .filter((key) => key.length > 0);
           if (keys.length === 0) break;

@@ -276,6 +276,12 @@ describe('the fleet on Redis Cluster', () => {
     const overview = await fetch(`${service('dashboard').url}/`);
     expect(overview.status).toBe(200);
     expect(await overview.text()).toContain('emails');
+    const board = await fetch(
+      `${service('dashboard').url}/admin/queues/api/queues?activeQueue=emails&status=completed&page=1&jobsPerPage=10`,
+    );
+    expect(board.status).toBe(200);
+    const boardQueues = ((await board.json()) as { queues: Array<{ name: string; jobs: unknown[] }> }).queues;
+    expect(boardQueues.find((queue) => queue.name === 'emails')?.jobs.length).toBeGreaterThan(0);
 
     // /metrics of every app, the gateway's queue gauges read from the cluster.
     for (const app of APPS) {
@@ -320,8 +326,10 @@ describe('the fleet on Redis Cluster', () => {
     // Two producers, so requests are in flight while the slot moves.
     const producers = [stream(), stream()];
     // Some jobs exist before the move, so keys are migrated with the slot.
-    while (accepted.length < 30) await new Promise((resolve) => setImmediate(resolve));
+    while (accepted.length < 50) await new Promise((resolve) => setImmediate(resolve));
+    const beforeMove = accepted.length;
     await cluster.moveSlot(slot, to);
+    const duringMove = accepted.length - beforeMove;
     moving = false;
     await Promise.all(producers);
     expect((await cluster.ownerOf(slot)).id).toBe(to.id);
@@ -348,6 +356,11 @@ describe('the fleet on Redis Cluster', () => {
     expect(states.filter((state) => state !== 'completed')).toEqual([]);
     expect(unexpected).toEqual([]);
     expect(refused.length).toBeLessThanOrEqual(5);
+    // The stream really ran while the keys were migrating.
+    expect(duringMove).toBeGreaterThan(0);
+    console.info(
+      `[redis-cluster] accepted ${accepted.length} (${duringMove} while the slot moved), 503: ${refused.length}`,
+    );
     // Same processes throughout: nothing restarted.
     for (const app of APPS) {
       expect(service(app).alive(), app).toBe(true);
