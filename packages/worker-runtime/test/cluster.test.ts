@@ -9,6 +9,7 @@ import {
 } from '@jobfleet/service-kit';
 import { type RedisCluster, startRedisCluster } from '@jobfleet/test-utils';
 import { Queue, QueueEvents } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createWorkerRuntime, readUsage, UsageLedger, usageKey, utcDay } from '../src/index.js';
 import { pings } from './fixture-contract.js';
@@ -84,7 +85,9 @@ describe('the runtime on Redis Cluster', () => {
       cancelSweepMs: 60_000,
     });
     const queue = new Queue(pings.name, { connection: connect(), prefix: tag });
-    const events = new QueueEvents(pings.name, { connection: connect(), prefix: tag });
+    // From the stream's start (the prefix is this test's own): a cluster connection may issue its first
+    // XREAD after the first job finished, and a read from `$` would miss that event.
+    const events = new QueueEvents(pings.name, { connection: connect(), prefix: tag, lastEventId: '0-0' });
     const dlq = new Queue(deadLetters.name, {
       connection: connect(),
       prefix: queuePrefix(connection, prefix, deadLetters.name),
@@ -97,11 +100,17 @@ describe('the runtime on Redis Cluster', () => {
       // The source job's slot and the record's slot differ; capture writes only the latter.
       const failing = await queue.add('ping', { text: 'fail' }, { ...pings.defaultJobOptions, attempts: 1 });
       await expect(failing.waitUntilFinished(events, 10_000)).rejects.toThrow('boom');
-      await vi.waitFor(async () => expect(await dlq.count()).toBe(1));
+      await vi.waitFor(async () => expect(await dlq.count()).toBe(1), { timeout: 10_000 });
 
       const admin = connect();
       const channel = cancelChannel(tag, pings.name);
-      await vi.waitFor(async () => expect(await admin.pubsub('NUMSUB', channel)).toEqual([channel, 1]));
+      // NUMSUB counts one node's subscribers: add up the masters'.
+      const subscribers = async () => {
+        const masters = admin instanceof Cluster ? admin.nodes('master') : [admin];
+        const counts = await Promise.all(masters.map((node) => node.pubsub('NUMSUB', channel)));
+        return counts.reduce((sum, reply) => sum + Number((reply as [string, number])[1]), 0);
+      };
+      await vi.waitFor(async () => expect(await subscribers()).toBe(1), { timeout: 10_000 });
       const pausedId = `pause-${randomUUID()}`;
       const active = new Promise<void>((resolve) =>
         events.on('active', ({ jobId }) => {

@@ -113,7 +113,12 @@ describe('the fleet on Redis Cluster', () => {
     });
     for (const name of [emails.name, reports.name, deadLetters.name]) {
       queues.set(name, new Queue(name, { connection: admin, prefix: tag(name) }));
-      const queueEventsOf = new QueueEvents(name, { connection: newClient(), prefix: tag(name) });
+      // From the stream's start (the run's own prefix), so no event is missed before the first XREAD.
+      const queueEventsOf = new QueueEvents(name, {
+        connection: newClient(),
+        prefix: tag(name),
+        lastEventId: '0-0',
+      });
       await queueEventsOf.waitUntilReady();
       queueEvents.set(name, queueEventsOf);
     }
