@@ -44,6 +44,12 @@ export interface RedisCluster {
    * keys in batches, SETSLOT NODE on both sides and the rest).
    */
   moveSlot(slot: number, to: ClusterNode): Promise<void>;
+  /**
+   * Moves a slot with `redis-cli --cluster reshard`: reshard takes a source's
+   * lowest slots first, so it moves every slot of the owner from its first one
+   * up to `slot` (keys included) to `to`. Resolves once every node agrees.
+   */
+  reshard(slot: number, to: ClusterNode): Promise<void>;
   /** Kills every server and removes their directories. */
   stop(): Promise<void>;
 }
@@ -241,6 +247,41 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
             await cli(node.port, ['cluster', 'setslot', s, 'node', to.id]);
         }
         await waitUntilConsistent(nodes, 30_000);
+      },
+      async reshard(slot, to) {
+        const from = await ownerOf(slot);
+        if (from.id === to.id) return;
+        const owned =
+          (await cli(from.port, ['cluster', 'nodes']))
+            .split('\n')
+            .find((line) => line.startsWith(from.id))
+            ?.split(' ')
+            .slice(8)
+            .filter((range) => !range.startsWith('['))
+            .flatMap((range) => {
+              const [first = 0, last = first] = range.split('-').map(Number);
+              return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+            }) ?? [];
+        const count = owned.filter((owned) => owned <= slot).length;
+        await run(
+          'redis-cli',
+          [
+            '--cluster',
+            'reshard',
+            `${from.host}:${from.port}`,
+            '--cluster-from',
+            from.id,
+            '--cluster-to',
+            to.id,
+            '--cluster-slots',
+            String(count),
+            '--cluster-yes',
+          ],
+          { maxBuffer: 64 * 1024 * 1024 },
+        );
+        await waitUntilConsistent(nodes, 30_000);
+        const owner = await ownerOf(slot);
+        if (owner.id !== to.id) throw new Error(`reshard left slot ${slot} on ${owner.port}, not ${to.port}`);
       },
       stop,
     };
