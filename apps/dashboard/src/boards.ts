@@ -148,6 +148,14 @@ export interface BoardOptions {
   authEnabled: boolean;
 }
 
+/**
+ * Messages of a Redis that cannot serve right now rather than of a bug: a
+ * transient reply, a Redis Cluster redirection ioredis could not follow to the
+ * end, a cluster client without its slot map, a lost connection.
+ */
+const REDIS_TROUBLE =
+  /\b(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK) |Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready|Connection is closed|Command timed out|MaxRetriesPerRequest/;
+
 /** bull-board's adapter for one queue; `dead-letters` records show their source and redrive. */
 function adapterOf({ contract, queue }: DashboardQueue, readOnlyMode: boolean): BullMQAdapter {
   if (contract.name !== deadLetters.name) {
@@ -235,9 +243,14 @@ export async function registerBoards(app: FastifyInstance, options: BoardOptions
           key: 'ERRORS.REDIS_UNAVAILABLE',
         });
       });
-      // bull-board answers 500 for any thrown error; one caused by Redis going away is a 503.
+      // bull-board answers 500 for any thrown error (its message in the body); one caused by Redis
+      // going away, or by a cluster redirection that could not be followed, is a 503.
       board.addHook('onSend', async (_request, reply, payload) => {
-        if (reply.statusCode === 500 && redis.status !== 'ready') reply.code(503);
+        if (
+          reply.statusCode === 500 &&
+          (redis.status !== 'ready' || (typeof payload === 'string' && REDIS_TROUBLE.test(payload)))
+        )
+          reply.code(503);
         const type = String(reply.getHeader('content-type') ?? '');
         if (reply.statusCode >= 400 && typeof payload === 'string' && type.startsWith('application/json')) {
           // bull-board's own error bodies: problems with a code, like every other error.

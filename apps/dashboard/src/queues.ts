@@ -1,5 +1,5 @@
 import { catalog, deadLetters, type QueueContract } from '@jobfleet/queue-contracts';
-import type { Logger, RedisClient } from '@jobfleet/service-kit';
+import { type Logger, queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import { Queue } from 'bullmq';
 
 /** A queue the dashboard shows, with its contract. */
@@ -26,7 +26,7 @@ export class DashboardQueues {
     for (const contract of DASHBOARD_CONTRACTS) {
       const queue = new Queue(contract.name, {
         connection,
-        prefix,
+        prefix: queuePrefix(connection, prefix, contract.name),
         defaultJobOptions: contract.defaultJobOptions,
       });
       queue.on('error', (error) => {

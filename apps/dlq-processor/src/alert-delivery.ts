@@ -1,4 +1,4 @@
-import type { Logger, RedisClient } from '@jobfleet/service-kit';
+import { type Logger, queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { DlqMetrics } from './metrics.js';
 import type { SpikeAlert } from './spike-alerts.js';
@@ -46,7 +46,8 @@ export class AlertDelivery {
   private readonly host: string;
 
   constructor(private readonly options: AlertDeliveryOptions) {
-    const { connection, prefix, logger, metrics } = options;
+    const { connection, logger, metrics } = options;
+    const prefix = queuePrefix(connection, options.prefix, ALERT_QUEUE);
     this.host = new URL(options.url).host;
     this.queue = new Queue<SpikeAlert>(ALERT_QUEUE, { connection, prefix });
     this.worker = new Worker<SpikeAlert>(

@@ -1,5 +1,5 @@
 import { CANCEL_MARKER_TTL_SECONDS, cancelChannel, cancelMarkerKey } from '@jobfleet/queue-contracts';
-import type { RedisClient } from '@jobfleet/service-kit';
+import { queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import type { Job } from 'bullmq';
 import { clientState } from './job-state.js';
 import type { GatewayQueue } from './queues.js';
@@ -19,6 +19,7 @@ const QUEUED: ReadonlySet<JobState> = new Set(['waiting', 'prioritized', 'delaye
  * Asks whichever worker process holds `jobId` to abort it: a marker key (so a
  * worker that misses the message still finds it when it re-checks) and a
  * message on the queue's cancel channel, sent in one round trip, in that order.
+ * `prefix` is `JOBFLEET_PREFIX`; the marker lies in the queue's slot on Redis Cluster.
  */
 export async function signalCancel(
   redis: RedisClient,
@@ -28,10 +29,11 @@ export async function signalCancel(
   by: string,
 ): Promise<void> {
   const marker = JSON.stringify({ by, at: new Date().toISOString() });
+  const keyPrefix = queuePrefix(redis, prefix, queue);
   const results = await redis
     .multi()
-    .set(cancelMarkerKey(prefix, queue, jobId), marker, 'EX', CANCEL_MARKER_TTL_SECONDS)
-    .publish(cancelChannel(prefix, queue), jobId)
+    .set(cancelMarkerKey(keyPrefix, queue, jobId), marker, 'EX', CANCEL_MARKER_TTL_SECONDS)
+    .publish(cancelChannel(keyPrefix, queue), jobId)
     .exec();
   const failed = results?.find(([error]) => error)?.[0];
   if (failed) throw failed;

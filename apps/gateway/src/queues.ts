@@ -1,6 +1,6 @@
 import { catalog, type QueueContract } from '@jobfleet/queue-contracts';
 import type { RedisClient } from '@jobfleet/service-kit';
-import { activeTelemetry, type Logger } from '@jobfleet/service-kit';
+import { activeTelemetry, type Logger, queuePrefix } from '@jobfleet/service-kit';
 import { Queue, type Telemetry } from 'bullmq';
 import { UnknownQueueError } from './errors.js';
 
@@ -38,7 +38,7 @@ export class GatewayQueues {
     for (const contract of Object.values(catalog) as QueueContract[]) {
       const queue = new Queue<unknown, unknown, string>(contract.name, {
         connection,
-        prefix,
+        prefix: queuePrefix(connection, prefix, contract.name),
         ...(telemetry ? { telemetry } : {}),
       });
       queue.on('error', (error) => {

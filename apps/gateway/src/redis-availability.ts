@@ -13,6 +13,13 @@ const NOT_SENT = /Stream isn't writeable|ECONNREFUSED|ENOTFOUND|EAI_AGAIN/;
  * closed" when the connection ends under them).
  */
 const NO_REPLY = /Command timed out|Connection is closed|ECONNRESET|ETIMEDOUT|EPIPE/;
+/**
+ * Redis Cluster: a redirection ioredis could not follow to the end (a slot
+ * moving, a master failing over), or a cluster client without its slot map.
+ * Refused before anything was written.
+ */
+const CLUSTER_TROUBLE =
+  /^(MOVED|ASK)\b|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready/;
 
 /** Whether `error` means Redis could not be reached or could not serve, rather than a bug. */
 export function isRedisUnavailable(error: unknown, client: RedisClient): boolean {
@@ -23,7 +30,8 @@ export function isRedisUnavailable(error: unknown, client: RedisClient): boolean
     TRANSIENT_REPLY.test(error.message) ||
     FULL_REPLY.test(error.message) ||
     NOT_SENT.test(error.message) ||
-    NO_REPLY.test(error.message)
+    NO_REPLY.test(error.message) ||
+    CLUSTER_TROUBLE.test(error.message)
   );
 }
 

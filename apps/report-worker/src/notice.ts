@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { emails, type JobData, reports, validate, withOrigin } from '@jobfleet/queue-contracts';
 import type { ReportFormat } from '@jobfleet/report-store';
-import type { RedisClient } from '@jobfleet/service-kit';
+import { queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import { Queue } from 'bullmq';
 import type { ReportTotals } from './report-model.js';
 
@@ -88,7 +88,7 @@ export interface ReportNotifierOptions {
  */
 export function createReportNotifier(options: ReportNotifierOptions): ReportNotifier {
   const { connection, prefix } = options;
-  const queue = new Queue(emails.name, { connection, prefix });
+  const queue = new Queue(emails.name, { connection, prefix: queuePrefix(connection, prefix, emails.name) });
   return {
     async notify(notice) {
       const marker = noticeMarkerKey(prefix, notice.reportJobId);

@@ -1,4 +1,5 @@
 import { deadLetters } from '@jobfleet/queue-contracts';
+import { queueKeyBase } from '@jobfleet/service-kit';
 
 /** The hash field of a record's job in which a redrive claims the record (JSON, see `redrive.ts`). */
 export const REDRIVE_CLAIM_FIELD = 'jobfleet:redrive';
@@ -6,9 +7,12 @@ export const REDRIVE_CLAIM_FIELD = 'jobfleet:redrive';
 /**
  * Every Redis key of the dead-letter store. Records are BullMQ jobs of the
  * `dead-letters` queue (`<prefix>:dead-letters:<id>`); the store's own keys sit
- * beside them under `<prefix>:dead-letters:jobfleet:`, so with a hash-tagged
- * prefix (`{jobfleet}`) they share the queue's Redis Cluster slot. Record ids
- * always contain a `.`, so no record's job key can be `…:jobfleet`.
+ * beside them under `<prefix>:dead-letters:jobfleet:`. On Redis Cluster the
+ * queue's prefix is its hash tag (`{<prefix>:dead-letters}`), so the records
+ * and every store key share one slot, and each script and pipeline of the
+ * store stays in it; only `failed(queue)` lies in the source queue's slot and
+ * is read on its own. Record ids always contain a `.`, so no record's job key
+ * can be `…:jobfleet`.
  */
 export interface DeadLetterKeys {
   /** The prefix of the `dead-letters` queue's BullMQ keys (`<prefix>:dead-letters:`). */
@@ -43,8 +47,12 @@ export interface DeadLetterKeys {
   failed(queue: string): string;
 }
 
-export function deadLetterKeys(prefix: string): DeadLetterKeys {
-  const queuePrefix = `${prefix}:${deadLetters.name}:`;
+/** The store's keys; `client` tells whether they live on Redis Cluster (hash-tagged per queue). */
+export function deadLetterKeys(
+  prefix: string,
+  client: { isCluster: boolean } = { isCluster: false },
+): DeadLetterKeys {
+  const queuePrefix = `${queueKeyBase(client, prefix, deadLetters.name)}:`;
   const own = `${queuePrefix}jobfleet`;
   return {
     queuePrefix,
@@ -61,6 +69,6 @@ export function deadLetterKeys(prefix: string): DeadLetterKeys {
     retentionLock: `${own}:retention:lock`,
     alertWindow: (queue) => `${own}:alert:window:${queue}`,
     alertCooldown: (queue) => `${own}:alert:cooldown:${queue}`,
-    failed: (queue) => `${prefix}:${queue}:failed`,
+    failed: (queue) => `${queueKeyBase(client, prefix, queue)}:failed`,
   };
 }

@@ -5,7 +5,7 @@ import {
   deadLetters,
   type QueueContract,
 } from '@jobfleet/queue-contracts';
-import type { RedisClient } from '@jobfleet/service-kit';
+import { queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import { Queue, type Telemetry } from 'bullmq';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { DeadLetterNotFoundError, DeadLetterQueryError } from './errors.js';
@@ -136,18 +136,18 @@ export class DeadLetterRecords {
   constructor(options: DeadLetterStoreOptions) {
     this.client = options.connection;
     this.prefix = options.prefix;
-    this.keys = deadLetterKeys(options.prefix);
+    this.keys = deadLetterKeys(options.prefix, options.connection);
     const contracts = options.queues ?? (Object.values(catalog) as QueueContract[]);
     this.contracts = new Map(contracts.map((contract) => [contract.name, contract]));
     this.#telemetry = options.telemetry;
-    this.deadLetterQueue = new Queue(deadLetters.name, this.#queueOptions());
+    this.deadLetterQueue = new Queue(deadLetters.name, this.#queueOptions(deadLetters.name));
     this.redriveStaleAfterMs = options.redriveStaleAfterMs ?? 30_000;
   }
 
-  #queueOptions() {
+  #queueOptions(queue: string) {
     return {
       connection: this.client,
-      prefix: this.prefix,
+      prefix: queuePrefix(this.client, this.prefix, queue),
       ...(this.#telemetry ? { telemetry: this.#telemetry } : {}),
     };
   }
@@ -156,7 +156,7 @@ export class DeadLetterRecords {
   sourceQueue(name: string): Queue {
     let queue = this.#sources.get(name);
     if (!queue) {
-      queue = new Queue(name, this.#queueOptions());
+      queue = new Queue(name, this.#queueOptions(name));
       this.#sources.set(name, queue);
     }
     return queue;

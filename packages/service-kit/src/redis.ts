@@ -224,6 +224,15 @@ export function queuePrefix(client: { isCluster: boolean }, prefix: string, queu
   return client.isCluster ? `{${prefix}:${queue}}` : prefix;
 }
 
+/**
+ * The start of every key of one queue, BullMQ's and jobfleet's own beside
+ * them (`<queuePrefix>:<queue>`): `jobfleet:emails` standalone,
+ * `{jobfleet:emails}:emails` on a cluster.
+ */
+export function queueKeyBase(client: { isCluster: boolean }, prefix: string, queue: string): string {
+  return `${queuePrefix(client, prefix, queue)}:${queue}`;
+}
+
 /** The URL without its password, for logs. */
 export function redactUrl(url: string): string {
   try {
@@ -242,11 +251,16 @@ export interface EvictionPolicyCheck {
 
 /**
  * BullMQ loses jobs when Redis evicts keys, so anything but `noeviction` is a
- * misconfiguration. Reads `INFO memory`, which works where `CONFIG` is disabled.
+ * misconfiguration. Reads `INFO memory`, which works where `CONFIG` is disabled;
+ * on Redis Cluster of every master, as each holds queues of its own.
  */
 export async function checkEvictionPolicy(client: RedisClient): Promise<EvictionPolicyCheck> {
-  const info = await client.info('memory');
-  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+  const masters = client instanceof Cluster ? client.nodes('master') : [];
+  const servers: Array<{ info(section: string): Promise<string> }> = masters.length > 0 ? masters : [client];
+  const policies = await Promise.all(
+    servers.map(async (server) => /^maxmemory_policy:(\S+)/m.exec(await server.info('memory'))?.[1]),
+  );
+  const policy = policies.find((found) => found !== 'noeviction') ?? policies[0];
   return { ok: policy === 'noeviction', policy };
 }
 

@@ -94,10 +94,18 @@ export function workerContractSuite(options: WorkerContractSuiteOptions): void {
     calls = new Map();
     const connection = redis.connection();
     const prefix = redis.prefix;
-    const queue = new Queue(contract.name, { connection, prefix });
-    const dlq = new Queue(deadLetters.name, { connection, prefix });
-    const events = new QueueEvents(contract.name, { connection: { url: redis.url }, prefix });
-    const dlqEvents = new QueueEvents(deadLetters.name, { connection: { url: redis.url }, prefix });
+    // service-kit's queuePrefix (test-utils cannot depend on it): one hash tag per queue on a cluster.
+    const of = (name: string) => (connection.isCluster ? `{${prefix}:${name}}` : prefix);
+    const queue = new Queue(contract.name, { connection, prefix: of(contract.name) });
+    const dlq = new Queue(deadLetters.name, { connection, prefix: of(deadLetters.name) });
+    const events = new QueueEvents(contract.name, {
+      connection: { url: redis.url },
+      prefix: of(contract.name),
+    });
+    const dlqEvents = new QueueEvents(deadLetters.name, {
+      connection: { url: redis.url },
+      prefix: of(deadLetters.name),
+    });
     await Promise.all([events.waitUntilReady(), dlqEvents.waitUntilReady()]);
     const worker = await options.start({
       redisUrl: redis.url,

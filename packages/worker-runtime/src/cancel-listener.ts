@@ -1,5 +1,5 @@
 import { CANCELLED_REASON, cancelChannel, cancelMarkerKey } from '@jobfleet/queue-contracts';
-import type { RedisClient } from '@jobfleet/service-kit';
+import { queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { JobCancelledError } from './errors.js';
@@ -24,11 +24,14 @@ export class CancelListener {
   private readonly active: ReadonlyMap<string, (error: JobCancelledError) => void>;
   private readonly subscriber: RedisClient;
   private readonly channel: string;
+  /** The queue's own prefix: its markers lie in its slot on Redis Cluster. */
+  private readonly keyPrefix: string;
   private readonly sweep: NodeJS.Timeout;
 
   constructor(private readonly options: CancelListenerOptions) {
     this.active = options.active;
-    this.channel = cancelChannel(options.prefix, options.queue);
+    this.keyPrefix = queuePrefix(options.connection, options.prefix, options.queue);
+    this.channel = cancelChannel(this.keyPrefix, options.queue);
     this.subscriber = options.connection.duplicate();
     this.subscriber.on('error', () => {});
     // Subscribing again after a reconnect is ioredis's `autoResubscribe`, on by default.
@@ -52,7 +55,7 @@ export class CancelListener {
 
   /** Forgets a finished cancel request. */
   async clear(jobId: string): Promise<void> {
-    await this.options.connection.del(cancelMarkerKey(this.options.prefix, this.options.queue, jobId));
+    await this.options.connection.del(cancelMarkerKey(this.keyPrefix, this.options.queue, jobId));
   }
 
   private async sweepMarkers(): Promise<void> {
@@ -60,7 +63,7 @@ export class CancelListener {
     const ids = [...this.active.keys()];
     try {
       const markers = await this.options.connection.mget(
-        ids.map((id) => cancelMarkerKey(this.options.prefix, this.options.queue, id)),
+        ids.map((id) => cancelMarkerKey(this.keyPrefix, this.options.queue, id)),
       );
       markers.forEach((marker, i) => {
         const id = ids[i];

@@ -1,6 +1,6 @@
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import { findJob, type QueueContract, tenantOf, toDeadLetter, validate } from '@jobfleet/queue-contracts';
-import type { RedisClient } from '@jobfleet/service-kit';
+import { queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import { type Job, MetricsTime, type Telemetry, WaitingError, type Worker, type WorkerOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -226,7 +226,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
     processor,
     {
       connection,
-      prefix,
+      prefix: queuePrefix(connection, prefix, queue),
       concurrency,
       metrics: BULLMQ_METRICS,
       // Retention for jobs added without options, e.g. straight through BullMQ.

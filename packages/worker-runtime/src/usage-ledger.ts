@@ -144,38 +144,48 @@ export class UsageLedger {
       const runsBatch = this.pendingRuns;
       this.pending = new Map();
       this.pendingRuns = new Map();
-      // One transaction: applied whole or not at all.
-      const pipeline = this.options.connection.multi();
-      for (const [key, fields] of batch) {
-        for (const [field, increment] of fields) pipeline.hincrby(key, field, increment);
-        for (const [row, runs] of runsBatch.get(key) ?? []) {
-          const seconds = runs.seconds.map((value) => String(Math.round(value * 1e6) / 1e6));
-          pipeline.eval(KEEP_RUNS, 1, key, row, USAGE_KEPT_RUNS, runs.count, ...seconds);
-        }
-        const day = key.slice(-10);
-        const expiresAt = Date.parse(`${day}T00:00:00Z`) / 1000 + (this.options.retentionDays + 1) * 86_400;
-        pipeline.expireat(key, Math.ceil(expiresAt));
-      }
-      try {
-        const results = (await pipeline.exec()) ?? [];
-        if (results.some(([error]) => error)) throw results.find(([error]) => error)?.[0];
-      } catch (err) {
-        if (this.options.onWriteError) this.options.onWriteError(err as Error);
-        else this.options.logger.warn({ err }, 'could not write usage; will retry');
-        // The transaction did not apply: keep its increments for the next flush.
-        for (const [key, fields] of batch) {
-          for (const [field, increment] of fields) {
-            const current = this.pending.get(key) ?? new Map<string, number>();
-            current.set(field, (current.get(field) ?? 0) + increment);
-            this.pending.set(key, current);
-          }
-        }
-        for (const [key, rows] of runsBatch) {
-          for (const [row, runs] of rows) this.addRuns(key, row, runs.count, runs.seconds);
-        }
-      }
+      // Standalone: one transaction, applied whole or not at all. Redis Cluster: one per
+      // tenant-day key, as a transaction cannot span slots; each is still whole or nothing.
+      const connection = this.options.connection;
+      const groups = connection.isCluster ? [...batch.keys()].map((key) => [key]) : [[...batch.keys()]];
+      await Promise.all(groups.map((keys) => this.write(keys, batch, runsBatch)));
     });
     return this.flushing;
+  }
+
+  private async write(
+    keys: readonly string[],
+    batch: Map<string, Map<string, number>>,
+    runsBatch: Map<string, Map<string, PendingRuns>>,
+  ): Promise<void> {
+    const pipeline = this.options.connection.multi();
+    for (const key of keys) {
+      const fields = batch.get(key) ?? new Map<string, number>();
+      for (const [field, increment] of fields) pipeline.hincrby(key, field, increment);
+      for (const [row, runs] of runsBatch.get(key) ?? []) {
+        const seconds = runs.seconds.map((value) => String(Math.round(value * 1e6) / 1e6));
+        pipeline.eval(KEEP_RUNS, 1, key, row, USAGE_KEPT_RUNS, runs.count, ...seconds);
+      }
+      const day = key.slice(-10);
+      const expiresAt = Date.parse(`${day}T00:00:00Z`) / 1000 + (this.options.retentionDays + 1) * 86_400;
+      pipeline.expireat(key, Math.ceil(expiresAt));
+    }
+    try {
+      const results = (await pipeline.exec()) ?? [];
+      if (results.some(([error]) => error)) throw results.find(([error]) => error)?.[0];
+    } catch (err) {
+      if (this.options.onWriteError) this.options.onWriteError(err as Error);
+      else this.options.logger.warn({ err }, 'could not write usage; will retry');
+      // The transaction did not apply: keep its increments for the next flush.
+      for (const key of keys) {
+        for (const [field, increment] of batch.get(key) ?? []) {
+          const current = this.pending.get(key) ?? new Map<string, number>();
+          current.set(field, (current.get(field) ?? 0) + increment);
+          this.pending.set(key, current);
+        }
+        for (const [row, runs] of runsBatch.get(key) ?? []) this.addRuns(key, row, runs.count, runs.seconds);
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,10 @@ export interface RunningService {
   readonly spec: ServiceSpec;
   /** `http://127.0.0.1:<port>`: /metrics and /health/* (and the API, for HTTP apps). */
   readonly url: string;
+  /** Its process id, to tell a restart from the same process. */
+  readonly pid: number | undefined;
+  /** Whether it still runs. */
+  alive(): boolean;
   /** The last part of its stdout and stderr, for failure messages. */
   output(): string;
 }
@@ -53,7 +57,7 @@ export async function startFleet(specs: readonly ServiceSpec[], context: FleetCo
       cwd: context.dataDir,
       env: {
         PATH: process.env.PATH ?? '',
-        REDIS_URL: context.redisUrl,
+        ...(context.redisEnv ?? { REDIS_URL: context.redisUrl }),
         JOBFLEET_PREFIX: context.prefix,
         HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
@@ -74,7 +78,7 @@ export async function startFleet(specs: readonly ServiceSpec[], context: FleetCo
     await waitUntilReady(url, { timeoutMs: READY_TIMEOUT_MS, child, output }).catch((error: Error) => {
       throw new Error(`${spec.app}: ${error.message}`);
     });
-    return { spec, url, output };
+    return { spec, url, pid: child.pid, alive: () => !exited(child), output };
   };
 
   const started = await Promise.allSettled(specs.map(start));

@@ -6,6 +6,8 @@ import { APPS_DIR, FLEET_FILE } from './paths.js';
 /** What a service's environment may depend on in a test run. */
 export interface FleetContext {
   redisUrl: string;
+  /** The Redis keys of every app's environment instead of `REDIS_URL` (a Redis Cluster's, say). */
+  redisEnv?: Readonly<Record<string, string>>;
   /** JOBFLEET_PREFIX of the run. */
   prefix: string;
   /** A temporary directory: every app's working directory, so relative data paths land there. */
