@@ -2,19 +2,26 @@
  * The floor the gateway is measured against: a bare Fastify server that takes
  * one job as a JSON body, adds it with `queue.add` and answers 202 — no auth,
  * no validation, no rate limit, no idempotency, no metrics, no log. Started by
- * the gateway bench as its own process, like the gateway, with
- * REDIS_URL, JOBFLEET_PREFIX and PORT; `GET /health/ready` says when it is up.
+ * the gateway bench as its own process, like the gateway, with the Redis
+ * topology's keys (REDIS_URL, or REDIS_CLUSTER_NODES / REDIS_SENTINELS …),
+ * JOBFLEET_PREFIX and PORT; `GET /health/ready` says when it is up.
  */
 import { emails } from '@jobfleet/queue-contracts';
-import { createRedisConnection } from '@jobfleet/service-kit';
+import { commonConfig, loadConfigOrExit } from '@jobfleet/service-kit';
 import { Queue } from 'bullmq';
 import Fastify from 'fastify';
+import { redisTargetFromEnv } from './redis-target.js';
 
-const { REDIS_URL = '', JOBFLEET_PREFIX = 'bull', PORT = '0' } = process.env;
+const { PORT = '0' } = process.env;
+const { jobfleetPrefix } = loadConfigOrExit(commonConfig);
+const target = redisTargetFromEnv();
 
-// The connection the gateway opens for its queues, so only the layers on top differ.
-const connection = createRedisConnection({ url: REDIS_URL, flavour: 'producer', name: 'bench-bare' });
-const queue = new Queue(emails.name, { connection, prefix: JOBFLEET_PREFIX });
+// The connection the gateway opens for its queues, and its queue's prefix, so only the layers on top differ.
+const connection = target.connect('producer', 'bench-bare');
+const queue = new Queue(emails.name, {
+  connection,
+  prefix: target.prefix(connection, jobfleetPrefix, emails.name),
+});
 const app = Fastify();
 
 app.get('/health/ready', async (_request, reply) =>

@@ -13,11 +13,12 @@ import {
   renderWelcome,
 } from '@jobfleet/email-worker';
 import { emails } from '@jobfleet/queue-contracts';
-import { createLogger, createMetricsRegistry, createRedisConnection } from '@jobfleet/service-kit';
+import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
 import { createWorkerRuntime } from '@jobfleet/worker-runtime';
 import { Queue } from 'bullmq';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
+import type { RedisTarget } from './redis-target.js';
 import { formatRate, median } from './stats.js';
 
 /**
@@ -138,10 +139,13 @@ async function measureDirect(port: number, messages: number): Promise<number> {
 }
 
 /** The email worker draining `messages` queued welcome jobs; returns messages per second. */
-async function measureWorker(redisUrl: string, port: number, messages: number, concurrency: number) {
+async function measureWorker(target: RedisTarget, port: number, messages: number, concurrency: number) {
   const prefix = `bench-email-${randomUUID().slice(0, 8)}`;
-  const producer = createRedisConnection({ url: redisUrl, flavour: 'worker' });
-  const queue = new Queue(emails.name, { connection: producer, prefix });
+  const producer = target.connect('worker');
+  const queue = new Queue(emails.name, {
+    connection: producer,
+    prefix: target.prefix(producer, prefix, emails.name),
+  });
   for (let i = 0; i < messages; i += 1_000) {
     const size = Math.min(1_000, messages - i);
     await queue.addBulk(
@@ -153,7 +157,7 @@ async function measureWorker(redisUrl: string, port: number, messages: number, c
     );
   }
 
-  const connection = createRedisConnection({ url: redisUrl, flavour: 'worker' });
+  const connection = target.connect('worker');
   const registry = createMetricsRegistry();
   const metrics = emailMetrics(registry);
   const transport = createSmtpTransport({
@@ -234,7 +238,7 @@ export interface EmailThroughputOptions {
  * for speed.
  */
 export async function emailThroughput(
-  redisUrl: string,
+  target: RedisTarget,
   options: EmailThroughputOptions,
 ): Promise<EmailThroughputResult[]> {
   const {
@@ -249,7 +253,7 @@ export async function emailThroughput(
       const rate =
         variant === 'direct'
           ? await measureDirect(sink.port, count)
-          : await measureWorker(redisUrl, sink.port, count, concurrency);
+          : await measureWorker(target, sink.port, count, concurrency);
       const received = (await sink.count()) - before;
       if (received !== count)
         throw new Error(`${variant}: the sink received ${received} of ${count} messages`);

@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { emails } from '@jobfleet/queue-contracts';
 import type { RedisClient } from '@jobfleet/service-kit';
-import { createRedisConnection } from '@jobfleet/service-kit';
 import { freePort, waitUntilReady } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { Pool } from 'undici';
 import { cpuSeconds } from './process-cpu.js';
+import type { RedisTarget } from './redis-target.js';
 import { formatRate, median } from './stats.js';
 
 /** The built gateway; `pnpm bench` builds every package first. */
@@ -272,7 +272,7 @@ const medianOf = (values: readonly (number | undefined)[]): number | undefined =
  * default options.
  */
 export async function gatewayThroughput(
-  redisUrl: string,
+  target: RedisTarget,
   options: GatewayThroughputOptions,
 ): Promise<GatewayThroughputResult> {
   const connections = options.connections ?? 64;
@@ -286,7 +286,7 @@ export async function gatewayThroughput(
     'the gateway',
     GATEWAY_MAIN,
     {
-      REDIS_URL: redisUrl,
+      ...target.env,
       JOBFLEET_PREFIX: prefixes.gateway,
       GATEWAY_API_KEYS: JSON.stringify(keys),
       METRICS_TOKEN,
@@ -298,22 +298,21 @@ export async function gatewayThroughput(
   const bare = await startServer(
     'the bare Fastify server',
     BARE_MAIN,
-    { REDIS_URL: redisUrl, JOBFLEET_PREFIX: prefixes.bare },
+    { ...target.env, JOBFLEET_PREFIX: prefixes.bare },
     [],
     connections,
   ).catch(async (error: unknown) => {
     await gateway.stop();
     throw error;
   });
-  const connection: RedisClient = createRedisConnection({
-    url: redisUrl,
-    flavour: 'producer',
-    name: 'bench-raw',
+  const connection: RedisClient = target.connect('producer', 'bench-raw');
+  const raw = new Queue(emails.name, {
+    connection,
+    prefix: target.prefix(connection, prefixes.raw, emails.name),
   });
-  const raw = new Queue(emails.name, { connection, prefix: prefixes.raw });
   // Read and clear what the servers wrote, between runs.
   const views = [prefixes.bare, prefixes.gateway].map(
-    (p) => new Queue(emails.name, { connection, prefix: p }),
+    (p) => new Queue(emails.name, { connection, prefix: target.prefix(connection, p, emails.name) }),
   );
   const batchBody = JSON.stringify({ jobs: Array.from({ length: batchSize }, () => JSON.parse(JOB)) });
   const bulk = Array.from({ length: batchSize }, () => ({

@@ -1,24 +1,29 @@
+import { exitOnConfigError } from '@jobfleet/service-kit';
 import { startRedisServer } from '@jobfleet/test-utils';
 import { Redis } from 'ioredis';
 import { describeEmailThroughput, emailThroughput } from './email-throughput.js';
 import { describeGatewayThroughput, gatewayThroughput } from './gateway-throughput.js';
+import { openRedisTarget } from './redis-target.js';
 import { describeReplicationCost, replicationCost } from './replication-cost.js';
 import { describeReportThroughput, reportThroughput } from './report-throughput.js';
 import { describeThroughput, runtimeThroughput } from './runtime-throughput.js';
 
 /**
  * `pnpm bench`: throughput as ratios against the raw library measured in the
- * same run, in interleaved rounds. Uses its own redis-server unless
- * BENCH_REDIS_URL is set; BENCH_ONLY=runtime,gateway,email,report,replication picks parts.
+ * same run, in interleaved rounds. Runs against BENCH_REDIS_URL, or the Redis
+ * Cluster or Sentinel setup that REDIS_CLUSTER_NODES or REDIS_SENTINELS (with
+ * their keys, as every jobfleet process reads them) select, else its own
+ * redis-server; BENCH_ONLY=runtime,gateway,email,report,replication picks parts.
  * `replication` (the cost of REDIS_MIN_REPLICAS_ACK=1) always starts its own
- * master and replica.
+ * master and replica: it measures that setting on one known replica.
  */
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
 const jobs = Number(process.env.BENCH_JOBS ?? 5_000);
 const only = new Set((process.env.BENCH_ONLY ?? 'runtime,gateway,email,report,replication').split(','));
 
-const server = process.env.BENCH_REDIS_URL ? undefined : await startRedisServer();
-const redisUrl = process.env.BENCH_REDIS_URL ?? server?.url ?? '';
+const target = await openRedisTarget().catch(exitOnConfigError);
+// The standalone output stays as it was; another topology is named, since the figures depend on it.
+if (target.topology.kind !== 'standalone') console.log(`redis: ${target.description}`);
 
 try {
   if (only.has('runtime')) {
@@ -27,32 +32,30 @@ try {
     );
     console.log(
       describeThroughput(
-        await runtimeThroughput(redisUrl, { concurrency: 1, jobs: Math.ceil(jobs / 5), rounds }),
+        await runtimeThroughput(target, { concurrency: 1, jobs: Math.ceil(jobs / 5), rounds }),
       ),
     );
-    console.log(
-      describeThroughput(await runtimeThroughput(redisUrl, { concurrency: 50, jobs, rounds }), 0.9),
-    );
+    console.log(describeThroughput(await runtimeThroughput(target, { concurrency: 50, jobs, rounds }), 0.9));
   }
   if (only.has('gateway')) {
     console.log('');
     console.log(
       describeGatewayThroughput(
-        await gatewayThroughput(redisUrl, { jobs: jobs * 2, rounds: Math.min(rounds, 5) }),
+        await gatewayThroughput(target, { jobs: jobs * 2, rounds: Math.min(rounds, 5) }),
       ),
     );
   }
   if (only.has('email')) {
     console.log('');
     console.log(
-      describeEmailThroughput(await emailThroughput(redisUrl, { messages: Math.ceil(jobs / 5), rounds })),
+      describeEmailThroughput(await emailThroughput(target, { messages: Math.ceil(jobs / 5), rounds })),
     );
   }
   if (only.has('report')) {
     console.log('');
     console.log(
       describeReportThroughput(
-        await reportThroughput(redisUrl, {
+        await reportThroughput(target, {
           rows: Number(process.env.BENCH_REPORT_ROWS ?? 20_000),
           rounds: 3,
         }),
@@ -81,7 +84,7 @@ try {
     }
   }
 } finally {
-  await server?.stop();
+  await target.stop();
 }
 
 /** Resolves once the master's replica acknowledges a write (it has finished its first sync). */

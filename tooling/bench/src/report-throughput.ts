@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reports } from '@jobfleet/queue-contracts';
-import { createLogger, createRedisConnection } from '@jobfleet/service-kit';
+import { createLogger } from '@jobfleet/service-kit';
 import { type ServiceProcess, spawnService } from '@jobfleet/test-utils';
 import { USAGE_BUCKETS, UsageLedger, usageKey } from '@jobfleet/worker-runtime';
 import { Queue, QueueEvents } from 'bullmq';
 import { cpuSeconds } from './process-cpu.js';
+import type { RedisTarget } from './redis-target.js';
 import { median } from './stats.js';
 
 /** The report worker's built entrypoint: the bench runs the real process, sandbox and all. */
@@ -19,8 +20,8 @@ const TENANT = 'bench';
 const DAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 
 /** A synthetic day: `rows` queue/job rows with every outcome and spread run times, so the PDF runs to pages. */
-async function seed(redisUrl: string, prefix: string, rows: number): Promise<void> {
-  const connection = createRedisConnection({ url: redisUrl, flavour: 'worker' });
+async function seed(target: RedisTarget, prefix: string, rows: number): Promise<void> {
+  const connection = target.connect('worker');
   const ledger = new UsageLedger({
     connection,
     prefix,
@@ -41,8 +42,8 @@ async function seed(redisUrl: string, prefix: string, rows: number): Promise<voi
   connection.disconnect();
 }
 
-async function deleteUsage(redisUrl: string, prefix: string): Promise<void> {
-  const connection = createRedisConnection({ url: redisUrl, flavour: 'worker' });
+async function deleteUsage(target: RedisTarget, prefix: string): Promise<void> {
+  const connection = target.connect('worker');
   await connection.del(usageKey(prefix, TENANT, DAY));
   connection.disconnect();
 }
@@ -74,16 +75,16 @@ interface Measurement {
 
 /** Time for `count` PDF reports of the seeded day, from adding them to the last completion. */
 async function measure(
-  redisUrl: string,
+  target: RedisTarget,
   concurrency: number,
   rows: number,
   count: number,
 ): Promise<Measurement> {
   const prefix = `bench-report-${randomUUID().slice(0, 8)}`;
   const reportsDir = mkdtempSync(join(tmpdir(), 'bench-reports-'));
-  await seed(redisUrl, prefix, rows);
+  await seed(target, prefix, rows);
   const worker = await startWorker({
-    REDIS_URL: redisUrl,
+    ...target.env,
     JOBFLEET_PREFIX: prefix,
     HOST: '127.0.0.1',
     METRICS_PORT: '0',
@@ -91,8 +92,12 @@ async function measure(
     WORKER_CONCURRENCY: String(concurrency),
     LOG_LEVEL: 'info',
   });
-  const queue = new Queue(reports.name, { connection: { url: redisUrl }, prefix });
-  const events = new QueueEvents(reports.name, { connection: { url: redisUrl }, prefix });
+  // Each its own connection, as `connection: { url }` gave them: QueueEvents blocks on its reads.
+  const queueConnection = target.connect('worker');
+  const eventsConnection = target.connect('worker');
+  const reportsPrefix = target.prefix(queueConnection, prefix, reports.name);
+  const queue = new Queue(reports.name, { connection: queueConnection, prefix: reportsPrefix });
+  const events = new QueueEvents(reports.name, { connection: eventsConnection, prefix: reportsPrefix });
   try {
     await events.waitUntilReady();
     const cpuBefore = cpuSeconds(worker.child.pid);
@@ -113,7 +118,9 @@ async function measure(
   } finally {
     await Promise.all([queue.obliterate({ force: true }).catch(() => {}), events.close()]);
     await queue.close();
-    await deleteUsage(redisUrl, prefix);
+    queueConnection.disconnect();
+    eventsConnection.disconnect();
+    await deleteUsage(target, prefix);
     worker.child.kill('SIGTERM');
     await worker.exited;
     rmSync(reportsDir, { recursive: true, force: true });
@@ -146,7 +153,7 @@ export interface ReportThroughputResult {
  * thread, so on two cores the concurrent run should take about half as long.
  */
 export async function reportThroughput(
-  redisUrl: string,
+  target: RedisTarget,
   options: { rows?: number; reports?: number; rounds?: number } = {},
 ): Promise<ReportThroughputResult> {
   const { rows = 2_000, reports: count = 2, rounds = 3 } = options;
@@ -156,14 +163,14 @@ export async function reportThroughput(
   const sequential: Measurement[] = [];
   const concurrent: Measurement[] = [];
   // One unmeasured run: disk cache and JIT of the first process are not in round one.
-  await measure(redisUrl, 2, Math.min(rows, 200), count);
+  await measure(target, 2, Math.min(rows, 200), count);
   for (let round = 0; round < rounds; round++) {
     if (round % 2 === 0) {
-      sequential.push(await measure(redisUrl, 1, rows, count));
-      concurrent.push(await measure(redisUrl, 2, rows, count));
+      sequential.push(await measure(target, 1, rows, count));
+      concurrent.push(await measure(target, 2, rows, count));
     } else {
-      concurrent.push(await measure(redisUrl, 2, rows, count));
-      sequential.push(await measure(redisUrl, 1, rows, count));
+      concurrent.push(await measure(target, 2, rows, count));
+      sequential.push(await measure(target, 1, rows, count));
     }
   }
   const cores = (runs: Measurement[]) => {

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { defineQueue } from '@jobfleet/queue-contracts';
-import { createLogger, createMetricsRegistry, createRedisConnection } from '@jobfleet/service-kit';
+import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
 import { BULLMQ_METRICS, createWorkerRuntime } from '@jobfleet/worker-runtime';
 import { Queue, Worker } from 'bullmq';
 import { Type } from 'typebox';
+import type { RedisTarget } from './redis-target.js';
 import { formatRate, median } from './stats.js';
 
 /** A no-op job, so the measurement is the runtime's own cost over BullMQ's. */
@@ -35,9 +36,9 @@ const bench = defineQueue({
  */
 type Variant = 'raw' | 'alike' | 'runtime';
 
-async function fill(redisUrl: string, prefix: string, jobs: number) {
-  const connection = createRedisConnection({ url: redisUrl, flavour: 'worker' });
-  const queue = new Queue(bench.name, { connection, prefix });
+async function fill(target: RedisTarget, prefix: string, jobs: number) {
+  const connection = target.connect('worker');
+  const queue = new Queue(bench.name, { connection, prefix: target.prefix(connection, prefix, bench.name) });
   for (let i = 0; i < jobs; i += 1_000) {
     const size = Math.min(1_000, jobs - i);
     await queue.addBulk(Array.from({ length: size }, (_, k) => ({ name: 'noop', data: { i: i + k } })));
@@ -48,23 +49,31 @@ async function fill(redisUrl: string, prefix: string, jobs: number) {
 
 /** Processes `jobs` queued no-op jobs with one variant; returns jobs per second. */
 async function measure(
-  redisUrl: string,
+  target: RedisTarget,
   variant: Variant,
   concurrency: number,
   jobs: number,
 ): Promise<number> {
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
-  await fill(redisUrl, prefix, jobs);
-  const connection = createRedisConnection({ url: redisUrl, flavour: 'worker' });
+  await fill(target, prefix, jobs);
+  const connection = target.connect('worker');
+  // Raw BullMQ gets the queue's prefix as the fleet lays it out; the runtime is given the fleet prefix, as its
+  // processes are, and lays its queue out itself.
+  const queuePrefix = target.prefix(connection, prefix, bench.name);
   let worker: Worker;
   let close: () => Promise<unknown>;
   if (variant === 'raw') {
-    worker = new Worker(bench.name, async () => null, { connection, prefix, concurrency, autorun: false });
+    worker = new Worker(bench.name, async () => null, {
+      connection,
+      prefix: queuePrefix,
+      concurrency,
+      autorun: false,
+    });
     close = () => worker.close();
   } else if (variant === 'alike') {
     worker = new Worker(bench.name, async (_job, _token, _signal) => null, {
       connection,
-      prefix,
+      prefix: queuePrefix,
       concurrency,
       autorun: false,
       metrics: BULLMQ_METRICS,
@@ -121,18 +130,18 @@ export interface ThroughputResult {
  * drift on a shared machine hits both alike. Reports medians.
  */
 export async function runtimeThroughput(
-  redisUrl: string,
+  target: RedisTarget,
   options: { concurrency: number; jobs: number; rounds: number },
 ): Promise<ThroughputResult> {
   const variants: Variant[] = ['raw', 'alike', 'runtime'];
   const rates: Record<Variant, number[]> = { raw: [], alike: [], runtime: [] };
   // One unmeasured warm-up of each, so JIT and connection set-up are not in the first round.
   for (const variant of variants)
-    await measure(redisUrl, variant, options.concurrency, Math.min(500, options.jobs));
+    await measure(target, variant, options.concurrency, Math.min(500, options.jobs));
   for (let round = 0; round < options.rounds; round++) {
     const order = round % 2 === 0 ? variants : [...variants].reverse();
     for (const variant of order) {
-      rates[variant].push(await measure(redisUrl, variant, options.concurrency, options.jobs));
+      rates[variant].push(await measure(target, variant, options.concurrency, options.jobs));
     }
   }
   const [raw, alike, runtime] = variants.map((v) => median(rates[v])) as [number, number, number];
