@@ -4,6 +4,7 @@ import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import type { RedisClient } from '@jobfleet/service-kit';
 import {
   checkWhenReady,
+  closeRedis,
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
@@ -116,7 +117,7 @@ export async function buildDashboard(options: BuildDashboardOptions): Promise<Fa
     app.decorateRequest('principal', null);
     app.addHook('onClose', async () => {
       await Promise.all([queues.close(), deadLetterStore.close()]);
-      if (ownsRedis) await redis.quit().catch(() => redis.disconnect());
+      if (ownsRedis) await closeRedis(redis);
     });
 
     installProblemHandlers(app);

@@ -4,6 +4,7 @@ import type { RedisClient } from '@jobfleet/service-kit';
 import {
   activeTelemetry,
   checkWhenReady,
+  closeRedis,
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
@@ -153,7 +154,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     app.decorateRequest('principal', null);
     app.addHook('onClose', async () => {
       await Promise.all([queues.close(), deadLetterStore.close()]);
-      if (ownsRedis) await redis.quit().catch(() => redis.disconnect());
+      if (ownsRedis) await closeRedis(redis);
     });
 
     acceptOnlyJson(app);

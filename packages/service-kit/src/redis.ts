@@ -208,6 +208,16 @@ export function duplicateForBlocking(client: RedisClient, name: string): RedisCl
   return client.duplicate(blocking);
 }
 
+/**
+ * Closes a connection politely (`QUIT`, so replies in flight arrive), then for
+ * good: a sentinel client's `quit` leaves its sockets to the sentinels open,
+ * which would keep the process alive after shutdown.
+ */
+export async function closeRedis(client: RedisClient): Promise<void> {
+  await client.quit().catch(() => {});
+  client.disconnect();
+}
+
 /** Whether a connection talks to Redis Cluster. */
 export function isCluster(client: { isCluster: boolean }): boolean {
   return client.isCluster;

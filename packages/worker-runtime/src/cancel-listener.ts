@@ -1,5 +1,5 @@
 import { CANCELLED_REASON, cancelChannel, cancelMarkerKey } from '@jobfleet/queue-contracts';
-import { queuePrefix, type RedisClient } from '@jobfleet/service-kit';
+import { closeRedis, queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { JobCancelledError } from './errors.js';
@@ -76,6 +76,6 @@ export class CancelListener {
 
   async close(): Promise<void> {
     clearInterval(this.sweep);
-    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+    await closeRedis(this.subscriber);
   }
 }

@@ -4,6 +4,7 @@ import {
   type ConfigOf,
   camelCase,
   checkWhenReady,
+  closeRedis,
   createLogger,
   createMetricsRegistry,
   createRedisConnection,
@@ -418,7 +419,7 @@ export function defineWorker<
         clearTimeout(drainAtDeadline);
         await (resources as ResourceHooks | undefined)?.close?.();
         await server.close();
-        await connection.quit().catch(() => connection.disconnect());
+        await closeRedis(connection);
         // Last: the spans of the final jobs (and of closing) are exported before the process ends.
         await shutdownTracing();
         return finished.every(Boolean);
