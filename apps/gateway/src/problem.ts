@@ -10,24 +10,10 @@ declare module 'fastify' {
   }
 }
 
-/** An RFC 9457 problem document, as every gateway error is sent. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  /** The error's stable code, e.g. `JOBFLEET_UNKNOWN_QUEUE`. */
-  code: string;
-  /**
-   * For validation failures: each issue, with a JSON pointer into the request
-   * part; for an unfit stored payload, into the record.
-   */
-  errors?: ValidationIssue[];
-}
+import { PROBLEM_CONTENT_TYPE, type Problem } from '@jobfleet/service-kit';
 
-import { PROBLEM_CONTENT_TYPE } from '@jobfleet/service-kit';
-
-export { PROBLEM_CONTENT_TYPE };
+// Issues point into the request part, or for an unfit stored payload into the record.
+export { PROBLEM_CONTENT_TYPE, type Problem };
 
 type SchemaError = Parameters<typeof toValidationIssues>[0] extends Iterable<infer E> ? E : never;
 

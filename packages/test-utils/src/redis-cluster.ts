@@ -1,10 +1,7 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
-import { REDIS_INSTALL_HINT } from './redis-server.js';
+import { type RedisServer, startRedisServer } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -76,60 +73,6 @@ async function waitUntilConsistent(nodes: readonly ClusterNode[], timeoutMs: num
   }
 }
 
-function startServer(
-  port: number,
-  busPort: number,
-  dir: string,
-  log: ((line: string) => void) | undefined,
-): Promise<ChildProcess> {
-  const args = [
-    '--port',
-    String(port),
-    '--cluster-port',
-    String(busPort),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--cluster-enabled',
-    'yes',
-    '--cluster-config-file',
-    join(dir, 'nodes.conf'),
-    '--cluster-node-timeout',
-    '5000',
-    '--appendonly',
-    'yes',
-    '--save',
-    '',
-    '--maxmemory-policy',
-    'noeviction',
-    '--daemonize',
-    'no',
-    '--logfile',
-    '',
-  ];
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      const text = chunk.toString();
-      for (const line of text.split('\n')) if (line.trim()) log?.(line);
-      if (output.length < 10_000) output += text;
-      if (output.includes('Ready to accept connections')) resolve(proc);
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', onData);
-    proc.once('error', (error) => reject(new Error(`${error.message}: ${REDIS_INSTALL_HINT}`)));
-    proc.once('exit', (code, signal) =>
-      reject(
-        new Error(`redis-server exited before it was ready (code ${code}, signal ${signal}):\n${output}`),
-      ),
-    );
-  });
-}
-
 /**
  * Starts a Redis Cluster of `masters` masters on free ports (own data
  * directories, append-only, `noeviction`), joined with `redis-cli --cluster
@@ -138,20 +81,11 @@ function startServer(
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
   const masters = options.masters ?? 3;
   if (masters < 3) throw new Error('a Redis Cluster needs at least 3 masters');
-  const procs: ChildProcess[] = [];
-  const dirs: string[] = [];
+  const servers: RedisServer[] = [];
+  // Killed, not shut down: nothing of a test cluster needs keeping, and SIGKILL is instant.
   const stop = async () => {
-    await Promise.all(
-      procs.map(
-        (proc) =>
-          new Promise<void>((resolve) => {
-            if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-            proc.once('exit', () => resolve());
-            proc.kill('SIGKILL');
-          }),
-      ),
-    );
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    await Promise.all(servers.map((server) => server.kill()));
+    await Promise.all(servers.map((server) => server.stop()));
   };
   try {
     const ports: Array<{ port: number; busPort: number; dir: string }> = [];
@@ -166,12 +100,24 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       }
     };
     for (let i = 0; i < masters; i++) {
-      const dir = mkdtempSync(join(tmpdir(), 'jobfleet-redis-cluster-'));
-      dirs.push(dir);
-      ports.push({ port: await distinctPort(), busPort: await distinctPort(), dir });
+      const [port, busPort] = [await distinctPort(), await distinctPort()];
+      const server = await startRedisServer({
+        port,
+        appendOnly: true,
+        ...(options.log ? { log: options.log } : {}),
+        // An explicit bus port: the default, port + 10000, can be past 65535 with a random port.
+        args: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(busPort),
+          '--cluster-node-timeout',
+          '5000',
+        ],
+      });
+      servers.push(server);
+      ports.push({ port, busPort, dir: server.dir });
     }
-    for (const { port, busPort, dir } of ports)
-      procs.push(await startServer(port, busPort, dir, options.log));
     await run('redis-cli', [
       '--cluster',
       'create',
