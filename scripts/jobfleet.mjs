@@ -103,6 +103,8 @@ const TOOLS = {
     ['chromium', 'CHROMIUM_PATH', 'chromium'],
     ['pdftotext', undefined, 'poppler-utils'],
     ['docker-compose', undefined, 'docker-compose'],
+    ['openssl', undefined, 'openssl'],
+    ['python3', undefined, 'python3'],
   ],
 };
 
