@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
+import { freePort, makeTestCertificates, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   commonConfig,
@@ -13,57 +12,6 @@ import {
   waitUntilConnected,
 } from '../src/index.js';
 
-/** A throwaway CA and a server certificate for 127.0.0.1, made with the openssl CLI. */
-function certificates(dir: string) {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=jobfleet-test-ca',
-  );
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=127.0.0.1',
-  );
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.crt',
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-  );
-  return { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
-}
-
 describe('a standalone Redis over TLS with a password', () => {
   let dir: string;
   let server: RedisServer;
@@ -73,7 +21,7 @@ describe('a standalone Redis over TLS with a password', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'jobfleet-tls-'));
-    const files = certificates(dir);
+    const files = makeTestCertificates(dir);
     ca = files.ca;
     tlsPort = await freePort();
     writeFileSync(join(dir, 'password'), 'tls-secret\n');

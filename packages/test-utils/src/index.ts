@@ -1,3 +1,4 @@
+export * from './certificates.js';
 export * from './free-port.js';
 export * from './log-sink.js';
 export * from './next-event.js';
