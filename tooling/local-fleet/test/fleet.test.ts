@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRedisCluster } from '@jobfleet/test-utils';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import { redisAnswers } from '../src/index.js';
@@ -118,4 +119,38 @@ describe('pnpm start (local fleet)', () => {
     expect(tree.filter(running)).toEqual([]);
     expect(await busyPorts(fleet.ports)).toEqual([]);
   }, 120_000);
+});
+
+describe('pnpm start on a Redis Cluster', () => {
+  it('passes REDIS_CLUSTER_NODES to every app, starts no redis-server, and a job runs on the cluster', async () => {
+    const cluster = await startRedisCluster({ masters: 3 });
+    try {
+      const fleet = await launch(process.execPath, [launcher], { REDIS_CLUSTER_NODES: cluster.seeds });
+      try {
+        const output = fleet.lines.join('\n');
+        expect(output).toMatch(new RegExp(`redis\\s+cluster ${cluster.seeds}`));
+        expect(output).not.toContain('(started by pnpm start)');
+        const key = /API key\s+(\S+)/.exec(output)?.[1];
+        const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+        const posted = await fetch(`${fleet.gateway}/v1/queues/emails/jobs`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ name: 'welcome', data: { userId: 7, to: 'ada@example.com', name: 'Ada' } }),
+        });
+        expect(posted.status).toBe(202);
+        const { id } = (await posted.json()) as { id: string };
+        const waited = await fetch(`${fleet.gateway}/v1/queues/emails/jobs/${id}?waitMs=20000`, { headers });
+        expect(((await waited.json()) as { state: string }).state).toBe('completed');
+        // The job lives under the queue's own hash tag on the cluster.
+        const owner = await cluster.ownerOf(await cluster.keySlot('{jobfleet:emails}'));
+        expect(await cluster.cli(['exists', `{jobfleet:emails}:emails:${id}`], owner)).toContain('1');
+      } finally {
+        fleet.child.kill('SIGTERM');
+      }
+      expect((await fleet.exit).code).toBe(0);
+      expect(await redisAnswers(`redis://127.0.0.1:${fleet.redisPort}`)).toBe(false);
+    } finally {
+      await cluster.stop();
+    }
+  });
 });
