@@ -43,9 +43,31 @@ type Callback = (error: Error | null, result?: { current: number; ttl: number })
  * budget in sum; a replica's unspent tokens lapse with the window. Once a
  * window is spent, its refusals cost no Redis call either.
  */
-export function leasingStore(redis: RedisClient, prefix: string) {
+/** How long a count waits for a lease refresh by default. */
+export const DEFAULT_COUNT_WAIT_MS = 100;
+
+/** A count whose lease did not come back from Redis within the store's wait. */
+export class LateCountError extends Error {
+  override readonly name = 'LateCountError';
+}
+
+/**
+ * `maxWaitMs`: how long a count waits for a lease refresh (well under a
+ * millisecond when Redis is healthy) before it fails with {@link LateCountError}:
+ * a slow or frozen Redis must not hold requests back here. Only refreshes wait;
+ * a count served from the lease costs no timer.
+ */
+export function leasingStore(redis: RedisClient, prefix: string, maxWaitMs = DEFAULT_COUNT_WAIT_MS) {
   const leases = new Map<string, Lease>();
   const refreshing = new Map<string, Promise<void>>();
+
+  const waitFor = (pending: Promise<void>) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new LateCountError(`no lease within ${maxWaitMs} ms`)), maxWaitMs);
+    });
+    return Promise.race([pending, late]).finally(() => clearTimeout(timer));
+  };
 
   const refresh = async (key: string, timeWindow: number, max: number) => {
     const size = Math.max(1, Math.min(max, Math.floor(max * LEASE_SHARE)));
@@ -73,9 +95,11 @@ export function leasingStore(redis: RedisClient, prefix: string) {
       let pending = refreshing.get(key);
       if (!pending) {
         pending = refresh(key, timeWindow, max).finally(() => refreshing.delete(key));
+        // A refresh that outlives its waiters still fills the lease for the next requests.
+        pending.catch(() => undefined);
         refreshing.set(key, pending);
       }
-      await pending;
+      await waitFor(pending);
     }
   };
 

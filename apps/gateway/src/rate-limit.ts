@@ -4,7 +4,7 @@ import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { RateLimit } from './api-keys.js';
 import { principalOf } from './auth.js';
 import { RateLimitedError, RedisUnavailableError } from './errors.js';
-import { leasingStore } from './rate-limit-store.js';
+import { DEFAULT_COUNT_WAIT_MS, LateCountError, leasingStore } from './rate-limit-store.js';
 import { isRedisFull, isRedisUnavailable } from './redis-availability.js';
 
 export interface RateLimitOptions {
@@ -21,12 +21,6 @@ export interface RateLimitOptions {
   maxWaitMs?: number;
 }
 
-/** Default of {@link RateLimitOptions.maxWaitMs}. */
-export const DEFAULT_RATE_LIMIT_MAX_WAIT_MS = 100;
-
-/** Marks a count that took longer than its wait. */
-const LATE = Symbol('late');
-
 /**
  * Per-key rate limiting with `@fastify/rate-limit`, counted in Redis (a fixed
  * window per key, taken in leases: see {@link leasingStore}), so every gateway
@@ -39,12 +33,12 @@ export async function registerRateLimit(
   app: FastifyInstance,
   options: RateLimitOptions,
 ): Promise<onRequestHookHandler> {
-  const { redis, prefix, defaults, maxWaitMs = DEFAULT_RATE_LIMIT_MAX_WAIT_MS } = options;
+  const { redis, prefix, defaults, maxWaitMs = DEFAULT_COUNT_WAIT_MS } = options;
   const budgetOf = (request: Parameters<onRequestHookHandler>[0]) =>
     principalOf(request).rateLimit ?? defaults;
   await app.register(rateLimit, {
     global: false,
-    store: leasingStore(redis, `${prefix}:jobfleet:rate-limit:`),
+    store: leasingStore(redis, `${prefix}:jobfleet:rate-limit:`, maxWaitMs),
     keyGenerator: (request) => principalOf(request).id,
     max: (request) => budgetOf(request).max,
     timeWindow: (request) => budgetOf(request).timeWindowMs,
@@ -55,32 +49,21 @@ export async function registerRateLimit(
   return async (request, reply) => {
     // Fail fast: the count needs Redis, and so does everything behind it.
     if (redis.status !== 'ready') throw new RedisUnavailableError();
-    let result: Awaited<ReturnType<typeof check>> | typeof LATE;
-    let timer: NodeJS.Timeout | undefined;
+    let result: Awaited<ReturnType<typeof check>>;
     try {
-      const counted = check(request);
-      // The count goes on after a late answer; its lease serves the next requests.
-      counted.catch(() => undefined);
-      result = await Promise.race([
-        counted,
-        new Promise<typeof LATE>((resolve) => {
-          timer = setTimeout(resolve, maxWaitMs, LATE);
-        }),
-      ]);
+      result = await check(request);
     } catch (error) {
+      if (error instanceof LateCountError) {
+        // The request's own Redis commands answer for it, bounded by the command timeout.
+        request.log.debug({ wait_ms: maxWaitMs }, 'rate limit count late; request let through');
+        return;
+      }
       // A full Redis still serves reads; the writes behind this answer JOBFLEET_REDIS_FULL themselves.
       if (isRedisUnavailable(error, redis) && !isRedisFull(error)) {
         throw new RedisUnavailableError({ cause: error });
       }
       // Fail open: a broken count must not stop the traffic it meters, but it must be seen.
       request.log.warn({ err: error }, 'rate limit not checked; request let through');
-      return;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (result === LATE) {
-      // The request's own Redis commands answer for it, bounded by the command timeout.
-      request.log.debug({ wait_ms: maxWaitMs }, 'rate limit count late; request let through');
       return;
     }
     if (result.isAllowed) return;
