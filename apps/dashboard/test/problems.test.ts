@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import net from 'node:net';
 import { PROBLEM_TYPE_BASE } from '@jobfleet/service-kit';
-import { useTestRedis } from '@jobfleet/test-utils';
+import { rawRequest, useTestRedis } from '@jobfleet/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { asUser, login, startDashboard } from './helpers.js';
 
@@ -20,46 +19,6 @@ async function listening(): Promise<number> {
   close = dashboard.close;
   await dashboard.app.listen({ host: '127.0.0.1', port: 0 });
   return (dashboard.app.server.address() as AddressInfo).port;
-}
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Sends `request` as raw bytes and reads the first response (its body by Content-Length). */
-function rawRequest(port: number, request: string): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
-    let text = '';
-    const parse = (): RawResponse | undefined => {
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) return undefined;
-      const [statusLine = '', ...lines] = text.slice(0, end).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      const body = text.slice(end + 4);
-      const length = Number(headers['content-length'] ?? 0);
-      if (body.length < length) return undefined;
-      return { status: Number(statusLine.split(' ')[1]), headers, body: body.slice(0, length) };
-    };
-    socket.on('data', (chunk) => {
-      text += chunk.toString('latin1');
-      const response = parse();
-      if (response) {
-        socket.destroy();
-        resolve(response);
-      }
-    });
-    socket.on('error', reject);
-    socket.on('close', () =>
-      reject(new Error(`closed without a complete response: ${JSON.stringify(text)}`)),
-    );
-  });
 }
 
 function expectProblem(

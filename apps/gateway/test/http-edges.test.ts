@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { useTestRedis } from '@jobfleet/test-utils';
+import { RawConnection, type RawResponse, rawRequest, useTestRedis } from '@jobfleet/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROBLEM_TYPE_BASE } from '../src/errors.js';
 import { SECRETS, startGateway, testConfig } from './helpers.js';
-import { RawConnection, type RawResponse, rawRequest } from './raw-http.js';
 
 // Real listening gateways and raw sockets: these errors happen in Node's HTTP parser and timers,
 // which `inject` never reaches.

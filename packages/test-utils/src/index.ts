@@ -4,6 +4,7 @@ export * from './log-sink.js';
 export * from './next-event.js';
 export * from './otlp-receiver.js';
 export * from './promtool.js';
+export * from './raw-http.js';
 export * from './ready.js';
 export * from './redis-cluster.js';
 export * from './redis-fixture.js';
