@@ -14,6 +14,7 @@ import { describeThroughput, runtimeThroughput } from './runtime-throughput.js';
  * Cluster or Sentinel setup that REDIS_CLUSTER_NODES or REDIS_SENTINELS (with
  * their keys, as every jobfleet process reads them) select, else its own
  * redis-server; BENCH_ONLY=runtime,gateway,email,report,replication picks parts.
+ * BENCH_GATEWAY_NODE_FLAGS passes Node flags to the gateway process (profiling).
  * `replication` (the cost of REDIS_MIN_REPLICAS_ACK=1) always starts its own
  * master and replica: it measures that setting on one known replica.
  */
@@ -41,7 +42,12 @@ try {
     console.log('');
     console.log(
       describeGatewayThroughput(
-        await gatewayThroughput(target, { jobs: jobs * 2, rounds: Math.min(rounds, 5) }),
+        await gatewayThroughput(target, {
+          jobs: jobs * 2,
+          rounds: Math.min(rounds, 5),
+          // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the gateway's time goes.
+          nodeFlags: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
+        }),
       ),
     );
   }
