@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import { TenantId, validate } from '@jobfleet/queue-contracts';
 import { parseSecretJson } from '@jobfleet/service-kit';
 import { Type } from 'typebox';
@@ -53,7 +53,11 @@ export const MIN_KEY_LENGTH = 16;
 const MAX_KEY_LENGTH = 512;
 const PRINTABLE_NO_SPACE = /^[\x21-\x7E]+$/;
 
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+// Every request hashes its key: the one-shot `hash` (Node ≥ 20.12) costs half of a Hash object.
+const sha256: (text: string) => Buffer =
+  typeof hash === 'function'
+    ? (text) => hash('sha256', text, 'buffer')
+    : (text) => createHash('sha256').update(text, 'utf8').digest();
 
 function entryLabel(index: number, entry: unknown): string {
   const id = (entry as { id?: unknown } | null)?.id;

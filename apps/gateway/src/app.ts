@@ -31,7 +31,7 @@ import { GatewayQueues } from './queues.js';
 import { registerRateLimit } from './rate-limit.js';
 import { installReplicationBarrier } from './replication.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
-import { installRequestLog } from './request-log.js';
+import { requestLogWriter } from './request-log.js';
 import {
   cancelRoutes,
   deadLetterRoutes,
@@ -44,7 +44,7 @@ import {
   reportDownloadRoutes,
   scheduleRoutes,
 } from './routes/index.js';
-import { registerSecurityHeaders } from './security-headers.js';
+import { API_SECURITY_HEADERS } from './security-headers.js';
 import { installValidators } from './validation.js';
 
 declare module 'fastify' {
@@ -64,6 +64,8 @@ export interface BuildGatewayOptions {
   logger?: Logger;
   /** Defaults to a fresh registry with the default process metrics. */
   registry?: Registry;
+  /** What `/metrics` serves; defaults to `registry` (a cluster worker passes the whole cluster's). */
+  metricsSource?: Pick<Registry, 'contentType' | 'metrics'>;
   /**
    * A producer-flavoured connection to use instead of opening one from
    * `REDIS_URL`. Whoever passes it closes it; a connection the gateway opened
@@ -126,7 +128,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     frameworkErrors: sendFrameworkProblem,
     // Job ids (and later custom ids) up to the length the status route accepts.
     routerOptions: { maxParamLength: 512 },
-    // One line per request instead of Fastify's two: see `installRequestLog`.
+    // One line per request instead of Fastify's two: see `requestLogWriter`.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
   });
   // Same judgement as the worker's TypeBox checks, except that query strings are coerced.
@@ -142,6 +144,8 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
         name: 'gateway',
         logger,
         commandTimeoutMs: config.redisCommandTimeoutMs,
+        // Concurrent requests each add a job: one write per turn of the loop, not one per job.
+        coalesceWrites: true,
       });
     const queues = new GatewayQueues(redis, config.jobfleetPrefix, logger);
     const deadLetterStore = deadLetterStoreOn(redis, config.jobfleetPrefix, logger);
@@ -164,36 +168,37 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       timeoutMs: config.redisMinReplicasAckTimeoutMs,
     });
 
+    // First: every answer, a refusal by any later hook included, carries the request id and the security headers.
     app.addHook('onRequest', (request, reply, done) => {
+      reply.headers(API_SECURITY_HEADERS);
       reply.header(REQUEST_ID_HEADER, request.id);
       done();
     });
     installHttpEdges(app, config);
+    const writeRequestLog = requestLogWriter(app);
+    // One hook for the request's metric and log line: each hook costs every request.
     app.addHook('onResponse', (request, reply, done) => {
       // Read once: the routeOptions getter builds a new object on every access.
       const route = request.routeOptions.url;
       // Probes and scrapes are frequent, fast and never the API's answer: they would distort its latency and 5xx ratio.
-      if (isOperationsRoute(route)) {
-        done();
-        return;
+      if (!isOperationsRoute(route)) {
+        metrics.observeHttp(
+          request.method,
+          route ?? UNMATCHED_ROUTE,
+          reply.statusCode,
+          reply.elapsedTime / 1_000,
+        );
       }
-      metrics.observeHttp(
-        request.method,
-        route ?? UNMATCHED_ROUTE,
-        reply.statusCode,
-        reply.elapsedTime / 1_000,
-      );
+      writeRequestLog(request, reply);
       done();
     });
-    installRequestLog(app);
-    registerSecurityHeaders(app);
     await registerLoadShedding(app, config);
     // Before any route, so the document sees them all.
     await registerOpenApi(app);
 
     const redisCheck = redisReadinessCheck(redis, logger, { prefix: config.jobfleetPrefix });
     await app.register(observabilityPlugin, {
-      registry,
+      registry: options.metricsSource ?? registry,
       checks: [redisCheck],
       metricsToken: config.metricsToken,
     });

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 
 /**
@@ -50,12 +49,3 @@ export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.fre
   // Answers carry job payloads (addresses, names): no cache may keep them.
   'cache-control': 'no-store',
 });
-
-/** {@link API_SECURITY_HEADERS} on every answer; the Swagger UI under `/docs` replaces the policy with its own. */
-export function registerSecurityHeaders(app: FastifyInstance): void {
-  const headers = API_SECURITY_HEADERS;
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(headers);
-    done();
-  });
-}

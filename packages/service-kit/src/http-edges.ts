@@ -188,15 +188,19 @@ export function installHttpEdges(app: FastifyInstance, limits: HttpEdgeLimits): 
     app.server.emit('request', request, response);
   });
 
-  // Before Fastify's own listener, which may answer synchronously.
-  app.server.prependListener('request', (request: IncomingMessage, response) => {
-    response.once('prefinish', () => {
-      const { socket } = request;
-      if (!request.complete && socket instanceof Socket) {
-        // Node calls it after the answer when the connection is not kept alive.
-        socket.destroySoon = () => lingerThenClose(socket, request, discardBytes);
-      }
-    });
+  // Node calls `destroySoon` after an answer on a connection it does not keep alive: the request then
+  // being read is still unfinished when the answer came early (say, a 413), and its rest is drained.
+  // Set once per connection, not per request: the request listener only notes the current request.
+  app.server.on('connection', (socket: Socket) => {
+    socket.destroySoon = () => {
+      const request = current.get(socket);
+      if (request && !request.complete) lingerThenClose(socket, request, discardBytes);
+      else Socket.prototype.destroySoon.call(socket);
+    };
+  });
+  const current = new WeakMap<Socket, IncomingMessage>();
+  app.server.prependListener('request', (request: IncomingMessage) => {
+    if (request.socket instanceof Socket) current.set(request.socket, request);
   });
 
   app.addHook('onRequest', (request, _reply, done) => {

@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
@@ -94,6 +95,15 @@ export interface RedisConnectionOptions {
   maxReconnectDelayMs?: number;
   /** `producer` only: how long a command may wait for its reply before it fails (default 5 s). */
   commandTimeoutMs?: number;
+  /**
+   * Hold the commands written during one turn of the event loop and send them
+   * in one write, at its end (`setImmediate`): a server whose concurrent
+   * requests each send a command then makes one syscall per turn instead of one
+   * per command, and Redis reads them in one go. ioredis's auto-pipelining does
+   * not help there: it flushes per tick, and each request is its own tick.
+   * Costs a command at most the rest of the turn.
+   */
+  coalesceWrites?: boolean;
 }
 
 /**
@@ -169,6 +179,7 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCli
       break;
     }
   }
+  if (options.coalesceWrites) coalesceWritesOf(client);
   const where = describeRedis(topology);
   if (logger) {
     let down = false;
@@ -185,6 +196,34 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCli
     client.on('error', () => {});
   }
   return client;
+}
+
+/** See `coalesceWrites`: every socket the client connects (each node's, on a cluster) is corked per turn. */
+function coalesceWritesOf(client: RedisClient): void {
+  const cork = (connection: Redis) =>
+    connection.on('connect', () => {
+      const stream = (connection as unknown as { stream?: Socket }).stream;
+      if (stream instanceof Socket) corkPerTurn(stream);
+    });
+  if (client instanceof Cluster) client.on('+node', cork);
+  else cork(client);
+}
+
+function corkPerTurn(stream: Socket): void {
+  const write = stream.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork();
+  };
+  stream.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (!corked) {
+      corked = true;
+      this.cork();
+      setImmediate(uncork);
+    }
+    return write.apply(this, args as never);
+  } as Socket['write'];
 }
 
 /**

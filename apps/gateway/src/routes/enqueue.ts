@@ -104,16 +104,18 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
         },
         config,
         onRequest,
-        onResponse: async (request, reply) => {
+        onResponse: (request, reply, done) => {
           // Unauthenticated requests are nobody's enqueue; the HTTP histogram counts them.
-          if (!request.principal) return;
-          const name = (request.body as { name?: unknown } | undefined)?.name;
-          metrics.countEnqueued(
-            contract.name,
-            labelOf(name),
-            request.principal.id,
-            resultOf(reply.statusCode),
-          );
+          if (request.principal) {
+            const name = (request.body as { name?: unknown } | undefined)?.name;
+            metrics.countEnqueued(
+              contract.name,
+              labelOf(name),
+              request.principal.id,
+              resultOf(reply.statusCode),
+            );
+          }
+          done();
         },
       },
       async (request, reply) => {
