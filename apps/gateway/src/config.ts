@@ -29,6 +29,20 @@ function fraction(options: { default: number; doc: string }): EnvVar<number> {
   };
 }
 
+/** `GATEWAY_WORKERS`: a process count, or `auto` for one per available core. */
+const gatewayWorkers: EnvVar<number | 'auto'> = {
+  doc: 'Gateway processes sharing the port (`node:cluster`): a number from 1 to 64, or `auto` for one per available core. With more than one, a primary process supervises them (replaces one that dies, shuts all down gracefully on SIGTERM) and `/metrics` sums over all of them.',
+  defaultText: '1',
+  example: 'auto',
+  parse(raw) {
+    if (raw === 'auto') return 'auto';
+    const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!(value >= 1 && value <= 64)) throw new Error('must be a number from 1 to 64, or auto');
+    return value;
+  },
+  fallback: () => 1,
+};
+
 /** 1 MiB: far above any job payload the contracts allow, small enough to bound memory per request. */
 export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
 
@@ -75,6 +89,7 @@ export const gatewayConfig = {
     doc: 'A file holding the `GATEWAY_API_KEYS` JSON (a mounted secret), read once at start.',
     example: '/run/secrets/gateway-api-keys',
   }),
+  GATEWAY_WORKERS: gatewayWorkers,
   GATEWAY_AUTH: env.oneOf(['enabled', 'disabled'], {
     default: 'enabled',
     doc: 'Without keys the gateway refuses to start unless this is `disabled` (development only: no authentication).',

@@ -1,5 +1,7 @@
+import cluster from 'node:cluster';
 import {
   createLogger,
+  createMetricsRegistry,
   exitOnConfigError,
   handleShutdown,
   loadConfigOrExit,
@@ -7,41 +9,67 @@ import {
 } from '@jobfleet/service-kit';
 import { pino } from 'pino';
 import { buildGateway } from './app.js';
+import { joinCluster, runPrimary, workerCount } from './cluster.js';
 import { gatewayConfig } from './config.js';
 
 const config = loadConfigOrExit(gatewayConfig);
-// Buffered standard output: lines are written 4 KiB at a time (and at least every
+// Buffered standard output: lines are written 3–4 KiB at a time (and at least every
 // LOG_FLUSH_MS), not with one write per line on the request path. Flushed on exit.
 const LOG_FLUSH_MS = 1_000;
 const logger = createLogger({
   service: 'gateway',
   level: config.logLevel,
   // A pino destination is all createLogger needs; its type asks for a full Node stream.
+  // Each write whole lines and at most PIPE_BUF bytes: atomic on a pipe, so the lines of
+  // several processes (GATEWAY_WORKERS) sharing standard output never interleave.
   destination: pino.destination({
     dest: 1,
     sync: false,
-    minLength: 4_096,
+    minLength: 3_072,
+    maxWrite: 4_096,
   }) as unknown as NodeJS.WritableStream,
 });
 setInterval(() => logger.flush(), LOG_FLUSH_MS).unref();
 
-// Before the app is built: @fastify/otel instruments Fastify instances as they are created, and the
-// queues take BullMQ's telemetry. A no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
-const tracing = await startTracing({ serviceName: 'gateway', instrumentFastify: true, logger }).catch(
-  exitOnConfigError,
-);
-const app = await buildGateway({ config, logger }).catch(exitOnConfigError);
+const workers = workerCount(config.gatewayWorkers);
+if (workers > 1 && cluster.isPrimary)
+  runPrimary({ workers, logger, shutdownTimeoutMs: config.shutdownTimeoutMs });
+else await serve();
 
-handleShutdown({
-  logger,
-  hardTimeoutMs: config.shutdownTimeoutMs,
-  close: async () => {
-    await app.close();
-    // After the app: the spans of the last requests are exported before the process ends.
-    await tracing.shutdown();
-  },
-});
+/** One gateway process: on its own, or one of the workers of a `GATEWAY_WORKERS` cluster. */
+async function serve(): Promise<void> {
+  // A cluster worker's lines say which worker wrote them.
+  const log = cluster.isWorker ? logger.child({ worker: cluster.worker?.id }) : logger;
+  // Before the app is built: @fastify/otel instruments Fastify instances as they are created, and the
+  // queues take BullMQ's telemetry. A no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const tracing = await startTracing({ serviceName: 'gateway', instrumentFastify: true, logger: log }).catch(
+    exitOnConfigError,
+  );
+  const registry = createMetricsRegistry();
+  // In a cluster the primary says when to stop; until the app exists, the request waits.
+  let stop = () => {
+    stopRequested = true;
+  };
+  let stopRequested = false;
+  const metricsSource = cluster.isWorker ? joinCluster(registry, () => stop()) : undefined;
+  const app = await buildGateway({ config, logger: log, registry, metricsSource }).catch(exitOnConfigError);
 
-const address = await app.listen({ port: config.port, host: config.host });
-logger.info({ url: address }, 'gateway listening');
-logger.flush();
+  const shutdown = handleShutdown({
+    logger: log,
+    hardTimeoutMs: config.shutdownTimeoutMs,
+    close: async () => {
+      await app.close();
+      // After the app: the spans of the last requests are exported before the process ends.
+      await tracing.shutdown();
+    },
+  });
+  stop = shutdown.close;
+  if (stopRequested) {
+    stop();
+    return;
+  }
+
+  const address = await app.listen({ port: config.port, host: config.host });
+  log.info({ url: address }, 'gateway listening');
+  logger.flush();
+}

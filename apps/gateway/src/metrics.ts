@@ -77,6 +77,8 @@ export const gatewayMetrics: (registry: Registry) => GatewayMetrics = perRegistr
       labelNames: ['queue', 'state'],
       registers,
       collect,
+      // Under GATEWAY_WORKERS every worker reads the same queues: count them once.
+      aggregator: 'first',
     }),
     queueOldestWaiting: new Gauge({
       name: 'jobfleet_queue_oldest_waiting_seconds',
@@ -84,6 +86,7 @@ export const gatewayMetrics: (registry: Registry) => GatewayMetrics = perRegistr
       labelNames: ['queue'],
       registers,
       collect,
+      aggregator: 'first',
     }),
     observeHttp(method, route, statusCode, seconds) {
       const key = `${method} ${statusCode} ${route}`;

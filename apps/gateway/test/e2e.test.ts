@@ -1,5 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -137,5 +139,105 @@ describe('node dist/main.js', () => {
     expect(code).toBe(1);
     expect(gateway.stderr()).toContain('PORT:');
     expect(gateway.stderr()).toContain('GATEWAY_API_KEYS: entry 0 (id "a"): needs "key" or "keySha256"');
+  });
+});
+
+describe('GATEWAY_WORKERS', () => {
+  /** The processes the gateway's primary has forked. */
+  const workersOf = (pid: number | undefined): number[] =>
+    readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  /** A request on a connection of its own: the primary hands each new connection to the next worker. */
+  const postAlone = (url: string) =>
+    new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify(welcome);
+      const req = httpRequest(
+        `${url}/v1/queues/emails/jobs`,
+        {
+          method: 'POST',
+          agent: false,
+          headers: {
+            authorization: `Bearer ${SECRETS.signup}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  const logged = (gateway: ReturnType<typeof startMain>, msg: string) =>
+    gateway.lines.filter((line) => line.includes(`"msg":"${msg}"`)).map((line) => JSON.parse(line));
+
+  it('runs n processes on one port: all answer, /metrics sums them, a dead one is replaced, SIGTERM stops all (exit 0)', async () => {
+    const gateway = startMain({
+      REDIS_URL: redis.url,
+      JOBFLEET_PREFIX: redis.prefix,
+      GATEWAY_API_KEYS: JSON.stringify(KEY_LIST),
+      GATEWAY_WORKERS: '2',
+    });
+    const url = await gateway.listening;
+    await eventually(
+      async () => (logged(gateway, 'gateway listening').length === 2 ? true : undefined),
+      30_000,
+    );
+    const first = workersOf(gateway.child.pid);
+    expect(first).toHaveLength(2);
+    await eventually(async () => ((await fetch(`${url}/health/ready`)).ok ? true : undefined));
+
+    const statuses = [];
+    for (let i = 0; i < 10; i++) statuses.push(await postAlone(url));
+    expect(statuses).toEqual(Array(10).fill(202));
+    await eventually(async () => {
+      const served = new Set(logged(gateway, 'job enqueued').map((line) => line.worker));
+      return served.size === 2 ? served : undefined;
+    });
+
+    // Whichever worker takes the scrape: the enqueues of both, and the queue counted once.
+    for (let i = 0; i < 3; i++) {
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toMatch(
+        /^jobfleet_jobs_enqueued_total\{queue="emails",job_name="welcome",client="signup-service",result="accepted"\} 10$/m,
+      );
+      expect(metrics).toMatch(/^jobfleet_queue_jobs\{queue="emails",state="waiting"\} 10$/m);
+    }
+
+    process.kill(first[0] ?? 0, 'SIGKILL');
+    await eventually(
+      async () => (logged(gateway, 'gateway listening').length === 3 ? true : undefined),
+      30_000,
+    );
+    expect(logged(gateway, 'gateway worker died')).toHaveLength(1);
+    const second = workersOf(gateway.child.pid);
+    expect(second).toHaveLength(2);
+    expect(second).not.toContain(first[0]);
+    await eventually(async () =>
+      (await postAlone(url)) === 202 && (await postAlone(url)) === 202 ? true : undefined,
+    );
+
+    gateway.child.kill('SIGTERM');
+    const [code] = await gateway.exited;
+    expect(code, gateway.stderr()).toBe(0);
+    expect(logged(gateway, 'shutdown complete')).toHaveLength(2);
+    expect(logged(gateway, 'gateway workers stopped')).toHaveLength(1);
+    for (const pid of second) expect(existsSync(`/proc/${pid}`)).toBe(false);
+  }, 90_000);
+
+  it('stops with exit 1 when its workers cannot start, saying why', async () => {
+    const gateway = startMain({ REDIS_URL: redis.url, GATEWAY_WORKERS: '2' });
+    const [code] = await gateway.exited;
+    expect(code).toBe(1);
+    expect(gateway.stderr()).toContain('GATEWAY_API_KEYS: no API keys configured');
+    expect(logged(gateway, 'gateway worker failed to start').length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('refuses a bad GATEWAY_WORKERS', async () => {
+    const gateway = startMain({ GATEWAY_WORKERS: 'many', GATEWAY_API_KEYS: JSON.stringify(KEY_LIST) });
+    const [code] = await gateway.exited;
+    expect(code).toBe(1);
+    expect(gateway.stderr()).toContain('GATEWAY_WORKERS: must be a number from 1 to 64, or auto');
   });
 });

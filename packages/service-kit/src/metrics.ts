@@ -63,6 +63,8 @@ export function registerQueueInfo(registry: Registry, queues: Iterable<QueueOwne
       help: 'One series per queue the process knows, labelled with the team that owns it; always 1.',
       labelNames: ['queue', 'team'],
       registers: [registry],
+      // Processes of one cluster (GATEWAY_WORKERS) know the same queues: not a sum.
+      aggregator: 'first',
     });
   for (const queue of queues) gauge.labels({ queue: queue.name, team: queue.team }).set(1);
 }

@@ -6,7 +6,8 @@ import { Type } from 'typebox';
 import { type ReadinessCheck, runReadinessChecks } from './health.js';
 
 export interface ObservabilityOptions {
-  registry: Registry;
+  /** What `/metrics` shows: the process's registry, or what stands for several processes' (a cluster's). */
+  registry: Pick<Registry, 'contentType' | 'metrics'>;
   checks: readonly ReadinessCheck[];
   /** When set, `/metrics` wants `Authorization: Bearer <token>`. */
   metricsToken?: string | undefined;
