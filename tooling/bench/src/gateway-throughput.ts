@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { emails } from '@jobfleet/queue-contracts';
 import type { RedisClient } from '@jobfleet/service-kit';
 import { freePort, waitUntilReady } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { Pool } from 'undici';
-import { cpuSeconds } from './process-cpu.js';
+import { treeCpuSeconds } from './process-cpu.js';
 import type { RedisTarget } from './redis-target.js';
 import { formatRate, median } from './stats.js';
 
@@ -31,10 +32,15 @@ export interface GatewayThroughputOptions {
   rounds: number;
   /** Keep-alive connections to each server, and raw `queue.add` calls in flight. */
   connections?: number;
-  /** Jobs per batch, for the gateway's batch route and raw `addBulk`. */
-  batchSize?: number;
-  /** Batches per measured run. */
-  batches?: number;
+  /** Jobs per batch, for the gateway's batch route and raw `addBulk`: each size is compared. */
+  batchSizes?: readonly number[];
+  /** Jobs per measured batch run (rounded to whole batches). */
+  batchJobs?: number;
+  /**
+   * `GATEWAY_WORKERS` of a further gateway measured in the same single-job
+   * rounds (default: the host's available cores); 1 or fewer leaves it out.
+   */
+  workers?: number;
   /** Batch requests (and raw `addBulk` calls) in flight. */
   batchConcurrency?: number;
   /** The gateway's `LOG_LEVEL`; unset, the gateway's own default (`info`) applies, as in production. */
@@ -83,9 +89,19 @@ export interface SingleComparison {
   /** gateway p99 / bare p99, paired per round, median over rounds. */
   p99OverBare: number;
   rounds: SingleRound[];
+  /** The gateway with `GATEWAY_WORKERS`, when measured. */
+  workers?: {
+    count: number;
+    figures: ServerFigures;
+    /** workers / one-process gateway throughput, paired per round, median over rounds. */
+    overGateway: number;
+    /** Its jobs/s per round. */
+    rounds: number[];
+  };
 }
 
 export interface BatchComparison {
+  size: number;
   /** Raw `addBulk` jobs per second, median over rounds. */
   raw: number;
   /** The gateway's batch route; CPU is per job, latency per batch request. */
@@ -98,7 +114,6 @@ export interface GatewayThroughputResult {
   jobs: number;
   rounds: number;
   connections: number;
-  batchSize: number;
   batchConcurrency: number;
   /** What the gateway ran with, and what its log and metrics showed. */
   gatewaySetup: {
@@ -112,7 +127,7 @@ export interface GatewayThroughputResult {
     singleRequests: number;
   };
   single: SingleComparison;
-  batch: BatchComparison;
+  batches: BatchComparison[];
 }
 
 export function percentile(values: number[], p: number): number {
@@ -222,9 +237,9 @@ export async function serve(
   concurrency: number,
   jobsPerRequest = 1,
 ): Promise<Run> {
-  const before = cpuSeconds(server.pid);
+  const before = treeCpuSeconds(server.pid);
   const { seconds, latencies } = await drive(requests, concurrency, () => post(server, path, body));
-  const after = cpuSeconds(server.pid);
+  const after = treeCpuSeconds(server.pid);
   const cpuUs =
     before === undefined || after === undefined
       ? undefined
@@ -259,8 +274,9 @@ const medianOf = (values: readonly (number | undefined)[]): number | undefined =
  * The gateway against the floor under it, on the same Redis, in the same run:
  * (a) one job per request over `connections` keep-alive connections to the
  * gateway and to a bare Fastify server (JSON body → `queue.add` → 202, nothing
- * else), against raw `queue.add` with as many in flight; (b) gateway batches of
- * `batchSize` against raw `addBulk` of as many. Each round rotates which goes
+ * else), against raw `queue.add` with as many in flight, and (where the host
+ * has more than one core) a gateway with `GATEWAY_WORKERS`; (b) gateway batches
+ * of each of `batchSizes` against raw `addBulk` of as many. Each round rotates which goes
  * first, so drift of a shared machine hits all; ratios are paired per round,
  * then the median is taken.
  *
@@ -276,22 +292,29 @@ export async function gatewayThroughput(
   options: GatewayThroughputOptions,
 ): Promise<GatewayThroughputResult> {
   const connections = options.connections ?? 64;
-  const batchSize = options.batchSize ?? 500;
-  const batches = options.batches ?? 40;
+  const batchSizes = options.batchSizes ?? [100, 500];
+  const batchJobs = options.batchJobs ?? 20_000;
   const batchConcurrency = options.batchConcurrency ?? 4;
+  const workerCount = options.workers ?? availableParallelism();
   const prefix = `bench-gw-${Date.now().toString(36)}`;
-  const prefixes = { raw: `${prefix}-raw`, bare: `${prefix}-bare`, gateway: prefix };
+  const prefixes = {
+    raw: `${prefix}-raw`,
+    bare: `${prefix}-bare`,
+    gateway: prefix,
+    workers: `${prefix}-workers`,
+  };
   const keys = [{ id: 'bench', key: BENCH_SECRET, scopes: ['emails:enqueue'], rateLimit: RATE_LIMIT }];
+  const gatewayEnv = (jobfleetPrefix: string) => ({
+    ...target.env,
+    JOBFLEET_PREFIX: jobfleetPrefix,
+    GATEWAY_API_KEYS: JSON.stringify(keys),
+    METRICS_TOKEN,
+    ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
+  });
   const gateway = await startServer(
     'the gateway',
     GATEWAY_MAIN,
-    {
-      ...target.env,
-      JOBFLEET_PREFIX: prefixes.gateway,
-      GATEWAY_API_KEYS: JSON.stringify(keys),
-      METRICS_TOKEN,
-      ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
-    },
+    gatewayEnv(prefixes.gateway),
     options.nodeFlags ?? [],
     connections,
   );
@@ -305,21 +328,36 @@ export async function gatewayThroughput(
     await gateway.stop();
     throw error;
   });
+  const workers =
+    workerCount > 1
+      ? await startServer(
+          `the gateway with GATEWAY_WORKERS=${workerCount}`,
+          GATEWAY_MAIN,
+          { ...gatewayEnv(prefixes.workers), GATEWAY_WORKERS: String(workerCount) },
+          [],
+          connections,
+        ).catch(async (error: unknown) => {
+          await Promise.all([gateway.stop(), bare.stop()]);
+          throw error;
+        })
+      : undefined;
   const connection: RedisClient = target.connect('producer', 'bench-raw');
   const raw = new Queue(emails.name, {
     connection,
     prefix: target.prefix(connection, prefixes.raw, emails.name),
   });
   // Read and clear what the servers wrote, between runs.
-  const views = [prefixes.bare, prefixes.gateway].map(
+  const views = [prefixes.bare, prefixes.gateway, prefixes.workers].map(
     (p) => new Queue(emails.name, { connection, prefix: target.prefix(connection, p, emails.name) }),
   );
-  const batchBody = JSON.stringify({ jobs: Array.from({ length: batchSize }, () => JSON.parse(JOB)) });
-  const bulk = Array.from({ length: batchSize }, () => ({
-    name: 'welcome',
-    data: PAYLOAD,
-    opts: emails.defaultJobOptions,
-  }));
+  const batchOf = (size: number) => ({
+    body: JSON.stringify({ jobs: Array.from({ length: size }, () => JSON.parse(JOB)) }),
+    bulk: Array.from({ length: size }, () => ({
+      name: 'welcome',
+      data: PAYLOAD,
+      opts: emails.defaultJobOptions,
+    })),
+  });
 
   const single = {
     raw: async (jobs: number): Promise<Run> => {
@@ -330,15 +368,19 @@ export async function gatewayThroughput(
     },
     bare: (jobs: number) => serve(bare, SINGLE_PATH, JOB, jobs, connections),
     gateway: (jobs: number) => serve(gateway, SINGLE_PATH, JOB, jobs, connections),
+    ...(workers ? { workers: (jobs: number) => serve(workers, SINGLE_PATH, JOB, jobs, connections) } : {}),
   };
-  const batch = {
-    raw: async (count: number): Promise<Run> => {
-      const { seconds } = await drive(count, batchConcurrency, async () => {
-        await raw.addBulk(bulk);
-      });
-      return { rate: (count * batchSize) / seconds, latencies: [], cpuUs: undefined };
-    },
-    gateway: (count: number) => serve(gateway, BATCH_PATH, batchBody, count, batchConcurrency, batchSize),
+  const batch = (size: number) => {
+    const { body, bulk } = batchOf(size);
+    return {
+      raw: async (count: number): Promise<Run> => {
+        const { seconds } = await drive(count, batchConcurrency, async () => {
+          await raw.addBulk(bulk);
+        });
+        return { rate: (count * size) / seconds, latencies: [], cpuUs: undefined };
+      },
+      gateway: (count: number) => serve(gateway, BATCH_PATH, body, count, batchConcurrency, size),
+    };
   };
   const clean = async () => {
     await Promise.all([raw, ...views].map((queue) => queue.obliterate({ force: true })));
@@ -374,9 +416,23 @@ export async function gatewayThroughput(
   const p99 = (run: Run) => percentile(run.latencies, 99);
 
   try {
-    const s = await rounds(single, options.jobs, Math.min(2_000, options.jobs));
+    const s = await rounds(
+      single as Record<'raw' | 'bare' | 'gateway' | 'workers', (size: number) => Promise<Run>>,
+      options.jobs,
+      Math.min(2_000, options.jobs),
+    );
     const singleRequests = gateway.requests;
-    const b = await rounds(batch, batches, Math.min(4, batches));
+    const batches: BatchComparison[] = [];
+    for (const size of batchSizes) {
+      const count = Math.max(1, Math.round(batchJobs / size));
+      const b = await rounds(batch(size), count, Math.min(4, count));
+      batches.push({
+        size,
+        raw: median(b.raw.map((run) => run.rate)),
+        gateway: figures(b.gateway),
+        ratio: perRound(b.gateway, b.raw, (run) => run.rate),
+      });
+    }
     const metricsCounted = await countedByMetrics(gateway);
     const servedRequests = gateway.requests;
     await gateway.stop();
@@ -385,7 +441,6 @@ export async function gatewayThroughput(
       jobs: options.jobs,
       rounds: options.rounds,
       connections,
-      batchSize,
       batchConcurrency,
       gatewaySetup: {
         logLevel: options.logLevel ?? 'info (the default)',
@@ -408,18 +463,24 @@ export async function gatewayThroughput(
           bare: roundOf(s.bare[i] as Run),
           gateway: roundOf(s.gateway[i] as Run),
         })),
+        ...(workers && s.workers
+          ? {
+              workers: {
+                count: workerCount,
+                figures: figures(s.workers),
+                overGateway: perRound(s.workers, s.gateway, (run) => run.rate),
+                rounds: s.workers.map((run) => run.rate),
+              },
+            }
+          : {}),
       },
-      batch: {
-        raw: median(b.raw.map((run) => run.rate)),
-        gateway: figures(b.gateway),
-        ratio: perRound(b.gateway, b.raw, (run) => run.rate),
-      },
+      batches,
     };
   } finally {
     await clean().catch(() => {});
     await Promise.all([raw, ...views].map((queue) => queue.close()));
     connection.disconnect();
-    await Promise.all([gateway.stop(), bare.stop()]);
+    await Promise.all([gateway.stop(), bare.stop(), workers?.stop()]);
   }
 }
 
@@ -443,7 +504,7 @@ export function describeGatewayThroughput(
   targets: GatewayTargets = { single: 0.85, p99: 1.5, batch: 1.0 },
 ): string {
   const verdict = (ok: boolean, target: string) => `(target ${target}: ${ok ? 'met' : 'MISSED'})`;
-  const { single, batch, gatewaySetup: setup } = result;
+  const { single, batches, gatewaySetup: setup } = result;
   const pad = (text: string, width: number) => text.padStart(width);
   const row = (cells: string[]) =>
     `  ${cells.map((cell, i) => pad(cell, [5, 11, 11, 11, 8, 7, 9, 9, 9, 9][i] ?? 9)).join(' ')}`;
@@ -489,9 +550,19 @@ export function describeGatewayThroughput(
     `  gateway/bare                 ${single.overBare.toFixed(2)} ${verdict(single.overBare >= targets.single, `>= ${targets.single}`)}`,
     `  gateway/bare p99             ${single.p99OverBare.toFixed(2)} ${verdict(single.p99OverBare <= targets.p99, `<= ${targets.p99}`)}`,
     `  gateway/raw                  ${single.overRaw.toFixed(2)}`,
-    `gateway vs raw BullMQ, batches of ${result.batchSize}, ${result.batchConcurrency} in flight:`,
-    `  raw queue.addBulk            ${pad(formatRate(batch.raw), 15)}`,
-    server('gateway POST /jobs/batch', batch.gateway, 'job'),
-    `  gateway/raw                  ${batch.ratio.toFixed(2)} ${verdict(batch.ratio >= targets.batch, `>= ${targets.batch}`)}`,
+    ...(single.workers
+      ? [
+          `gateway with GATEWAY_WORKERS=${single.workers.count} (${availableParallelism()} cores, shared with Redis and the load client), same rounds:`,
+          `  per round                    ${single.workers.rounds.map((value) => rate(value)).join(', ')} jobs/s`,
+          server('gateway POST /jobs', single.workers.figures),
+          `  workers/one process          ${single.workers.overGateway.toFixed(2)}`,
+        ]
+      : [`gateway with GATEWAY_WORKERS: not measured (${availableParallelism()} core)`]),
+    ...batches.flatMap((batch) => [
+      `gateway vs raw BullMQ, batches of ${batch.size}, ${result.batchConcurrency} in flight:`,
+      `  raw queue.addBulk            ${pad(formatRate(batch.raw), 15)}`,
+      server('gateway POST /jobs/batch', batch.gateway, 'job'),
+      `  gateway/raw                  ${batch.ratio.toFixed(2)} ${verdict(batch.ratio >= targets.batch, `>= ${targets.batch}`)}`,
+    ]),
   ].join('\n');
 }

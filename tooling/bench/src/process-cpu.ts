@@ -18,3 +18,23 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
+
+/** The processes `pid` has started (Linux), e.g. a primary's cluster workers. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * {@link cpuSeconds} of a process and every live process under it: a gateway
+ * with `GATEWAY_WORKERS` is a primary and its workers. A child that exits
+ * between two readings takes its seconds with it.
+ */
+export function treeCpuSeconds(pid: number | undefined): number | undefined {
+  const own = cpuSeconds(pid);
+  if (own === undefined || pid === undefined) return own;
+  return childrenOf(pid).reduce((sum, child) => sum + (treeCpuSeconds(child) ?? 0), own);
+}
