@@ -32,9 +32,10 @@ const bench = defineQueue({
  * as the runtime sets BullMQ up — per-minute metrics on, the contract's
  * retention, a processor that takes an AbortSignal — so `runtime / alike` is the
  * cost of the runtime's own code, and `runtime / raw` adds the cost of those
- * BullMQ features.
+ * BullMQ features. `metrics` and `retention`: raw BullMQ with only one of the
+ * two, so each feature's own cost is read against `raw`.
  */
-type Variant = 'raw' | 'alike' | 'runtime';
+type Variant = 'raw' | 'metrics' | 'retention' | 'alike' | 'runtime';
 
 async function fill(target: RedisTarget, prefix: string, jobs: number) {
   const connection = target.connect('worker');
@@ -70,15 +71,21 @@ async function measure(
       autorun: false,
     });
     close = () => worker.close();
-  } else if (variant === 'alike') {
+  } else if (variant !== 'runtime') {
+    const metrics = variant === 'alike' || variant === 'metrics';
+    const retention = variant === 'alike' || variant === 'retention';
     worker = new Worker(bench.name, async (_job, _token, _signal) => null, {
       connection,
       prefix: queuePrefix,
       concurrency,
       autorun: false,
-      metrics: BULLMQ_METRICS,
-      removeOnComplete: bench.defaultJobOptions.removeOnComplete,
-      removeOnFail: bench.defaultJobOptions.removeOnFail,
+      ...(metrics ? { metrics: BULLMQ_METRICS } : {}),
+      ...(retention
+        ? {
+            removeOnComplete: bench.defaultJobOptions.removeOnComplete,
+            removeOnFail: bench.defaultJobOptions.removeOnFail,
+          }
+        : {}),
     });
     close = () => worker.close();
   } else {
@@ -122,6 +129,11 @@ export interface ThroughputResult {
   ratio: number;
   /** runtime / raw: including the BullMQ features the runtime switches on. */
   ratioToDefaults: number;
+  /** raw BullMQ with per-minute metrics / raw, and with the contract's retention / raw. */
+  metricsCost: number;
+  retentionCost: number;
+  metrics: number;
+  retention: number;
 }
 
 /**
@@ -133,8 +145,8 @@ export async function runtimeThroughput(
   target: RedisTarget,
   options: { concurrency: number; jobs: number; rounds: number },
 ): Promise<ThroughputResult> {
-  const variants: Variant[] = ['raw', 'alike', 'runtime'];
-  const rates: Record<Variant, number[]> = { raw: [], alike: [], runtime: [] };
+  const variants: Variant[] = ['raw', 'metrics', 'retention', 'alike', 'runtime'];
+  const rates: Record<Variant, number[]> = { raw: [], metrics: [], retention: [], alike: [], runtime: [] };
   // One unmeasured warm-up of each, so JIT and connection set-up are not in the first round.
   for (const variant of variants)
     await measure(target, variant, options.concurrency, Math.min(500, options.jobs));
@@ -144,30 +156,47 @@ export async function runtimeThroughput(
       rates[variant].push(await measure(target, variant, options.concurrency, options.jobs));
     }
   }
-  const [raw, alike, runtime] = variants.map((v) => median(rates[v])) as [number, number, number];
+  const [raw, metrics, retention, alike, runtime] = variants.map((v) => median(rates[v])) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   // Ratios are paired per round (the variants of one round ran back to back), then the median taken:
   // drift of a shared machine between rounds cancels out.
-  const paired = (base: Variant) =>
-    median(rates.runtime.map((rate, i) => rate / (rates[base][i] ?? Number.NaN)));
+  const paired = (of: Variant, base: Variant) =>
+    median(rates[of].map((rate, i) => rate / (rates[base][i] ?? Number.NaN)));
   return {
     concurrency: options.concurrency,
     raw,
+    metrics,
+    retention,
     alike,
     runtime,
-    ratio: paired('alike'),
-    ratioToDefaults: paired('raw'),
+    ratio: paired('runtime', 'alike'),
+    ratioToDefaults: paired('runtime', 'raw'),
+    metricsCost: paired('metrics', 'raw'),
+    retentionCost: paired('retention', 'raw'),
   };
 }
 
-export function describeThroughput(result: ThroughputResult, target?: number): string {
-  const verdict =
-    target === undefined ? '' : ` (target >= ${target}: ${result.ratio >= target ? 'met' : 'MISSED'})`;
+export function describeThroughput(
+  result: ThroughputResult,
+  targets?: { alike: number; defaults: number },
+): string {
+  const verdict = (value: number, target: number | undefined) =>
+    target === undefined ? '' : ` (target >= ${target}: ${value >= target ? 'met' : 'MISSED'})`;
   return [
     `concurrency ${result.concurrency}:`,
     `  raw BullMQ, defaults              ${formatRate(result.raw)}`,
+    `  raw BullMQ + per-minute metrics   ${formatRate(result.metrics)}`,
+    `  raw BullMQ + contract retention   ${formatRate(result.retention)}`,
     `  raw BullMQ, set up like runtime   ${formatRate(result.alike)}`,
     `  worker runtime                    ${formatRate(result.runtime)}`,
-    `  runtime/raw (set up alike)        ${result.ratio.toFixed(2)}${verdict}`,
-    `  runtime/raw (defaults)            ${result.ratioToDefaults.toFixed(2)}`,
+    `  runtime/raw (set up alike)        ${result.ratio.toFixed(2)}${verdict(result.ratio, targets?.alike)}`,
+    `  runtime/raw (defaults)            ${result.ratioToDefaults.toFixed(2)}${verdict(result.ratioToDefaults, targets?.defaults)}`,
+    `  metrics alone: raw+metrics/raw    ${result.metricsCost.toFixed(2)}`,
+    `  retention alone: raw+ret./raw     ${result.retentionCost.toFixed(2)}`,
   ].join('\n');
 }
