@@ -13,25 +13,25 @@ import { joinCluster, runPrimary, workerCount } from './cluster.js';
 import { gatewayConfig } from './config.js';
 
 const config = loadConfigOrExit(gatewayConfig);
-// Buffered standard output: lines are written 3–4 KiB at a time (and at least every
+// Buffered standard output: lines are written some KiB at a time (and at least every
 // LOG_FLUSH_MS), not with one write per line on the request path. Flushed on exit.
 const LOG_FLUSH_MS = 1_000;
+const workers = workerCount(config.gatewayWorkers);
 const logger = createLogger({
   service: 'gateway',
   level: config.logLevel,
   // A pino destination is all createLogger needs; its type asks for a full Node stream.
-  // Each write whole lines and at most PIPE_BUF bytes: atomic on a pipe, so the lines of
-  // several processes (GATEWAY_WORKERS) sharing standard output never interleave.
   destination: pino.destination({
     dest: 1,
     sync: false,
-    minLength: 3_072,
-    maxWrite: 4_096,
+    // Several processes (GATEWAY_WORKERS) share standard output: each write then holds whole lines
+    // and at most PIPE_BUF bytes, which a pipe takes atomically, so their lines never interleave.
+    // One process writes bigger chunks, which costs less.
+    ...(workers > 1 ? { minLength: 3_072, maxWrite: 4_096 } : { minLength: 4_096 }),
   }) as unknown as NodeJS.WritableStream,
 });
 setInterval(() => logger.flush(), LOG_FLUSH_MS).unref();
 
-const workers = workerCount(config.gatewayWorkers);
 if (workers > 1 && cluster.isPrimary)
   runPrimary({ workers, logger, shutdownTimeoutMs: config.shutdownTimeoutMs });
 else await serve();
