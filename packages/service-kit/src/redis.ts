@@ -96,12 +96,13 @@ export interface RedisConnectionOptions {
   /** `producer` only: how long a command may wait for its reply before it fails (default 5 s). */
   commandTimeoutMs?: number;
   /**
-   * Hold the commands written during one turn of the event loop and send them
-   * in one write, at its end (`setImmediate`): a server whose concurrent
-   * requests each send a command then makes one syscall per turn instead of one
+   * Send the first command written in a turn of the event loop at once, and
+   * hold the ones after it until the turn ends (`setImmediate`), to go out in
+   * one write: a server whose concurrent requests (or a worker whose concurrent
+   * jobs) each send a command then makes a few syscalls per turn instead of one
    * per command, and Redis reads them in one go. ioredis's auto-pipelining does
    * not help there: it flushes per tick, and each request is its own tick.
-   * Costs a command at most the rest of the turn.
+   * Costs a held command at most the rest of the turn.
    */
   coalesceWrites?: boolean;
 }
@@ -211,16 +212,24 @@ function coalesceWritesOf(client: RedisClient): void {
 
 function corkPerTurn(stream: Socket): void {
   const write = stream.write;
+  // The first write of a turn goes out at once: a lone command (one job at a time) waits for nothing.
+  // Those after it in the same turn are held and go out together when the turn ends.
+  let inTurn = false;
   let corked = false;
-  const uncork = () => {
-    corked = false;
-    stream.uncork();
+  const endTurn = () => {
+    inTurn = false;
+    if (corked) {
+      corked = false;
+      stream.uncork();
+    }
   };
   stream.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
-    if (!corked) {
+    if (!inTurn) {
+      inTurn = true;
+      setImmediate(endTurn);
+    } else if (!corked) {
       corked = true;
       this.cork();
-      setImmediate(uncork);
     }
     return write.apply(this, args as never);
   } as Socket['write'];
