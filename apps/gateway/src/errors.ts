@@ -1,194 +1,245 @@
 import createError from '@fastify/error';
 import { COMMON_PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '@jobfleet/service-kit';
 
+/** What the gateway answers for one error code. */
+interface ErrorRow {
+  /** The HTTP status. */
+  status: number;
+  /** The problem `type` is `PROBLEM_TYPE_BASE` + slug; several codes may share a type. */
+  slug: string;
+  /** The problem `title`: the same for every answer of the type. */
+  title: string;
+  /** The problem `detail`, with `%s`/`%d` for the error's arguments; never secrets or internals. */
+  detail: string;
+  /**
+   * `Retry-After` of the answers that ask to be retried: an outage or shed load is short (a restart, a
+   * failover), and so is a replica that lags; an unknown outcome is settled once Redis answers again;
+   * a full Redis needs an operator or the workers to drain it, which takes longer.
+   */
+  retryAfterSeconds?: number;
+}
+
 /**
- * The gateway's named errors. Each has a stable `code`, the HTTP status it
- * answers with, and a problem type (see {@link problemTypeOf}); the message is
- * the problem's `detail`, so it never carries secrets or internals.
+ * The gateway's errors, one row per stable `code`: status, problem type and
+ * title, detail, `Retry-After`. The error classes below and the problem
+ * answers (see `problem.ts`) read this table.
  */
+export const GATEWAY_ERRORS = {
+  JOBFLEET_UNKNOWN_QUEUE: {
+    status: 404,
+    slug: 'unknown-queue',
+    title: 'Unknown queue',
+    detail: 'there is no queue named "%s"; known queues: %s',
+  },
+  JOBFLEET_JOB_NOT_FOUND: {
+    status: 404,
+    slug: 'job-not-found',
+    title: 'Job not found',
+    detail: 'queue "%s" has no job with id "%s" (it may never have existed or may have been removed)',
+  },
+  JOBFLEET_UNAUTHORIZED: {
+    status: 401,
+    slug: 'unauthorized',
+    title: 'Authentication required',
+    detail: '%s',
+  },
+  JOBFLEET_FORBIDDEN: {
+    status: 403,
+    slug: 'forbidden',
+    title: 'Missing scope',
+    detail: 'API key "%s" lacks the scope "%s"',
+  },
+  JOBFLEET_INVALID_UTF8: {
+    status: 400,
+    slug: 'malformed-body',
+    title: 'Malformed request body',
+    detail: 'the request body is not valid UTF-8',
+  },
+  JOBFLEET_INVALID_UNICODE: {
+    status: 400,
+    slug: 'malformed-body',
+    title: 'Malformed request body',
+    detail: 'the request body holds a lone UTF-16 surrogate escape (such as "\\ud800"), which is no text',
+  },
+  JOBFLEET_UNSUPPORTED_CHARSET: {
+    status: 415,
+    slug: 'unsupported-media-type',
+    title: 'Unsupported media type',
+    detail: 'charset "%s" is not supported; send UTF-8 JSON',
+  },
+  JOBFLEET_REDIS_UNAVAILABLE: {
+    status: 503,
+    slug: 'service-unavailable',
+    title: 'Service unavailable',
+    detail: 'the job store (Redis) is unavailable; retry shortly',
+    retryAfterSeconds: 1,
+  },
+  /** A write was sent to Redis and no reply came in time (or the connection broke before one did): it may or may not have happened. The `Idempotency-Key` (if any) stays claimed, so a retry with it converges on exactly one job. */
+  JOBFLEET_OUTCOME_UNKNOWN: {
+    status: 504,
+    slug: 'outcome-unknown',
+    title: 'Outcome unknown',
+    detail:
+      'the job store (Redis) did not confirm the write in time: it may or may not have been done; retry with the same Idempotency-Key, which enqueues at most once',
+    retryAfterSeconds: 2,
+  },
+  /** Redis is at `maxmemory` and refuses writes (`OOM`); nothing was written. */
+  JOBFLEET_REDIS_FULL: {
+    status: 503,
+    slug: 'redis-full',
+    title: 'Job store full',
+    detail: 'the job store (Redis) is full and refuses writes; nothing was written; retry later',
+    retryAfterSeconds: 30,
+  },
+  /** `REDIS_MIN_REPLICAS_ACK`: WAIT did not confirm the write on enough replicas in time. The job was written to the master and may survive or not (a failover can drop it): retry with the same Idempotency-Key. */
+  JOBFLEET_REPLICATION_UNCONFIRMED: {
+    status: 503,
+    slug: 'replication-unconfirmed',
+    title: 'Replication unconfirmed',
+    detail:
+      'Redis could not confirm within the time allowed that the write reached %d replica(s) (%d ms); the job may have been written: retry with the same Idempotency-Key, which converges on one job',
+    retryAfterSeconds: 1,
+  },
+  JOBFLEET_RATE_LIMITED: {
+    status: 429,
+    slug: 'rate-limited',
+    title: 'Too many requests',
+    detail: 'API key "%s" is over its rate limit of %d requests per %d ms; retry in %d s',
+  },
+  JOBFLEET_OVERLOADED: {
+    status: 503,
+    slug: 'overloaded',
+    title: 'Service overloaded',
+    detail: 'the gateway is overloaded; retry shortly',
+    retryAfterSeconds: 1,
+  },
+  JOBFLEET_IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    slug: 'idempotency-key-reused',
+    title: 'Idempotency-Key reused',
+    detail:
+      'this Idempotency-Key was already used with a different request (another body, queue or route); use a new key for a new request',
+  },
+  JOBFLEET_IDEMPOTENCY_IN_PROGRESS: {
+    status: 409,
+    slug: 'idempotency-in-progress',
+    title: 'Request with this Idempotency-Key in progress',
+    detail: 'a request with this Idempotency-Key is still being processed; retry shortly',
+  },
+  JOBFLEET_JOB_ID_TAKEN: {
+    status: 409,
+    slug: 'job-id-taken',
+    title: 'Job id taken',
+    detail: 'queue "%s" already has a job with id "%s" that another tenant posted; choose another id',
+  },
+  JOBFLEET_JOB_FINISHED: {
+    status: 409,
+    slug: 'job-finished',
+    title: 'Job already finished',
+    detail: 'job "%s" of queue "%s" has already finished (%s); there is nothing to cancel',
+  },
+  JOBFLEET_NOT_JOB_OWNER: {
+    status: 403,
+    slug: 'forbidden',
+    title: 'Missing scope',
+    detail: 'API key "%s" may cancel only the jobs it posted itself; cancelling any job needs the scope "%s"',
+  },
+  JOBFLEET_TENANT_BOUND_KEY: {
+    status: 403,
+    slug: 'tenant-bound-key',
+    title: 'Not allowed for a tenant key',
+    detail: 'API key "%s" is bound to tenant "%s" and may not %s, which affects every tenant',
+  },
+  JOBFLEET_SCHEDULE_NOT_FOUND: {
+    status: 404,
+    slug: 'schedule-not-found',
+    title: 'Schedule not found',
+    detail: 'queue "%s" has no schedule with id "%s"',
+  },
+  JOBFLEET_SCHEDULE_ID_TAKEN: {
+    status: 409,
+    slug: 'schedule-id-taken',
+    title: 'Schedule id taken',
+    detail: 'queue "%s" already has a schedule with id "%s" that another tenant owns; choose another id',
+  },
+  JOBFLEET_DEAD_LETTER_NOT_FOUND: {
+    status: 404,
+    slug: 'dead-letter-not-found',
+    title: 'Dead-letter record not found',
+    detail: 'there is no dead-letter record with id "%s" (it may have been removed or trimmed)',
+  },
+  JOBFLEET_DEAD_LETTER_REDRIVEN: {
+    status: 409,
+    slug: 'dead-letter-redriven',
+    title: 'Dead-letter record already redriven',
+    detail: '%s; a record is sent back to its queue once',
+  },
+  JOBFLEET_DEAD_LETTER_NOT_REDRIVABLE: {
+    status: 409,
+    slug: 'dead-letter-not-redrivable',
+    title: 'Dead-letter record cannot be redriven',
+    detail: '%s',
+  },
+  JOBFLEET_DEAD_LETTER_STORED_PAYLOAD_INVALID: {
+    status: 409,
+    slug: 'dead-letter-stored-payload-invalid',
+    title: "Dead-letter record's payload no longer fits its contract",
+    detail: '%s',
+  },
+  JOBFLEET_REPORT_NOT_FOUND: {
+    status: 404,
+    slug: 'report-not-found',
+    title: 'Report not found',
+    detail: 'there is no report for job "%s"%s',
+  },
+  JOBFLEET_REPORT_TENANT_MISMATCH: {
+    status: 422,
+    slug: 'report-tenant-mismatch',
+    title: 'Report of another tenant',
+    detail: '%s: API key "%s" is bound to tenant "%s" and may not ask for a report of tenant "%s"',
+  },
+} as const satisfies Record<string, ErrorRow>;
 
-export const UnknownQueueError = createError<'JOBFLEET_UNKNOWN_QUEUE', 404, [string, string]>(
-  'JOBFLEET_UNKNOWN_QUEUE',
-  'there is no queue named "%s"; known queues: %s',
-  404,
-);
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 
-export const JobNotFoundError = createError<'JOBFLEET_JOB_NOT_FOUND', 404, [string, string]>(
-  'JOBFLEET_JOB_NOT_FOUND',
-  'queue "%s" has no job with id "%s" (it may never have existed or may have been removed)',
-  404,
-);
+/** The error class of a row: `new XError(...args)` fills the row's detail with `args`. */
+function defineError<Args extends unknown[]>(code: GatewayErrorCode) {
+  const row: ErrorRow = GATEWAY_ERRORS[code];
+  return createError<GatewayErrorCode, number, Args>(code, row.detail, row.status);
+}
 
-export const UnauthorizedError = createError<'JOBFLEET_UNAUTHORIZED', 401, [string]>(
-  'JOBFLEET_UNAUTHORIZED',
-  '%s',
-  401,
-);
-
-export const ForbiddenError = createError<'JOBFLEET_FORBIDDEN', 403, [string, string]>(
-  'JOBFLEET_FORBIDDEN',
-  'API key "%s" lacks the scope "%s"',
-  403,
-);
-
-export const InvalidUtf8Error = createError<'JOBFLEET_INVALID_UTF8', 400, []>(
-  'JOBFLEET_INVALID_UTF8',
-  'the request body is not valid UTF-8',
-  400,
-);
-
-export const InvalidUnicodeError = createError<'JOBFLEET_INVALID_UNICODE', 400, []>(
-  'JOBFLEET_INVALID_UNICODE',
-  'the request body holds a lone UTF-16 surrogate escape (such as "\\ud800"), which is no text',
-  400,
-);
-
-export const UnsupportedCharsetError = createError<'JOBFLEET_UNSUPPORTED_CHARSET', 415, [string]>(
-  'JOBFLEET_UNSUPPORTED_CHARSET',
-  'charset "%s" is not supported; send UTF-8 JSON',
-  415,
-);
-
-export const RedisUnavailableError = createError<
+export const UnknownQueueError = defineError<[string, string]>('JOBFLEET_UNKNOWN_QUEUE');
+export const JobNotFoundError = defineError<[string, string]>('JOBFLEET_JOB_NOT_FOUND');
+export const UnauthorizedError = defineError<[string]>('JOBFLEET_UNAUTHORIZED');
+export const ForbiddenError = defineError<[string, string]>('JOBFLEET_FORBIDDEN');
+export const InvalidUtf8Error = defineError<[]>('JOBFLEET_INVALID_UTF8');
+export const InvalidUnicodeError = defineError<[]>('JOBFLEET_INVALID_UNICODE');
+export const UnsupportedCharsetError = defineError<[string]>('JOBFLEET_UNSUPPORTED_CHARSET');
+export const RedisUnavailableError = defineError<[options?: { cause: unknown }]>(
   'JOBFLEET_REDIS_UNAVAILABLE',
-  503,
-  [options?: { cause: unknown }]
->('JOBFLEET_REDIS_UNAVAILABLE', 'the job store (Redis) is unavailable; retry shortly', 503);
-
-/**
- * A write was sent to Redis and no reply came in time (or the connection broke
- * before one did): it may or may not have happened. The `Idempotency-Key` (if
- * any) stays claimed, so a retry with it converges on exactly one job.
- */
-export const OutcomeUnknownError = createError<
-  'JOBFLEET_OUTCOME_UNKNOWN',
-  504,
-  [options?: { cause: unknown }]
->(
-  'JOBFLEET_OUTCOME_UNKNOWN',
-  'the job store (Redis) did not confirm the write in time: it may or may not have been done; retry with the same Idempotency-Key, which enqueues at most once',
-  504,
 );
-
-/** Redis is at `maxmemory` and refuses writes (`OOM`); nothing was written. */
-export const RedisFullError = createError<'JOBFLEET_REDIS_FULL', 503, [options?: { cause: unknown }]>(
-  'JOBFLEET_REDIS_FULL',
-  'the job store (Redis) is full and refuses writes; nothing was written; retry later',
-  503,
-);
-
-/**
- * `REDIS_MIN_REPLICAS_ACK`: WAIT did not confirm the write on enough replicas in time. The job was written to the
- * master and may survive or not (a failover can drop it): retry with the same Idempotency-Key.
- */
-export const ReplicationUnconfirmedError = createError<
-  'JOBFLEET_REPLICATION_UNCONFIRMED',
-  503,
-  [number, number]
->(
-  'JOBFLEET_REPLICATION_UNCONFIRMED',
-  'Redis could not confirm within the time allowed that the write reached %d replica(s) (%d ms); the job may have been written: retry with the same Idempotency-Key, which converges on one job',
-  503,
-);
-
-export const RateLimitedError = createError<'JOBFLEET_RATE_LIMITED', 429, [string, number, number, number]>(
-  'JOBFLEET_RATE_LIMITED',
-  'API key "%s" is over its rate limit of %d requests per %d ms; retry in %d s',
-  429,
-);
-
-export const OverloadedError = createError<'JOBFLEET_OVERLOADED', 503, []>(
-  'JOBFLEET_OVERLOADED',
-  'the gateway is overloaded; retry shortly',
-  503,
-);
-
-export const IdempotencyKeyReusedError = createError<'JOBFLEET_IDEMPOTENCY_KEY_REUSED', 422, []>(
-  'JOBFLEET_IDEMPOTENCY_KEY_REUSED',
-  'this Idempotency-Key was already used with a different request (another body, queue or route); use a new key for a new request',
-  422,
-);
-
-export const IdempotencyInProgressError = createError<'JOBFLEET_IDEMPOTENCY_IN_PROGRESS', 409, []>(
-  'JOBFLEET_IDEMPOTENCY_IN_PROGRESS',
-  'a request with this Idempotency-Key is still being processed; retry shortly',
-  409,
-);
-
-export const JobIdTakenError = createError<'JOBFLEET_JOB_ID_TAKEN', 409, [string, string]>(
-  'JOBFLEET_JOB_ID_TAKEN',
-  'queue "%s" already has a job with id "%s" that another tenant posted; choose another id',
-  409,
-);
-
-export const JobFinishedError = createError<'JOBFLEET_JOB_FINISHED', 409, [string, string, string]>(
-  'JOBFLEET_JOB_FINISHED',
-  'job "%s" of queue "%s" has already finished (%s); there is nothing to cancel',
-  409,
-);
-
-export const NotJobOwnerError = createError<'JOBFLEET_NOT_JOB_OWNER', 403, [string, string]>(
-  'JOBFLEET_NOT_JOB_OWNER',
-  'API key "%s" may cancel only the jobs it posted itself; cancelling any job needs the scope "%s"',
-  403,
-);
-
-export const TenantBoundKeyError = createError<'JOBFLEET_TENANT_BOUND_KEY', 403, [string, string, string]>(
-  'JOBFLEET_TENANT_BOUND_KEY',
-  'API key "%s" is bound to tenant "%s" and may not %s, which affects every tenant',
-  403,
-);
-
-export const ScheduleNotFoundError = createError<'JOBFLEET_SCHEDULE_NOT_FOUND', 404, [string, string]>(
-  'JOBFLEET_SCHEDULE_NOT_FOUND',
-  'queue "%s" has no schedule with id "%s"',
-  404,
-);
-
-export const ScheduleIdTakenError = createError<'JOBFLEET_SCHEDULE_ID_TAKEN', 409, [string, string]>(
-  'JOBFLEET_SCHEDULE_ID_TAKEN',
-  'queue "%s" already has a schedule with id "%s" that another tenant owns; choose another id',
-  409,
-);
-
-export const DeadLetterNotFoundError = createError<'JOBFLEET_DEAD_LETTER_NOT_FOUND', 404, [string]>(
-  'JOBFLEET_DEAD_LETTER_NOT_FOUND',
-  'there is no dead-letter record with id "%s" (it may have been removed or trimmed)',
-  404,
-);
-
-export const DeadLetterRedrivenError = createError<'JOBFLEET_DEAD_LETTER_REDRIVEN', 409, [string]>(
-  'JOBFLEET_DEAD_LETTER_REDRIVEN',
-  '%s; a record is sent back to its queue once',
-  409,
-);
-
-export const DeadLetterNotRedrivableError = createError<'JOBFLEET_DEAD_LETTER_NOT_REDRIVABLE', 409, [string]>(
-  'JOBFLEET_DEAD_LETTER_NOT_REDRIVABLE',
-  '%s',
-  409,
-);
-
-export const DeadLetterStoredPayloadError = createError<
+export const OutcomeUnknownError = defineError<[options?: { cause: unknown }]>('JOBFLEET_OUTCOME_UNKNOWN');
+export const RedisFullError = defineError<[options?: { cause: unknown }]>('JOBFLEET_REDIS_FULL');
+export const ReplicationUnconfirmedError = defineError<[number, number]>('JOBFLEET_REPLICATION_UNCONFIRMED');
+export const RateLimitedError = defineError<[string, number, number, number]>('JOBFLEET_RATE_LIMITED');
+export const OverloadedError = defineError<[]>('JOBFLEET_OVERLOADED');
+export const IdempotencyKeyReusedError = defineError<[]>('JOBFLEET_IDEMPOTENCY_KEY_REUSED');
+export const IdempotencyInProgressError = defineError<[]>('JOBFLEET_IDEMPOTENCY_IN_PROGRESS');
+export const JobIdTakenError = defineError<[string, string]>('JOBFLEET_JOB_ID_TAKEN');
+export const JobFinishedError = defineError<[string, string, string]>('JOBFLEET_JOB_FINISHED');
+export const NotJobOwnerError = defineError<[string, string]>('JOBFLEET_NOT_JOB_OWNER');
+export const TenantBoundKeyError = defineError<[string, string, string]>('JOBFLEET_TENANT_BOUND_KEY');
+export const ScheduleNotFoundError = defineError<[string, string]>('JOBFLEET_SCHEDULE_NOT_FOUND');
+export const ScheduleIdTakenError = defineError<[string, string]>('JOBFLEET_SCHEDULE_ID_TAKEN');
+export const DeadLetterNotFoundError = defineError<[string]>('JOBFLEET_DEAD_LETTER_NOT_FOUND');
+export const DeadLetterRedrivenError = defineError<[string]>('JOBFLEET_DEAD_LETTER_REDRIVEN');
+export const DeadLetterNotRedrivableError = defineError<[string]>('JOBFLEET_DEAD_LETTER_NOT_REDRIVABLE');
+export const DeadLetterStoredPayloadError = defineError<[string]>(
   'JOBFLEET_DEAD_LETTER_STORED_PAYLOAD_INVALID',
-  409,
-  [string]
->('JOBFLEET_DEAD_LETTER_STORED_PAYLOAD_INVALID', '%s', 409);
-
-export const ReportNotFoundError = createError<'JOBFLEET_REPORT_NOT_FOUND', 404, [string, string]>(
-  'JOBFLEET_REPORT_NOT_FOUND',
-  'there is no report for job "%s"%s',
-  404,
 );
-
-export const ReportTenantMismatchError = createError<
+export const ReportNotFoundError = defineError<[string, string]>('JOBFLEET_REPORT_NOT_FOUND');
+export const ReportTenantMismatchError = defineError<[string, string, string, string]>(
   'JOBFLEET_REPORT_TENANT_MISMATCH',
-  422,
-  [string, string, string, string]
->(
-  'JOBFLEET_REPORT_TENANT_MISMATCH',
-  '%s: API key "%s" is bound to tenant "%s" and may not ask for a report of tenant "%s"',
-  422,
 );
 
 // Raised by Node's HTTP parser, below every route: shared by every HTTP service.
@@ -238,71 +289,27 @@ export function withIssues<E extends Error>(
 }
 
 /** By error code: ours, and those every service shares (the parser's, Fastify's). */
-const KINDS: Record<string, ProblemKind> = {
+const KINDS: Readonly<Record<string, ProblemKind>> = {
   ...COMMON_PROBLEM_KINDS,
-  JOBFLEET_UNKNOWN_QUEUE: { slug: 'unknown-queue', title: 'Unknown queue' },
-  JOBFLEET_JOB_NOT_FOUND: { slug: 'job-not-found', title: 'Job not found' },
-  JOBFLEET_UNAUTHORIZED: { slug: 'unauthorized', title: 'Authentication required' },
-  JOBFLEET_FORBIDDEN: { slug: 'forbidden', title: 'Missing scope' },
-  JOBFLEET_INVALID_UTF8: { slug: 'malformed-body', title: 'Malformed request body' },
-  JOBFLEET_INVALID_UNICODE: { slug: 'malformed-body', title: 'Malformed request body' },
-  JOBFLEET_UNSUPPORTED_CHARSET: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
-  JOBFLEET_REDIS_UNAVAILABLE: { slug: 'service-unavailable', title: 'Service unavailable' },
-  JOBFLEET_OUTCOME_UNKNOWN: { slug: 'outcome-unknown', title: 'Outcome unknown' },
-  JOBFLEET_REDIS_FULL: { slug: 'redis-full', title: 'Job store full' },
-  JOBFLEET_OVERLOADED: { slug: 'overloaded', title: 'Service overloaded' },
-  JOBFLEET_REPLICATION_UNCONFIRMED: { slug: 'replication-unconfirmed', title: 'Replication unconfirmed' },
-  JOBFLEET_RATE_LIMITED: { slug: 'rate-limited', title: 'Too many requests' },
-  JOBFLEET_IDEMPOTENCY_KEY_REUSED: { slug: 'idempotency-key-reused', title: 'Idempotency-Key reused' },
-  JOBFLEET_IDEMPOTENCY_IN_PROGRESS: {
-    slug: 'idempotency-in-progress',
-    title: 'Request with this Idempotency-Key in progress',
-  },
-  JOBFLEET_JOB_ID_TAKEN: { slug: 'job-id-taken', title: 'Job id taken' },
-  JOBFLEET_JOB_FINISHED: { slug: 'job-finished', title: 'Job already finished' },
-  JOBFLEET_NOT_JOB_OWNER: { slug: 'forbidden', title: 'Missing scope' },
-  JOBFLEET_TENANT_BOUND_KEY: { slug: 'tenant-bound-key', title: 'Not allowed for a tenant key' },
-  JOBFLEET_SCHEDULE_NOT_FOUND: { slug: 'schedule-not-found', title: 'Schedule not found' },
-  JOBFLEET_SCHEDULE_ID_TAKEN: { slug: 'schedule-id-taken', title: 'Schedule id taken' },
-  JOBFLEET_DEAD_LETTER_NOT_FOUND: { slug: 'dead-letter-not-found', title: 'Dead-letter record not found' },
-  JOBFLEET_DEAD_LETTER_REDRIVEN: {
-    slug: 'dead-letter-redriven',
-    title: 'Dead-letter record already redriven',
-  },
-  JOBFLEET_DEAD_LETTER_NOT_REDRIVABLE: {
-    slug: 'dead-letter-not-redrivable',
-    title: 'Dead-letter record cannot be redriven',
-  },
-  JOBFLEET_DEAD_LETTER_STORED_PAYLOAD_INVALID: {
-    slug: 'dead-letter-stored-payload-invalid',
-    title: "Dead-letter record's payload no longer fits its contract",
-  },
-  JOBFLEET_REPORT_NOT_FOUND: { slug: 'report-not-found', title: 'Report not found' },
-  JOBFLEET_REPORT_TENANT_MISMATCH: { slug: 'report-tenant-mismatch', title: 'Report of another tenant' },
+  ...Object.fromEntries(
+    Object.entries(GATEWAY_ERRORS).map(([code, { slug, title }]) => [code, { slug, title }]),
+  ),
 };
+
+const RETRY_AFTER_SECONDS = new Map<string, number>(
+  Object.entries(GATEWAY_ERRORS).flatMap(([code, row]: [string, ErrorRow]) =>
+    row.retryAfterSeconds === undefined ? [] : [[code, row.retryAfterSeconds] as const],
+  ),
+);
 
 const VALIDATION: ProblemKind = { slug: 'validation-failed', title: 'Validation failed' };
 const MALFORMED_BODY: ProblemKind = { slug: 'malformed-body', title: 'Malformed request body' };
 const INTERNAL: ProblemKind = { slug: 'internal-error', title: 'Internal server error' };
 const GENERIC_CLIENT: ProblemKind = { slug: 'bad-request', title: 'Bad request' };
 
-/**
- * `Retry-After` (seconds) of the answers that ask to be retried: an outage or
- * shed load is short (a restart, a failover), and so is a replica that lags; an unknown outcome is settled
- * once Redis answers again; a full Redis needs an operator or the workers to
- * drain it, which takes longer.
- */
-const RETRY_AFTER_SECONDS: Record<string, number> = {
-  JOBFLEET_REDIS_UNAVAILABLE: 1,
-  JOBFLEET_OVERLOADED: 1,
-  JOBFLEET_OUTCOME_UNKNOWN: 2,
-  JOBFLEET_REPLICATION_UNCONFIRMED: 1,
-  JOBFLEET_REDIS_FULL: 30,
-};
-
 /** The `Retry-After` (seconds) an answer with this code carries, if any. */
 export const retryAfterOf = (code: string | undefined): number | undefined =>
-  code === undefined ? undefined : RETRY_AFTER_SECONDS[code];
+  code === undefined ? undefined : RETRY_AFTER_SECONDS.get(code);
 
 /** The problem kind of an error; a validation failure has its own. */
 export function problemKindOf(error: { code?: string; validation?: unknown; statusCode?: number }) {
