@@ -191,6 +191,20 @@ export const ReportTenantMismatchError = createError<
   422,
 );
 
+/** A callback URL that is not http(s) or names a private, loopback or link-local address. */
+export const CallbackUrlRefusedError = createError<'JOBFLEET_CALLBACK_URL_REFUSED', 400, [string, string]>(
+  'JOBFLEET_CALLBACK_URL_REFUSED',
+  '%s: %s',
+  400,
+);
+
+/** A callback asked for by a key that has no `webhookSecret` to sign it with. */
+export const CallbackUnsignableError = createError<'JOBFLEET_CALLBACK_UNSIGNABLE', 400, [string, string]>(
+  'JOBFLEET_CALLBACK_UNSIGNABLE',
+  '%s: API key "%s" has no webhookSecret, so its completion webhooks could not be signed; add one (whsec_…) to its entry in the API key list',
+  400,
+);
+
 // Raised by Node's HTTP parser, below every route: shared by every HTTP service.
 export {
   ExpectationFailedError,
@@ -279,6 +293,8 @@ const KINDS: Record<string, ProblemKind> = {
   },
   JOBFLEET_REPORT_NOT_FOUND: { slug: 'report-not-found', title: 'Report not found' },
   JOBFLEET_REPORT_TENANT_MISMATCH: { slug: 'report-tenant-mismatch', title: 'Report of another tenant' },
+  JOBFLEET_CALLBACK_URL_REFUSED: { slug: 'callback-url-refused', title: 'Callback URL refused' },
+  JOBFLEET_CALLBACK_UNSIGNABLE: { slug: 'callback-unsignable', title: 'Callback cannot be signed' },
 };
 
 const VALIDATION: ProblemKind = { slug: 'validation-failed', title: 'Validation failed' };
