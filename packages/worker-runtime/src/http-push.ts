@@ -55,7 +55,7 @@ export interface SignedPostOptions {
   signal: AbortSignal;
   /** The job whose next retry a `Retry-After` delays. */
   job: Job;
-  /** The most bytes of a 2xx body read; a longer body fails the job for good. */
+  /** The most bytes of a 2xx body read; a longer body fails the job for good. 0: the body is not read. */
   maxBodyBytes: number;
   userAgent: string;
   /** Refuse every destination that is not a public address (see {@link publicOnlyAgent}). */
@@ -149,8 +149,13 @@ export async function postSigned(options: SignedPostOptions): Promise<{ status: 
       }
       throw new EndpointRefusedError(reason);
     }
-    // The timeout covers the body too: an endpoint that sends headers and then stalls is retried.
-    result = await readUpTo(response, maxBodyBytes);
+    if (maxBodyBytes === 0) {
+      await response.body?.cancel();
+      result = { bytes: Buffer.alloc(0), truncated: false };
+    } else {
+      // The timeout covers the body too: an endpoint that sends headers and then stalls is retried.
+      result = await readUpTo(response, maxBodyBytes);
+    }
   } catch (error) {
     if (error instanceof EndpointUnavailableError || error instanceof EndpointRefusedError) throw error;
     // Cancelled: the runtime has already ended the job; this rejection goes nowhere.
