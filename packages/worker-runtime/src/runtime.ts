@@ -113,6 +113,8 @@ export function createWorkerRuntime<Q extends QueueContract>(
   const deadLetters = deadLetterFailures
     ? new DeadLetterStore({ connection, prefix, telemetry: options.telemetry })
     : undefined;
+  const attemptSeconds = new WeakMap<Job, number>();
+  const pendingRecords = new Set<Promise<unknown>>();
   /** The `webhooks` queue, opened at the first completion webhook this process announces. */
   let webhookQueue: Queue | undefined;
   /**
@@ -139,8 +141,6 @@ export function createWorkerRuntime<Q extends QueueContract>(
       .finally(() => pendingRecords.delete(adding));
     pendingRecords.add(adding);
   };
-  const attemptSeconds = new WeakMap<Job, number>();
-  const pendingRecords = new Set<Promise<unknown>>();
   /** The jobs this process runs now, each with the function that ends it as cancelled. */
   const activeJobs = new Map<string, (error: JobCancelledError) => void>();
   /** The same jobs, for shutdown: the job, its lock token, the end of its handler, and a way to stop waiting for it. */
