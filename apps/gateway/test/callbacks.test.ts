@@ -54,7 +54,7 @@ describe('options.callback at enqueue', () => {
     expect(response?.statusCode).toBe(202);
     const id = response?.json<{ id: string }>().id ?? '';
     const job = await inspectQueue(redis, 'emails').getJob(id);
-    expect((job?.opts as Record<string, unknown>)[CALLBACK_OPTION]).toEqual({
+    expect((job?.opts as Record<string, unknown> | undefined)?.[CALLBACK_OPTION]).toEqual({
       url: 'https://hooks.example.com/jobfleet',
     });
     expect(job?.opts).not.toHaveProperty('callback');
