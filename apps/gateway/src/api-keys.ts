@@ -1,15 +1,17 @@
 import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import { TenantId, validate } from '@jobfleet/queue-contracts';
-import { parseSecretJson } from '@jobfleet/service-kit';
+import { parseSecretJson, parseWebhookSecret } from '@jobfleet/service-kit';
 import { Type } from 'typebox';
 import { scopeProblem } from './scopes.js';
 
 /**
  * One entry of `GATEWAY_API_KEYS` (or the file `GATEWAY_API_KEYS_FILE` names):
- * `{ id, key | keySha256, tenant?, scopes, rateLimit? }`. `id` names the client
- * in logs, metrics and on its jobs; `key` is the secret itself, `keySha256` its
- * hex SHA-256 (so the secret need not sit in the environment); `rateLimit`
- * (`{ max, timeWindowMs }`) overrides the gateway's default budget.
+ * `{ id, key | keySha256, tenant?, scopes, rateLimit?, webhookSecret? }`. `id`
+ * names the client in logs, metrics and on its jobs; `key` is the secret
+ * itself, `keySha256` its hex SHA-256 (so the secret need not sit in the
+ * environment); `rateLimit` (`{ max, timeWindowMs }`) overrides the gateway's
+ * default budget; `webhookSecret` (`whsec_…`) signs the completion webhooks of
+ * the key's jobs (the webhooks-worker reads it from the same list).
  */
 export const ApiKeyEntry = Type.Object(
   {
@@ -27,6 +29,7 @@ export const ApiKeyEntry = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    webhookSecret: Type.Optional(Type.String({ maxLength: 200 })),
   },
   { additionalProperties: false },
 );
@@ -44,6 +47,8 @@ export interface ApiKey {
   readonly scopes: ReadonlySet<string>;
   /** Its own budget; `undefined` means the gateway's default. */
   readonly rateLimit: RateLimit | undefined;
+  /** Whether the entry has a `webhookSecret`, so that its jobs may ask for completion webhooks. */
+  readonly signsWebhooks: boolean;
   /** SHA-256 of the secret. Not enumerable, so a logged key shows no digest. */
   readonly digest: Buffer;
 }
@@ -70,8 +75,20 @@ function entryLabel(index: number, entry: unknown): string {
 function entryProblems(entry: unknown): string[] {
   const checked = validate(ApiKeyEntry, entry);
   if (!checked.ok) return checked.issues.map((issue) => `${issue.path || '/'} ${issue.message}`);
-  const { key, keySha256, scopes } = entry as { key?: string; keySha256?: string; scopes: string[] };
+  const { key, keySha256, scopes, webhookSecret } = entry as {
+    key?: string;
+    keySha256?: string;
+    scopes: string[];
+    webhookSecret?: string;
+  };
   const problems: string[] = [];
+  if (webhookSecret !== undefined) {
+    try {
+      parseWebhookSecret(webhookSecret);
+    } catch (error) {
+      problems.push(`/webhookSecret ${(error as Error).message}`);
+    }
+  }
   if (key === undefined && keySha256 === undefined) problems.push('needs "key" or "keySha256"');
   if (key !== undefined && keySha256 !== undefined) problems.push('has both "key" and "keySha256"; keep one');
   if (
@@ -127,11 +144,14 @@ export function parseApiKeys(json: string): ApiKey[] {
       tenant?: string;
       scopes: string[];
       rateLimit?: RateLimit;
+      webhookSecret?: string;
     }) => {
       const digest = entry.key !== undefined ? sha256(entry.key) : Buffer.from(entry.keySha256 ?? '', 'hex');
       const scopes: ReadonlySet<string> = new Set(entry.scopes);
       const rateLimit = entry.rateLimit && Object.freeze({ ...entry.rateLimit });
-      const key = { id: entry.id, tenant: entry.tenant, scopes, rateLimit };
+      // Only whether there is one: the gateway never signs, so the secret is not kept.
+      const signsWebhooks = entry.webhookSecret !== undefined;
+      const key = { id: entry.id, tenant: entry.tenant, scopes, rateLimit, signsWebhooks };
       return Object.freeze(
         Object.defineProperty(key, 'digest', { value: digest, enumerable: false }) as ApiKey,
       );

@@ -232,6 +232,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
         ttlMs: config.idempotencyTtl,
       }),
       jobEvents,
+      allowPrivateCallbacks: config.webhookAllowPrivateNetworks,
     };
     for (const routes of [
       enqueueRoutes,

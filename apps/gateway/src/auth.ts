@@ -13,6 +13,8 @@ export interface Principal {
   readonly tenant: string | undefined;
   readonly scopes: ReadonlySet<string>;
   readonly rateLimit: RateLimit | undefined;
+  /** Whether its jobs may ask for completion webhooks (its key has a `webhookSecret`). */
+  readonly signsWebhooks?: boolean;
 }
 
 declare module 'fastify' {

@@ -81,7 +81,7 @@ export const gatewayConfig = {
     doc: 'The HTTP port (API, `/metrics`, `/health/*`).',
   }),
   GATEWAY_API_KEYS: documented(apiKeys.inline, {
-    doc: 'The API keys, a JSON array (or `GATEWAY_API_KEYS_FILE`; set one, not both). Each entry has an `id`, a `key` (16+ printable characters) or `keySha256` (its hex SHA-256), `scopes` (e.g. `emails:enqueue`, `*:read`, `dead-letters:manage`, `admin`), and optionally a `tenant` (without one, the key sees every tenant) and a `rateLimit` (`{ "max": 100, "timeWindowMs": 1000 }`).',
+    doc: 'The API keys, a JSON array (or `GATEWAY_API_KEYS_FILE`; set one, not both). Each entry has an `id`, a `key` (16+ printable characters) or `keySha256` (its hex SHA-256), `scopes` (e.g. `emails:enqueue`, `*:read`, `dead-letters:manage`, `admin`), and optionally a `tenant` (without one, the key sees every tenant), a `rateLimit` (`{ "max": 100, "timeWindowMs": 1000 }`) and a `webhookSecret` (`whsec_` + base64 of 24–64 bytes) that signs the completion webhooks of the key\'s jobs (the webhooks-worker reads the same list).',
     example:
       '[{"id":"<client>","keySha256":"<hex sha256 of the key>","tenant":"acme","scopes":["emails:enqueue","*:read"]}]',
   }),
@@ -90,6 +90,10 @@ export const gatewayConfig = {
     example: '/run/secrets/gateway-api-keys',
   }),
   GATEWAY_WORKERS: gatewayWorkers,
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: env.boolean({
+    default: false,
+    doc: 'Accept `options.callback` URLs whose host is a private, loopback or link-local IP address (development and tests only). The webhooks-worker has the same key for the addresses a name resolves to.',
+  }),
   GATEWAY_AUTH: env.oneOf(['enabled', 'disabled'], {
     default: 'enabled',
     doc: 'Without keys the gateway refuses to start unless this is `disabled` (development only: no authentication).',

@@ -1,4 +1,4 @@
-import { type JobOrigin, type QueueContract, withOrigin } from '@jobfleet/queue-contracts';
+import { type JobOrigin, type QueueContract, withCallback, withOrigin } from '@jobfleet/queue-contracts';
 import type { RedisClient } from '@jobfleet/service-kit';
 import type { JobsOptions } from 'bullmq';
 import type { Principal } from './auth.js';
@@ -24,7 +24,8 @@ export const originFor = (principal: Principal): JobOrigin => ({
 /**
  * Turns validated request jobs into jobs as BullMQ takes them: the contract's
  * default options, overridden by the client's, plus who posted it (outside the
- * payload). Jobs without options of their own share one options object — a
+ * payload) and, when asked for, its completion callback (see `callbacks.ts`,
+ * which checks it first). Jobs without options of their own share one options object — a
  * batch of 500 plain jobs makes one, not 500 (BullMQ copies options, never
  * changes them).
  */
@@ -34,7 +35,9 @@ export function jobPreparer(contract: QueueContract, origin: JobOrigin): (body: 
     const requested = body.options;
     if (requested === undefined)
       return { name: body.name, data: body.data, opts: plain, customId: undefined };
-    const opts: JobsOptions = withOrigin({ ...contract.defaultJobOptions, ...requested }, origin);
+    const { callback, ...rest } = requested;
+    const own: JobsOptions = withOrigin({ ...contract.defaultJobOptions, ...rest }, origin);
+    const opts = callback ? withCallback(own, callback) : own;
     return { name: body.name, data: body.data, opts, customId: requested.jobId };
   };
 }

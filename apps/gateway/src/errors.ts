@@ -198,6 +198,21 @@ export const GATEWAY_ERRORS = {
     title: 'Report of another tenant',
     detail: '%s: API key "%s" is bound to tenant "%s" and may not ask for a report of tenant "%s"',
   },
+  /** A callback URL that is not http(s) or names a private, loopback or link-local address. */
+  JOBFLEET_CALLBACK_URL_REFUSED: {
+    status: 400,
+    slug: 'callback-url-refused',
+    title: 'Callback URL refused',
+    detail: '%s: %s',
+  },
+  /** A callback asked for by a key that has no `webhookSecret` to sign it with. */
+  JOBFLEET_CALLBACK_UNSIGNABLE: {
+    status: 400,
+    slug: 'callback-unsignable',
+    title: 'Callback cannot be signed',
+    detail:
+      '%s: API key "%s" has no webhookSecret, so its completion webhooks could not be signed; add one (whsec_…) to its entry in the API key list',
+  },
 } as const satisfies Record<string, ErrorRow>;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
@@ -241,6 +256,8 @@ export const ReportNotFoundError = defineError<[string, string]>('JOBFLEET_REPOR
 export const ReportTenantMismatchError = defineError<[string, string, string, string]>(
   'JOBFLEET_REPORT_TENANT_MISMATCH',
 );
+export const CallbackUrlRefusedError = defineError<[string, string]>('JOBFLEET_CALLBACK_URL_REFUSED');
+export const CallbackUnsignableError = defineError<[string, string]>('JOBFLEET_CALLBACK_UNSIGNABLE');
 
 // Raised by Node's HTTP parser, below every route: shared by every HTTP service.
 export {

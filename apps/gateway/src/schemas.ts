@@ -94,6 +94,19 @@ export const EnqueueOptions = Type.Object(
     jobId: Type.Optional(
       Type.String({ pattern: JOB_ID_PATTERN, description: `A custom job id: ${JOB_ID_RULE}.` }),
     ),
+    callback: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({
+            format: 'uri',
+            maxLength: 2_048,
+            description:
+              'An http(s) URL on a public address. When the job ends for good (completed, dead-lettered or cancelled), jobfleet POSTs `{ type: "job.completed" | "job.failed" | "job.cancelled", timestamp, data: { queue, id, name, result | failedReason, finishedAt } }` there, signed per Standard Webhooks with the `webhookSecret` of the API key that posted the job, and retries for about an hour.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -1,7 +1,8 @@
+import type { PushAnswer } from '@jobfleet/worker-runtime';
 import { Counter, type Registry } from 'prom-client';
 
 /** How an endpoint answered one request: its status class, or why there was no answer. */
-export type Answer = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'connection_error';
+export type Answer = PushAnswer;
 
 export const ANSWERS: readonly Answer[] = ['2xx', '3xx', '4xx', '5xx', 'timeout', 'connection_error'];
 

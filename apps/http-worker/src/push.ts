@@ -1,8 +1,6 @@
 import { findJob, type QueueContract, validate } from '@jobfleet/queue-contracts';
-import { signWebhook } from '@jobfleet/service-kit';
-import { type JobContext, PermanentJobError } from '@jobfleet/worker-runtime';
+import { EndpointRefusedError, type JobContext, postSigned } from '@jobfleet/worker-runtime';
 import type { Answer, HttpWorkerMetrics } from './metrics.js';
-import { parseRetryAfter, retryNoSoonerThan } from './retry-after.js';
 
 /** What the endpoint receives, as JSON. */
 export interface PushRequest {
@@ -12,16 +10,6 @@ export interface PushRequest {
   data: unknown;
   /** 1 on the first try, 2 on the first retry, … */
   attempt: number;
-}
-
-/** The endpoint did not answer usefully this time (408, 429, 5xx, timeout, no connection): retried. */
-export class EndpointUnavailableError extends Error {
-  override name = 'EndpointUnavailableError';
-}
-
-/** The endpoint refused the job, or answered something that is not a result: never retried. */
-export class EndpointRefusedError extends PermanentJobError {
-  override name = 'EndpointRefusedError';
 }
 
 export interface PushOptions {
@@ -36,8 +24,6 @@ export interface PushOptions {
 
 const USER_AGENT = 'jobfleet-http-worker';
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
-/** How much of a refusal's body the failure reason quotes. */
-const REASON_BYTES = 300;
 
 /**
  * `webhook-id`: the same for every attempt of a job, so an endpoint can drop a
@@ -45,37 +31,10 @@ const REASON_BYTES = 300;
  */
 export const messageId = (queue: string, jobId: string): string => `${queue}:${encodeURIComponent(jobId)}`;
 
-/** The body's first `limit` bytes, and whether there was more (which is then not downloaded). */
-async function readUpTo(response: Response, limit: number): Promise<{ bytes: Buffer; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  if (response.body) {
-    for await (const chunk of response.body) {
-      chunks.push(Buffer.from(chunk));
-      size += chunk.byteLength;
-      // Leaving the loop cancels the stream.
-      if (size > limit) return { bytes: Buffer.concat(chunks).subarray(0, limit), truncated: true };
-    }
-  }
-  return { bytes: Buffer.concat(chunks), truncated: false };
-}
-
-/** The start of a refusal's body, on one line, for the failure reason. */
-async function excerpt(response: Response): Promise<string> {
-  const { bytes } = await readUpTo(response, REASON_BYTES).catch(() => ({ bytes: Buffer.alloc(0) }));
-  const text = bytes
-    .toString('utf8')
-    .replace(/[\p{Cc}\s]+/gu, ' ')
-    .trim();
-  return text ? `: ${text}` : '';
-}
-
-const answerOf = (status: number): Answer =>
-  status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : '2xx';
-
 /**
  * The handler of every job name of one queue: POSTs the job to the queue's
- * endpoint and turns the answer into the job's outcome.
+ * endpoint (worker-runtime's `postSigned`, shared with completion webhooks)
+ * and turns the answer into the job's outcome.
  *
  * - 2xx with a JSON body: the result, checked against the job's result schema
  *   (an empty body is `null`); a body that is not JSON or does not fit fails
@@ -96,65 +55,24 @@ export function createPushHandler(options: PushOptions) {
     const id = job.id ?? '';
     const request: PushRequest = { id, queue, name: job.name, data, attempt };
     const body = JSON.stringify(request);
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'user-agent': USER_AGENT,
-      ...(secret ? signWebhook({ id: messageId(queue, id), body }, secret) : {}),
-    };
-    const timeout = AbortSignal.timeout(timeoutMs);
-    let response: Response;
-    let result: { bytes: Buffer; truncated: boolean };
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers,
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.any([signal, timeout]),
-      });
-      if (response.status < 200 || response.status >= 300) {
-        count(answerOf(response.status));
-        const reason = `the endpoint answered ${response.status}${await excerpt(response)}`;
-        if (response.status === 408 || response.status === 429 || response.status >= 500) {
-          const wait = parseRetryAfter(response.headers.get('retry-after'));
-          if (wait !== undefined) retryNoSoonerThan(job, wait);
-          throw new EndpointUnavailableError(reason);
-        }
-        if (response.status < 400) {
-          throw new EndpointRefusedError(`${reason} (redirects are not followed)`);
-        }
-        throw new EndpointRefusedError(reason);
-      }
-      // The timeout covers the body too: an endpoint that sends headers and then stalls is retried.
-      result = await readUpTo(response, maxResultBytes);
-    } catch (error) {
-      if (error instanceof EndpointUnavailableError || error instanceof EndpointRefusedError) throw error;
-      // Cancelled: the runtime has already ended the job; this rejection goes nowhere.
-      if (signal.aborted) throw error;
-      if (timeout.aborted) {
-        count('timeout');
-        throw new EndpointUnavailableError(`the endpoint did not answer within ${timeoutMs} ms`);
-      }
-      count('connection_error');
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new EndpointUnavailableError(
-        `could not reach the endpoint: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
-      );
-    }
-    count('2xx');
-    if (result.truncated) {
-      throw new EndpointRefusedError(
-        `the endpoint answered ${response.status} with a body over ${maxResultBytes} bytes`,
-      );
-    }
+    const { status, body: answer } = await postSigned({
+      url,
+      body,
+      secret,
+      messageId: messageId(queue, id),
+      timeoutMs,
+      signal,
+      job,
+      maxBodyBytes: maxResultBytes,
+      userAgent: USER_AGENT,
+      onAnswer: count,
+    });
     let value: unknown = null;
-    if (result.bytes.toString('utf8').trim() !== '') {
+    if (answer.toString('utf8').trim() !== '') {
       try {
-        value = JSON.parse(UTF8.decode(result.bytes));
+        value = JSON.parse(UTF8.decode(answer));
       } catch {
-        throw new EndpointRefusedError(
-          `the endpoint answered ${response.status} with a body that is not JSON`,
-        );
+        throw new EndpointRefusedError(`the endpoint answered ${status} with a body that is not JSON`);
       }
     }
     const definition = findJob(contract, job.name);

@@ -26,7 +26,20 @@ export interface EnqueueOptions {
   backoff?: { type: 'fixed' | 'exponential'; delay: number; jitter?: number };
   /** A custom job id: printable ASCII, no `:`, not an integer. */
   jobId?: string;
+  /**
+   * Where jobfleet POSTs a signed {@link WebhookEvent} when the job ends for
+   * good (completed, dead-lettered or cancelled): an http(s) URL on a public
+   * address. The API key needs a `webhookSecret`.
+   */
+  callback?: { url: string };
 }
+
+/**
+ * The body of a completion webhook (`type`, `timestamp`, `data: { queue, id,
+ * name, result | failedReason, finishedAt }`); verify its signature (Standard
+ * Webhooks) before trusting it.
+ */
+export type { WebhookEvent } from '@jobfleet/queue-contracts';
 
 /** Options of one enqueue call. */
 export interface EnqueueCallOptions extends EnqueueOptions {

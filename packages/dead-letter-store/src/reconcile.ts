@@ -1,4 +1,10 @@
-import { CANCELLED_REASON, deadLetterId, toDeadLetter } from '@jobfleet/queue-contracts';
+import {
+  CANCELLED_REASON,
+  deadLetterId,
+  toDeadLetter,
+  webhookDeliveryFor,
+  webhooks,
+} from '@jobfleet/queue-contracts';
 import { entriesFromFlat, type IndexEntry } from './index-scan.js';
 import { withLock } from './lock.js';
 import type { DeadLetterRecords } from './records.js';
@@ -146,6 +152,10 @@ async function captureMissing(
       continue;
     }
     await store.capture(toDeadLetter(job, undefined));
+    // The live path announces the failure beside its record; it may have missed both. The delivery's
+    // id is the live path's, so an announcement it did make is not repeated.
+    const delivery = webhookDeliveryFor(queue, job, 'job.failed');
+    if (delivery) await store.sourceQueue(webhooks.name).add(delivery.name, delivery.data, delivery.opts);
     found += 1;
   }
   return found;

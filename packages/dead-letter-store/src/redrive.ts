@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { originOf, validateJobData, withOrigin } from '@jobfleet/queue-contracts';
+import { callbackOf, originOf, validateJobData, withCallback, withOrigin } from '@jobfleet/queue-contracts';
 import { decodeCursor, encodeCursor, type PagePosition } from './cursor.js';
 import {
   DeadLetterAlreadyRedrivenError,
@@ -167,9 +167,14 @@ async function redriveLoaded(
   }
 
   const origin = originOf({ opts: record.options });
+  // The redriven job keeps its completion webhook: it announces its own ending, under its new id.
+  const callback = callbackOf({ opts: record.options });
   const base = { ...contract.defaultJobOptions, jobId };
+  const withOwner = origin ? withOrigin(base, origin) : base;
   try {
-    await store.sourceQueue(record.queue).add(record.jobName, data, origin ? withOrigin(base, origin) : base);
+    await store
+      .sourceQueue(record.queue)
+      .add(record.jobName, data, callback ? withCallback(withOwner, callback) : withOwner);
   } catch (error) {
     await releaseClaimScript.run(store.client, [jobKey], [token, REDRIVE_CLAIM_FIELD]).catch(() => {});
     throw error;

@@ -1,4 +1,14 @@
-import { CANCELLED_REASON, catalog, deadLetterId, deadLetters, emails } from '@jobfleet/queue-contracts';
+import {
+  CANCELLED_REASON,
+  catalog,
+  deadLetterId,
+  deadLetters,
+  emails,
+  webhookDeliveryId,
+  webhooks,
+  withCallback,
+  withOrigin,
+} from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -70,6 +80,25 @@ describe('dead-letter store: reconciliation', () => {
     expect(getJob).not.toHaveBeenCalled();
     expect(await dlqCount()).toBe(28);
     await store.close();
+  });
+
+  it('announces a missed final failure of a job with a callback, once', async () => {
+    const store = open();
+    const opts = withCallback(withOrigin({ attempts: 1 }, { client: 'shop' }), {
+      url: 'https://shop.example.com/h',
+    });
+    const [job] = await failJobs(redis, emails.name, [{ ...welcome(1), opts }, welcome(2)]);
+    await store.reconcile({ settleMs: 0 });
+    await store.reconcile({ settleMs: 0, overlapMs: 60_000 });
+    const deliveries = new Queue(webhooks.name, { connection: redis.connection(), prefix: redis.prefix });
+    const [delivery, ...others] = await deliveries.getWaiting(0, -1);
+    await deliveries.close();
+    expect(others).toEqual([]);
+    expect(delivery?.id).toBe(webhookDeliveryId(emails.name, String(job?.id), 'job.failed'));
+    expect(delivery?.data).toMatchObject({
+      url: 'https://shop.example.com/h',
+      event: { type: 'job.failed', data: { queue: 'emails', id: job?.id, failedReason: 'boom' } },
+    });
   });
 
   it('reads on from its cursor, re-reading an overlap for clock skew, and leaves fresh failures to the live path', async () => {

@@ -1,4 +1,4 @@
-import { emails, ORIGIN_OPTION, withOrigin } from '@jobfleet/queue-contracts';
+import { CALLBACK_OPTION, emails, ORIGIN_OPTION, withCallback, withOrigin } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
@@ -25,9 +25,11 @@ describe('dead-letter store: redrive', () => {
     return { store, queue };
   }
 
-  it('sends the record back with a replacement payload, fresh attempts and its origin, and keeps an audit entry', async () => {
+  it('sends the record back with a replacement payload, fresh attempts, its origin and callback, and keeps an audit entry', async () => {
     const { store, queue } = setup();
-    const origin = withOrigin({ attempts: 1 }, { client: 'billing', tenant: 'acme' });
+    const origin = withCallback(withOrigin({ attempts: 1 }, { client: 'billing', tenant: 'acme' }), {
+      url: 'https://billing.example.com/hook',
+    });
     const record = sampleRecord({
       queue: 'emails',
       jobId: '9',
@@ -48,6 +50,7 @@ describe('dead-letter store: redrive', () => {
       attempts: emails.defaultJobOptions.attempts,
       backoff: emails.defaultJobOptions.backoff,
       [ORIGIN_OPTION]: { client: 'billing', tenant: 'acme' },
+      [CALLBACK_OPTION]: { url: 'https://billing.example.com/hook' },
     });
     expect(job?.attemptsMade).toBe(0);
 

@@ -1,9 +1,10 @@
 import type { QueueContract } from './contract.js';
 import { emails } from './emails.js';
 import { reports } from './reports.js';
+import { webhooks } from './webhooks.js';
 
 /** The queues producers post work to, by name. `dead-letters` is not among them. */
-export const catalog = { emails, reports } as const;
+export const catalog = { emails, reports, webhooks } as const;
 
 export type CatalogQueueName = keyof typeof catalog;
 

@@ -8,3 +8,4 @@ export * from './origin.js';
 export * from './primitives.js';
 export * from './reports.js';
 export * from './validation.js';
+export * from './webhooks.js';

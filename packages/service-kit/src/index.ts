@@ -4,6 +4,7 @@ export * from './health.js';
 export * from './http-edges.js';
 export * from './logger.js';
 export * from './metrics.js';
+export * from './network-address.js';
 export * from './observability-plugin.js';
 export * from './problem.js';
 export * from './redis.js';

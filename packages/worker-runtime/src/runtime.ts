@@ -1,7 +1,24 @@
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
-import { findJob, type QueueContract, tenantOf, toDeadLetter, validate } from '@jobfleet/queue-contracts';
+import {
+  findJob,
+  type QueueContract,
+  tenantOf,
+  toDeadLetter,
+  validate,
+  type WebhookEventType,
+  webhookDeliveryFor,
+  webhooks,
+} from '@jobfleet/queue-contracts';
 import { queuePrefix, type RedisClient } from '@jobfleet/service-kit';
-import { type Job, MetricsTime, type Telemetry, WaitingError, type Worker, type WorkerOptions } from 'bullmq';
+import {
+  type Job,
+  MetricsTime,
+  Queue,
+  type Telemetry,
+  WaitingError,
+  type Worker,
+  type WorkerOptions,
+} from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { BackoffWorker } from './backoff-worker.js';
@@ -98,6 +115,32 @@ export function createWorkerRuntime<Q extends QueueContract>(
     : undefined;
   const attemptSeconds = new WeakMap<Job, number>();
   const pendingRecords = new Set<Promise<unknown>>();
+  /** The `webhooks` queue, opened at the first completion webhook this process announces. */
+  let webhookQueue: Queue | undefined;
+  /**
+   * Adds the delivery of `job`'s completion event when it asked for one. The
+   * event is read after BullMQ has recorded the ending, and the delivery's id is
+   * derived from the job and the kind of ending, so that a second announcement
+   * (another path, a replayed event) adds nothing.
+   */
+  const announce = (job: Job, type: WebhookEventType) => {
+    const delivery = webhookDeliveryFor(queue, job, type);
+    if (!delivery) return;
+    webhookQueue ??= new Queue(webhooks.name, {
+      connection,
+      prefix: queuePrefix(connection, prefix, webhooks.name),
+      ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+    });
+    const fields = { job_id: job.id, queue, job_name: job.name, webhook_id: delivery.opts.jobId };
+    const adding = webhookQueue
+      .add(delivery.name, delivery.data, delivery.opts)
+      .then(
+        () => logger.debug(fields, 'completion webhook queued'),
+        (err: unknown) => logger.error({ ...fields, err }, 'could not queue the completion webhook'),
+      )
+      .finally(() => pendingRecords.delete(adding));
+    pendingRecords.add(adding);
+  };
   /** The jobs this process runs now, each with the function that ends it as cancelled. */
   const activeJobs = new Map<string, (error: JobCancelledError) => void>();
   /** The same jobs, for shutdown: the job, its lock token, the end of its handler, and a way to stop waiting for it. */
@@ -266,7 +309,11 @@ export function createWorkerRuntime<Q extends QueueContract>(
     active: activeJobs,
   });
 
-  worker.on('completed', (job) => count(job, 'completed'));
+  // BullMQ emits `completed` once the job is recorded as completed, with its result.
+  worker.on('completed', (job) => {
+    count(job, 'completed');
+    announce(job, 'job.completed');
+  });
 
   worker.on('failed', (job, error) => {
     if (!job) {
@@ -278,6 +325,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
     if (error instanceof JobCancelledError) {
       count(job, 'cancelled');
       logger.info(fields, 'job cancelled on request');
+      announce(job, 'job.cancelled');
       if (job.id)
         cancels
           .clear(job.id)
@@ -294,6 +342,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
       return;
     }
     count(job, 'dead_lettered');
+    announce(job, 'job.failed');
     if (!deadLetters) {
       logger.error({ ...fields, err: error, attempts: job.attemptsMade }, 'job failed for good');
       return;
@@ -359,7 +408,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
       }
       faults.close();
       await Promise.all(pendingRecords);
-      await Promise.all([deadLetters?.close(), cancels.close(), usage?.close()]);
+      await Promise.all([deadLetters?.close(), cancels.close(), usage?.close(), webhookQueue?.close()]);
       return finished;
     },
   };

@@ -235,7 +235,17 @@ export function createFleet({ root, env, out, services, restart }: FleetOptions)
       EMAIL_OUTBOX_DIR: env.EMAIL_OUTBOX_DIR ?? join(dataDir, 'outbox'),
       REPORTS_DIR: env.REPORTS_DIR ?? join(dataDir, 'reports'),
       ...(apiKey
-        ? { GATEWAY_API_KEYS: JSON.stringify([{ id: 'development', key: apiKey, scopes: ['admin'] }]) }
+        ? {
+            GATEWAY_API_KEYS: JSON.stringify([
+              {
+                id: 'development',
+                key: apiKey,
+                scopes: ['admin'],
+                // Signs the development key's completion webhooks (a Standard Webhooks `whsec_` secret).
+                webhookSecret: developmentSecret(join(dataDir, 'dev-webhook-secret'), 'whsec_', 'base64'),
+              },
+            ]),
+          }
         : {}),
     };
 

@@ -49,7 +49,9 @@ describe('pnpm new-worker', () => {
     expect(contract).toMatch(/'crop-square': \{/);
     const catalog = read(root, 'packages/queue-contracts/src/catalog.ts');
     expect(catalog).toContain("import { imageResize } from './image-resize.js';");
-    expect(catalog).toMatch(/catalog = \{ emails, reports, 'image-resize': imageResize \} as const;/);
+    expect(catalog).toMatch(
+      /catalog = \{ emails, reports, webhooks, 'image-resize': imageResize \} as const;/,
+    );
     expect(read(root, 'packages/queue-contracts/src/index.ts')).toContain(
       "export * from './image-resize.js';",
     );
@@ -89,10 +91,10 @@ describe('pnpm new-worker', () => {
 
   it('gives a second new worker the port after the first', async () => {
     const first = await generateWorker({ queue: 'thumbnails', jobs: ['resize'], team: 'media' }, { root });
-    const second = await generateWorker({ queue: 'webhooks', jobs: ['deliver'], team: 'platform' }, { root });
+    const second = await generateWorker({ queue: 'previews', jobs: ['render'], team: 'platform' }, { root });
     expect(second.port).toBe(first.port + 1);
     expect(read(root, 'packages/queue-contracts/src/catalog.ts')).toMatch(
-      /catalog = \{ emails, reports, thumbnails, webhooks \} as const;/,
+      /catalog = \{ emails, reports, webhooks, thumbnails, previews \} as const;/,
     );
   });
 

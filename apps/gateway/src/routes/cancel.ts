@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { originOf } from '@jobfleet/queue-contracts';
+import { originOf, webhookDeliveryFor, webhooks } from '@jobfleet/queue-contracts';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { authorizeQueue, principalOf } from '../auth.js';
@@ -62,7 +62,25 @@ export const cancelRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, o
           if (!grants(principal.scopes, name, 'manage') && originOf(job)?.client !== principal.id) {
             throw new NotJobOwnerError(principal.id, scopeFor(name, 'manage'));
           }
-          return cancelJob(redis, keyPrefix, entry, job, principal.id);
+          const cancelled = await cancelJob(redis, keyPrefix, entry, job, principal.id);
+          // A removed job never reaches a worker: its completion webhook is announced here. (An
+          // active one is announced by the worker that ends it.)
+          const delivery =
+            cancelled.kind === 'removed'
+              ? webhookDeliveryFor(name, job, 'job.cancelled', Date.now())
+              : undefined;
+          if (delivery) {
+            await queues
+              .require(webhooks.name)
+              .queue.add(delivery.name, delivery.data, delivery.opts)
+              .catch((err: unknown) =>
+                request.log.error(
+                  { err, queue: name, job_id: id, webhook_id: delivery.opts.jobId },
+                  'could not queue the completion webhook of a removed job',
+                ),
+              );
+          }
+          return cancelled;
         },
         { writes: true },
       );

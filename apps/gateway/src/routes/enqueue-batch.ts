@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { principalOf } from '../auth.js';
+import { checkCallbacks } from '../callbacks.js';
 import { findExisting, jobPreparer, originFor, type PreparedJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
 import { idempotencyKeyOf, idempotently } from '../idempotent-request.js';
@@ -90,6 +91,13 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
       async (request, reply) => {
         const principal = principalOf(request);
         checkReportTenant(principal, contract.name, request.body.jobs, (i) => `/jobs/${i}`);
+        checkCallbacks(
+          principal,
+          contract.name,
+          request.body.jobs,
+          options.allowPrivateCallbacks,
+          (i) => `/jobs/${i}`,
+        );
         const origin = originFor(principal);
         const prepare = jobPreparer(contract, origin);
         const key = idempotencyKeyOf(request);

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { QueueContract } from '@jobfleet/queue-contracts';
 import type { FastifyPluginAsync } from 'fastify';
 import { authorizeQueue, principalOf } from '../auth.js';
+import { checkCallbacks } from '../callbacks.js';
 import { findExisting, originFor, type PreparedJob, prepareJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
 import { idempotencyKeyOf, idempotentJobId, idempotently } from '../idempotent-request.js';
@@ -121,6 +122,7 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
       async (request, reply) => {
         const principal = principalOf(request);
         checkReportTenant(principal, contract.name, [request.body]);
+        checkCallbacks(principal, contract.name, [request.body], options.allowPrivateCallbacks);
         const job = withIdempotentId(
           prepareJob(contract, request.body, originFor(principal)),
           principal.id,

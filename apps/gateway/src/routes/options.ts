@@ -20,4 +20,6 @@ export interface QueueRouteOptions {
   idempotency: IdempotencyStore;
   /** Every queue's event stream, shared by the requests that wait for a job. */
   jobEvents: JobEvents;
+  /** `WEBHOOK_ALLOW_PRIVATE_NETWORKS`: accept callback URLs on private IP literals. */
+  allowPrivateCallbacks: boolean;
 }
