@@ -99,6 +99,7 @@ const result = (end: Partial<MemorySample>): MemoryRunResult => ({
   seconds: 500,
   start: sample({ delivered: 50_000, redisUsed: 20 * MB + 50_000 * 300 }),
   middle: sample({ delivered: 500_000, redisUsed: 20 * MB + 500_000 * 300 }),
+  late: sample({ delivered: 950_000, redisUsed: 20 * MB + 950_000 * 300 }),
   end: sample({ delivered: 1_000_000, redisUsed: 20 * MB + 1_000_000 * 300, ...end }),
   max: { gatewayRss: 160 * MB, workerRss: 140 * MB, redisUsed: 320 * MB },
   redis: {
@@ -141,7 +142,13 @@ describe('describeMemoryRun', () => {
       result({ workerRss: 160 * MB, redisUsed: 20 * MB + 1_000_000 * 300 + 6 * MB }),
     );
     expect(text).toContain('gateway RSS: flat');
-    expect(text).toContain('worker RSS: GROWING (end − middle +30.0 MB');
-    expect(text).toContain('Redis less the ledger: GROWING (end − middle +6.0 MB');
+    expect(text).toContain('worker RSS: GROWING (late or end − middle +30.0 MB');
+    expect(text).toContain('Redis less the ledger: GROWING (late or end − middle +6.0 MB');
+  });
+
+  it('judges by the late sample too, taken under load, when the idle end looks smaller', () => {
+    const grown = result({});
+    grown.late = { ...grown.late, gatewayRss: 175 * MB };
+    expect(describeMemoryRun(grown)).toContain('gateway RSS: GROWING (late or end − middle +25.0 MB');
   });
 });
