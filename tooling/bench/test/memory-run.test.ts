@@ -5,6 +5,7 @@ import {
   infoField,
   type MemoryRunResult,
   type MemorySample,
+  peakOf,
   planRound,
   queueMemory,
   RSS_RULE,
@@ -88,7 +89,33 @@ const sample = (over: Partial<MemorySample>): MemorySample => ({
   ...over,
 });
 
-const result = (end: Partial<MemorySample>): MemoryRunResult => ({
+/** A run whose samples are: one during warm-up, start, a quarter, middle, three quarters, late, end. */
+const result = (end: Partial<MemorySample>, late: Partial<MemorySample> = {}): MemoryRunResult => {
+  const at = (delivered: number, over: Partial<MemorySample> = {}) =>
+    sample({ delivered, redisUsed: 20 * MB + delivered * 300, ...over });
+  const points = {
+    start: at(50_000),
+    middle: at(500_000),
+    late: at(950_000, late),
+    end: at(1_000_000, end),
+  };
+  return {
+    ...base,
+    ...points,
+    samples: [
+      // Warm-up is not judged: the heap grows to its working size there.
+      at(10_000, { gatewayRss: 300 * MB }),
+      points.start,
+      at(250_000),
+      points.middle,
+      at(750_000),
+      points.late,
+      points.end,
+    ],
+  };
+};
+
+const base = {
   jobs: 1_000_000,
   singleJobs: 100_000,
   batchJobs: 900_000,
@@ -97,10 +124,6 @@ const result = (end: Partial<MemorySample>): MemoryRunResult => ({
   connections: 64,
   backlog: 10_000,
   seconds: 500,
-  start: sample({ delivered: 50_000, redisUsed: 20 * MB + 50_000 * 300 }),
-  middle: sample({ delivered: 500_000, redisUsed: 20 * MB + 500_000 * 300 }),
-  late: sample({ delivered: 950_000, redisUsed: 20 * MB + 950_000 * 300 }),
-  end: sample({ delivered: 1_000_000, redisUsed: 20 * MB + 1_000_000 * 300, ...end }),
   max: { gatewayRss: 160 * MB, workerRss: 140 * MB, redisUsed: 320 * MB },
   redis: {
     baseline: MB,
@@ -116,6 +139,17 @@ const result = (end: Partial<MemorySample>): MemoryRunResult => ({
   },
   single: { p50: 5, p99: 40, cpuUsPerJob: 300 },
   batch: { p50: 60, p99: 200, cpuUsPerJob: 20 },
+};
+
+describe('peakOf', () => {
+  it('takes the largest figure of the samples in the range of delivered messages', () => {
+    const samples = [0, 10, 20, 30].map((delivered) =>
+      sample({ delivered, workerRss: (40 - delivered) * MB }),
+    );
+    expect(peakOf(samples, 10, 30, (s) => s.workerRss)).toBe(30 * MB);
+    expect(peakOf(samples, 20, Number.POSITIVE_INFINITY, (s) => s.workerRss)).toBe(20 * MB);
+    expect(peakOf(samples, 31, 40, (s) => s.workerRss)).toBeNaN();
+  });
 });
 
 describe('queueMemory', () => {
@@ -142,13 +176,19 @@ describe('describeMemoryRun', () => {
       result({ workerRss: 160 * MB, redisUsed: 20 * MB + 1_000_000 * 300 + 6 * MB }),
     );
     expect(text).toContain('gateway RSS: flat');
-    expect(text).toContain('worker RSS: GROWING (late or end − middle +30.0 MB');
-    expect(text).toContain('Redis less the ledger: GROWING (late or end − middle +6.0 MB');
+    expect(text).toContain('worker RSS: GROWING (peak 50–100% − peak 5–50% +30.0 MB');
+    expect(text).toContain('Redis less the ledger: GROWING (peak 50–100% − peak 5–50% +6.0 MB');
   });
 
-  it('judges by the late sample too, taken under load, when the idle end looks smaller', () => {
-    const grown = result({});
-    grown.late = { ...grown.late, gatewayRss: 175 * MB };
-    expect(describeMemoryRun(grown)).toContain('gateway RSS: GROWING (late or end − middle +25.0 MB');
+  it('judges by the peaks of each half, so a late peak under load counts when the idle end is low', () => {
+    const text = describeMemoryRun(result({ gatewayRss: 120 * MB }, { gatewayRss: 175 * MB }));
+    expect(text).toContain('gateway RSS: GROWING (peak 50–100% − peak 5–50% +25.0 MB');
+  });
+
+  it('counts a garbage-collector peak in each half as flat', () => {
+    const run = result({});
+    run.samples[2] = { ...(run.samples[2] as MemorySample), gatewayRss: 240 * MB };
+    run.samples[4] = { ...(run.samples[4] as MemorySample), gatewayRss: 250 * MB };
+    expect(describeMemoryRun(run)).toContain('gateway RSS: flat (peak 50–100% − peak 5–50% +10.0 MB');
   });
 });
