@@ -46,8 +46,8 @@ import {
  * mercy of the garbage collector (RSS moves by tens of MB between two), so the
  * verdict compares peaks: a figure is flat when its peak over the second half
  * of the run (50–100% delivered) is within {@link RSS_RULE} of its peak over
- * the first half after warm-up (5–50%); a leak raises the second. At the end the retained
- * completed jobs, then the delivery ledger's records, are removed and the drop
+ * the first half after warm-up (5–50%); a leak raises the second. At the
+ * end the retained completed jobs, then the delivery ledger's records, are removed and the drop
  * in `used_memory` gives the bytes of each.
  */
 
@@ -170,28 +170,28 @@ export function peakOf(
   return peak;
 }
 
-/** How much may grow from middle to end and still count as noise: a share of the middle figure, or a floor. */
+/** How much a figure may grow from one part of the run to a later one and still count as noise: a share of the earlier figure, or a floor. */
 export interface GrowthRule {
   relative: number;
   absolute: number;
 }
 
-/** Process RSS: 10% of the middle figure or 20 MB, whichever is more (GC timing alone moves RSS by several MB). */
+/** Process RSS: 10% of the earlier peak or 20 MB, whichever is more (GC timing alone moves RSS by tens of MB). */
 export const RSS_RULE: GrowthRule = { relative: 0.1, absolute: 20 * MB };
 /** Redis queue memory: 10% or 5 MB (the event streams are trimmed approximately, in steps). */
 export const REDIS_RULE: GrowthRule = { relative: 0.1, absolute: 5 * MB };
 
 export interface Growth {
-  /** end − middle, bytes (negative: it shrank). */
+  /** later − earlier, bytes (negative: it shrank). */
   delta: number;
   /** The most `delta` may be under the rule. */
   limit: number;
   flat: boolean;
 }
 
-export function growth(middle: number, end: number, rule: GrowthRule): Growth {
-  const limit = Math.max(rule.relative * middle, rule.absolute);
-  const delta = end - middle;
+export function growth(earlier: number, later: number, rule: GrowthRule): Growth {
+  const limit = Math.max(rule.relative * earlier, rule.absolute);
+  const delta = later - earlier;
   return { delta, limit, flat: delta <= limit };
 }
 
