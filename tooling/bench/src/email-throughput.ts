@@ -73,7 +73,7 @@ function runSink(): void {
 
 if (!isMainThread && (workerData as { role?: string } | undefined)?.role === SINK_ROLE) runSink();
 
-interface Sink {
+export interface Sink {
   port: number;
   /** Messages accepted so far. */
   count(): Promise<number>;
@@ -82,7 +82,7 @@ interface Sink {
   close(): Promise<void>;
 }
 
-async function startSink(): Promise<Sink> {
+export async function startSink(): Promise<Sink> {
   const thread = new Thread(new URL(import.meta.url), { workerData: { role: SINK_ROLE } });
   // Requests are answered in order, so one queue of waiters matches answers to questions.
   const waiting: Array<{ resolve(message: SinkMessage): void; reject(error: Error): void }> = [];

@@ -3,6 +3,7 @@ import { startRedisServer } from '@jobfleet/test-utils';
 import { Redis } from 'ioredis';
 import { describeEmailThroughput, emailThroughput } from './email-throughput.js';
 import { describeGatewayThroughput, gatewayThroughput } from './gateway-throughput.js';
+import { describeMemoryRun, memoryRun } from './memory-run.js';
 import { openRedisTarget } from './redis-target.js';
 import { describeReplicationCost, replicationCost } from './replication-cost.js';
 import { describeReportThroughput, reportThroughput } from './report-throughput.js';
@@ -15,6 +16,9 @@ import { describeThroughput, runtimeThroughput } from './runtime-throughput.js';
  * their keys, as every jobfleet process reads them) select, else its own
  * redis-server; BENCH_ONLY=runtime,gateway,email,report,replication picks parts.
  * BENCH_GATEWAY_NODE_FLAGS passes Node flags to the gateway process (profiling).
+ * `BENCH_ONLY=memory` (not in the default set) runs 1,000,000 jobs (BENCH_MEMORY_JOBS)
+ * through the gateway and the e-mail worker on a redis-server of its own and
+ * reports their RSS and Redis's memory (see memory-run.ts).
  * `replication` (the cost of REDIS_MIN_REPLICAS_ACK=1) always starts its own
  * master and replica: it measures that setting on one known replica.
  */
@@ -93,6 +97,13 @@ try {
     } finally {
       await Promise.all([replica.stop(), master.stop()]);
     }
+  }
+  // Not in the default set: 1,000,000 jobs take minutes. It starts its own redis-server, to read its memory alone.
+  if (only.has('memory')) {
+    console.log('');
+    console.log(
+      describeMemoryRun(await memoryRun({ jobs: Number(process.env.BENCH_MEMORY_JOBS ?? 1_000_000) })),
+    );
   }
 } finally {
   await target.stop();
