@@ -1,0 +1,53 @@
+/** How big and how long each scenario is. */
+export interface Profile {
+  readonly name: 'ci' | 'full';
+  /** Jobs of the stream scenarios (kill -9, Redis restarts, CLIENT KILL, full Redis). */
+  readonly streamJobs: number;
+  /** Jobs of the long-job scenarios (graceful restarts, slow SMTP, network cut). */
+  readonly longJobs: number;
+  /** How long Redis stays frozen (SIGSTOP). */
+  readonly freezeMs: number;
+  /** How long Redis stays full. */
+  readonly fullMs: number;
+  /** How long Redis stays down after `kill -9`. */
+  readonly downMs: number;
+  /** CLIENT KILL rounds. */
+  readonly clientKillRounds: number;
+  /** Hostile HTTP requests. */
+  readonly hostileRequests: number;
+  /** The longest Retry-After the clients honour (the full profile honours 30 s; the short one cuts it). */
+  readonly retryAfterCapMs: number;
+  /** How long a scenario may wait for its queue to drain. */
+  readonly drainMs: number;
+  /** A scenario that takes longer is stopped and fails. */
+  readonly scenarioTimeoutMs: number;
+}
+
+export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
+  ci: {
+    name: 'ci',
+    streamJobs: 60,
+    longJobs: 16,
+    freezeMs: 4_000,
+    fullMs: 2_000,
+    downMs: 1_000,
+    clientKillRounds: 2,
+    hostileRequests: 1_000,
+    retryAfterCapMs: 2_000,
+    drainMs: 30_000,
+    scenarioTimeoutMs: 60_000,
+  },
+  full: {
+    name: 'full',
+    streamJobs: 400,
+    longJobs: 60,
+    freezeMs: 8_000,
+    fullMs: 5_000,
+    downMs: 2_000,
+    clientKillRounds: 5,
+    hostileRequests: 2_000,
+    retryAfterCapMs: 30_000,
+    drainMs: 90_000,
+    scenarioTimeoutMs: 180_000,
+  },
+};
