@@ -23,6 +23,8 @@ export class Tally {
   readonly unanswered: string[] = [];
   /** The longest time from a key's first request to its acceptance, and that key. */
   slowestAcceptance = { ms: 0, key: '' };
+  /** Keys still claimed after an answer 503 (a retry got 409 in progress), and how long they stayed blocked. */
+  readonly claimedAfter503 = new Map<string, number>();
   networkErrors = 0;
   slowestMs = 0;
 
@@ -55,6 +57,7 @@ export async function enqueue(key: string, options: ClientOptions, tally: Tally)
   const to = recipientOf(key);
   const body = JSON.stringify({ name: 'notification', data: { to, subject: `chaos ${key}`, text: key } });
   const firstTry = performance.now();
+  let refusedAt: number | undefined;
   for (;;) {
     if (performance.now() > options.deadline) {
       tally.unanswered.push(key);
@@ -88,6 +91,9 @@ export async function enqueue(key: string, options: ClientOptions, tally: Tally)
     tally.slowestMs = Math.max(tally.slowestMs, performance.now() - started);
     const code = /"code":"([A-Z_]+)"/.exec(text)?.[1];
     tally.count(code ? `${status} ${code}` : String(status));
+    if (refusedAt !== undefined && status !== 409 && tally.claimedAfter503.has(key)) {
+      tally.claimedAfter503.set(key, performance.now() - refusedAt);
+    }
     if (status === 200 || status === 202) {
       tally.accepted.set(key, to);
       const id = /"id":"([^"]+)"/.exec(text)?.[1];
@@ -98,12 +104,15 @@ export async function enqueue(key: string, options: ClientOptions, tally: Tally)
       }
       return;
     }
+    if (status === 503) refusedAt = performance.now();
+    else if (status !== 409) refusedAt = undefined;
     if (status === 429 || status === 503 || status === 504) {
       const seconds = Number(retryAfter ?? 1);
       await sleep(Math.min(Number.isFinite(seconds) ? seconds * 1_000 : 1_000, options.retryAfterCapMs));
       continue;
     }
     if (status === 409 && code === 'JOBFLEET_IDEMPOTENCY_IN_PROGRESS') {
+      if (refusedAt !== undefined && !tally.claimedAfter503.has(key)) tally.claimedAfter503.set(key, 0);
       await sleep(250);
       continue;
     }

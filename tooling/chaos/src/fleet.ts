@@ -42,6 +42,8 @@ export interface ChaosRedis {
   readonly url: string;
   /** An admin connection (not through any proxy). */
   readonly admin: Redis;
+  /** The server's own log lines so far. */
+  readonly log: string[];
   /** SIGKILL, as a crash would. */
   kill(): Promise<void>;
   /** Starts it again on the same port and directory (its AOF, if any). */
@@ -73,7 +75,11 @@ export class Fleet {
   async redis(
     options: { appendfsync?: 'everysec' | 'always'; args?: readonly string[] } = {},
   ): Promise<ChaosRedis> {
+    const log: string[] = [];
     const server = await startRedisServer({
+      log: (line) => {
+        if (log.length < 1_000) log.push(line);
+      },
       dir: mkdtempSync(join(this.dataDir, 'redis-')),
       appendOnly: options.appendfsync !== undefined,
       args: [...(options.appendfsync ? ['--appendfsync', options.appendfsync] : []), ...(options.args ?? [])],
@@ -102,6 +108,7 @@ export class Fleet {
       server,
       url: server.url,
       admin,
+      log,
       kill: () => server.kill(),
       async restart() {
         await server.start();

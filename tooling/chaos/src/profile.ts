@@ -17,6 +17,8 @@ export interface Profile {
   readonly hostileRequests: number;
   /** The longest Retry-After the clients honour (the full profile honours 30 s; the short one cuts it). */
   readonly retryAfterCapMs: number;
+  /** A client gives up on a request this long after its scenario's load began. */
+  readonly clientDeadlineMs: number;
   /** How long a scenario may wait for its queue to drain. */
   readonly drainMs: number;
   /** A scenario that takes longer is stopped and fails. */
@@ -28,14 +30,15 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     name: 'ci',
     streamJobs: 60,
     longJobs: 16,
-    freezeMs: 4_000,
+    freezeMs: 3_000,
     fullMs: 2_000,
     downMs: 1_000,
     clientKillRounds: 2,
     hostileRequests: 1_000,
     retryAfterCapMs: 2_000,
+    clientDeadlineMs: 45_000,
     drainMs: 30_000,
-    scenarioTimeoutMs: 60_000,
+    scenarioTimeoutMs: 90_000,
   },
   full: {
     name: 'full',
@@ -47,6 +50,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     clientKillRounds: 5,
     hostileRequests: 2_000,
     retryAfterCapMs: 30_000,
+    clientDeadlineMs: 120_000,
     drainMs: 90_000,
     scenarioTimeoutMs: 180_000,
   },

@@ -44,6 +44,9 @@ export function firstAfter(times: readonly number[], from: number): number | und
   return first === undefined ? undefined : first - from;
 }
 
+/** How long the suite waits after the drain for a late second copy of an e-mail. */
+export const LATE_DUPLICATE_WAIT_MS = 1_500;
+
 export interface SettleOptions {
   readonly scenario: string;
   readonly tally: Tally;
@@ -78,7 +81,7 @@ export async function settle(options: SettleOptions): Promise<ScenarioResult> {
   if (!(await until(drained, options.drainMs))) notes.push(`not drained within ${options.drainMs} ms`);
   options.log?.(`drained in ${((performance.now() - drainStarted) / 1_000).toFixed(1)} s`);
   // A job the runtime re-runs after a stall or a lost lock may send once more a little later.
-  await sleep(1_500);
+  await sleep(LATE_DUPLICATE_WAIT_MS);
 
   let delivered = 0;
   const missing: string[] = [];
@@ -126,6 +129,12 @@ export async function settle(options: SettleOptions): Promise<ScenarioResult> {
   if (tally.slowestAcceptance.ms > 3_000) {
     notes.push(
       `longest from a first request to its acceptance: ${(tally.slowestAcceptance.ms / 1_000).toFixed(1)} s (${tally.slowestAcceptance.key})`,
+    );
+  }
+  if (tally.claimedAfter503.size > 0) {
+    const longest = Math.max(...tally.claimedAfter503.values());
+    notes.push(
+      `FINDING: ${tally.claimedAfter503.size} Idempotency-Keys stayed claimed after their request was answered 503 (nothing written): the retries waited 5 s each and got 409 JOBFLEET_IDEMPOTENCY_IN_PROGRESS until the claim expired, up to ${(longest / 1_000).toFixed(1)} s after the 503`,
     );
   }
   const failed = await emails.getJobCountByTypes('failed');

@@ -15,7 +15,7 @@ export const clientKill: Scenario = {
     const load = startLoad(
       keysWhile('client-kill', () => running, 100_000),
       {
-        ...cast.client(profile.drainMs),
+        ...cast.client(),
         concurrency: 4,
         pauseMs: 20,
       },

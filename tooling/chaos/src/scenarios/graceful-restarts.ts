@@ -6,11 +6,12 @@ import { type Scenario, startCast } from './setup.js';
 export const gracefulRestarts: Scenario = {
   name: 'two graceful restarts, long jobs',
   description:
-    'E-mails that take 3 s each (`EMAIL_SEND_DELAY_MS`), 8 at a time, `SHUTDOWN_TIMEOUT_MS` 1 s, short locks (3 s, stalled check every second, `WORKER_MAX_STALLED_COUNT` 1): the worker gets SIGTERM twice in a row while jobs run, a new one started each time, as in a rolling deploy. No job may be dead-lettered or sent twice; each worker must exit 0. Recovery: from the last SIGTERM to the next e-mail delivered.',
+    'E-mails that take 3 s each (1.5 s in the short profile; `EMAIL_SEND_DELAY_MS`), 8 at a time, `SHUTDOWN_TIMEOUT_MS` 1 s, short locks (3 s, stalled check every second, `WORKER_MAX_STALLED_COUNT` 1): the worker gets SIGTERM twice in a row while jobs run, a new one started each time, as in a rolling deploy. No job may be dead-lettered or sent twice; each worker must exit 0. Recovery: from the last SIGTERM to the next e-mail delivered.',
   ci: true,
   async run(context) {
     const { profile, fleet } = context;
     const cast = await startCast(context, {
+      dlq: true,
       workerEnv: {
         EMAIL_SEND_DELAY_MS: profile.name === 'ci' ? '1500' : '3000',
         SHUTDOWN_TIMEOUT_MS: '1000',
@@ -20,7 +21,7 @@ export const gracefulRestarts: Scenario = {
       },
     });
     const load = startLoad(keysOf('restart', profile.longJobs), {
-      ...cast.client(profile.drainMs),
+      ...cast.client(),
       concurrency: 8,
       pauseMs: 0,
     });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { keysOf, startLoad } from '../client.js';
-import { settle, until } from '../result.js';
+import { LATE_DUPLICATE_WAIT_MS, settle, until } from '../result.js';
 import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
 import { type Scenario, startCast } from './setup.js';
 
@@ -30,7 +30,7 @@ export const networkCut: Scenario = {
     });
     if (!proxy) throw new Error('no proxy');
     const load = startLoad(keysOf('cut', profile.longJobs), {
-      ...cast.client(profile.drainMs),
+      ...cast.client(),
       concurrency: 8,
       pauseMs: 0,
     });
@@ -52,8 +52,8 @@ export const networkCut: Scenario = {
       drainMs: profile.drainMs,
       crashes: fleet.crashes,
     });
-    // The drain ended 1.5 s before settle returned (the wait for late duplicates).
-    result.recoveryMs = Math.max(0, performance.now() - restoredAt - 1_500);
+    // The drain ended LATE_DUPLICATE_WAIT_MS before settle returned.
+    result.recoveryMs = Math.max(0, performance.now() - restoredAt - LATE_DUPLICATE_WAIT_MS);
     if (result.duplicated > 0) {
       result.notes.push(
         "known limit: a worker cut off from Redis cannot learn that its lock expired; it finishes the jobs it holds (the e-mails go out, SMTP is not cut) while another worker re-runs them after lockDuration, and the delivery ledger cannot record the first send while Redis is unreachable. BullMQ's lock model is at-least-once.",

@@ -18,7 +18,7 @@ export const redisFreeze: Scenario = {
     const load = startLoad(
       keysWhile('freeze', () => running, 100_000),
       {
-        ...cast.client(profile.drainMs),
+        ...cast.client(),
         concurrency: 8,
         pauseMs: 20,
       },

@@ -10,12 +10,15 @@ export const redisFull: Scenario = {
   ci: true,
   async run(context) {
     const { profile, fleet } = context;
-    const cast = await startCast(context, { workerEnv: { EMAIL_SEND_DELAY_MS: '300' } });
+    const cast = await startCast(context, {
+      dlq: true,
+      workerEnv: { EMAIL_SEND_DELAY_MS: '300' },
+    });
     let running = true;
     const load = startLoad(
       keysWhile('full', () => running, 100_000),
       {
-        ...cast.client(profile.drainMs + profile.retryAfterCapMs),
+        ...cast.client(),
         concurrency: 4,
         pauseMs: 50,
       },

@@ -11,7 +11,7 @@ const redisRestart = (appendfsync: 'everysec' | 'always'): Scenario => ({
     const { profile, fleet } = context;
     const cast = await startCast(context, { appendfsync });
     const load = startLoad(keysOf(`aof-${appendfsync}`, profile.streamJobs), {
-      ...cast.client(profile.drainMs),
+      ...cast.client(),
       concurrency: 4,
       pauseMs: 20,
     });
@@ -32,6 +32,12 @@ const redisRestart = (appendfsync: 'everysec' | 'always'): Scenario => ({
       crashes: fleet.crashes,
       recoveryMs: () => firstAfter(load.tally.okAt, restartedAt),
     });
+    const slowFsync = cast.redis.log.filter((line) => /fsync is taking too long/i.test(line)).length;
+    if (slowFsync > 0) {
+      result.notes.push(
+        `Redis logged ${slowFsync}× "Asynchronous AOF fsync is taking too long (disk is busy?)": it wrote the AOF late while answering`,
+      );
+    }
     if (appendfsync === 'everysec' && result.lost > 0) {
       result.notes.push(
         'known limit: with appendfsync everysec, Redis may lose up to a second of acknowledged writes on a crash (Redis persistence docs); use appendfsync always or replicas with REDIS_MIN_REPLICAS_ACK',

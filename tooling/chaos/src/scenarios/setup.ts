@@ -33,7 +33,8 @@ export interface Cast {
   readonly workerEnv: Record<string, string>;
   /** Starts another e-mail worker like the first (after a kill or a graceful stop). */
   startWorker(env?: Record<string, string>, redisUrl?: string): Promise<App>;
-  client(deadlineMs: number): ClientOptions;
+  /** The clients' options: this gateway, the profile's deadline from now. */
+  client(): ClientOptions;
 }
 
 export interface CastOptions {
@@ -42,6 +43,8 @@ export interface CastOptions {
   readonly workerEnv?: Record<string, string>;
   /** The Redis URL the first worker uses (a proxy's), when not Redis itself. */
   readonly workerRedisUrl?: (redis: ChaosRedis) => Promise<string>;
+  /** Also run the DLQ processor (scenarios where jobs may fail for good). */
+  readonly dlq?: boolean;
 }
 
 export async function startCast(context: ScenarioContext, options: CastOptions = {}): Promise<Cast> {
@@ -65,8 +68,9 @@ export async function startCast(context: ScenarioContext, options: CastOptions =
     options.workerRedisUrl
       ? options.workerRedisUrl(redis).then((url) => startWorker({}, url))
       : startWorker(),
-    fleet.start('dlq-processor', redis.url),
+    ...(options.dlq ? [fleet.start('dlq-processor', redis.url)] : []),
   ]);
+  if (!gateway || !worker) throw new Error('the gateway or the worker did not start');
   return {
     redis,
     sink,
@@ -75,9 +79,9 @@ export async function startCast(context: ScenarioContext, options: CastOptions =
     emails: fleet.queue(redis, 'emails'),
     workerEnv,
     startWorker,
-    client: (deadlineMs) => ({
+    client: () => ({
       gatewayUrl: gateway.url,
-      deadline: performance.now() + deadlineMs,
+      deadline: performance.now() + profile.clientDeadlineMs,
       retryAfterCapMs: profile.retryAfterCapMs,
     }),
   };

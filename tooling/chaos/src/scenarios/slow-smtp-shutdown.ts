@@ -23,7 +23,7 @@ export const slowSmtpShutdown: Scenario = {
     });
     cast.sink.setReplyDelay(800);
     const load = startLoad(keysOf('slow-smtp', profile.longJobs), {
-      ...cast.client(profile.drainMs),
+      ...cast.client(),
       concurrency: 8,
       pauseMs: 0,
     });

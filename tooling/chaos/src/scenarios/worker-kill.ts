@@ -22,6 +22,7 @@ const workerKill = (when: 'between sends' | 'mid-send'): Scenario => ({
   async run(context: ScenarioContext) {
     const { profile, fleet } = context;
     const cast = await startCast(context, {
+      dlq: true,
       workerEnv: {
         ...(when === 'between sends'
           ? { EMAIL_SEND_DELAY_MS: '1000', WORKER_CONCURRENCY: '4' }
@@ -30,7 +31,7 @@ const workerKill = (when: 'between sends' | 'mid-send'): Scenario => ({
     });
     const jobs = when === 'between sends' ? profile.longJobs : profile.streamJobs;
     const load = startLoad(keysOf(when === 'between sends' ? 'kill9' : 'kill9-mid', jobs), {
-      ...cast.client(profile.drainMs),
+      ...cast.client(),
       concurrency: 4,
       pauseMs: 20,
     });
