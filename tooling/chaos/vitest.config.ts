@@ -4,6 +4,6 @@ export default defineConfig({
   test: {
     // Builds this package's dist/ (the CLI the test runs) when it is missing or stale.
     globalSetup: ['@jobfleet/test-utils/build-setup'],
-    testTimeout: 180_000,
+    testTimeout: 30_000,
   },
 });

@@ -29,7 +29,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
   ci: {
     name: 'ci',
     streamJobs: 60,
-    longJobs: 16,
+    longJobs: 12,
     freezeMs: 3_000,
     fullMs: 2_000,
     downMs: 1_000,

@@ -56,7 +56,7 @@ export const networkCut: Scenario = {
     result.recoveryMs = Math.max(0, performance.now() - restoredAt - LATE_DUPLICATE_WAIT_MS);
     if (result.duplicated > 0) {
       result.notes.push(
-        "known limit: a worker cut off from Redis cannot learn that its lock expired; it finishes the jobs it holds (the e-mails go out, SMTP is not cut) while another worker re-runs them after lockDuration, and the delivery ledger cannot record the first send while Redis is unreachable. BullMQ's lock model is at-least-once.",
+        "known limit: a worker cut off from Redis cannot learn that its lock expired; it finishes the jobs it holds (the e-mails go out, SMTP is not cut) while another worker re-runs them after lockDuration, and the delivery ledger cannot record the first send while Redis is unreachable. BullMQ's lock model is at-least-once; a check of the job's lock (extendLock) right before the send would narrow the window to that round trip.",
       );
     }
     return result;

@@ -46,6 +46,11 @@ export const redisFreeze: Scenario = {
       crashes: fleet.crashes,
       recoveryMs: () => firstAfter(load.tally.okAt, thawedAt),
     });
+    if (profile.freezeMs > 5_000 && result.notes.some((note) => note.includes('stalled-job recovery'))) {
+      result.notes.push(
+        "the freeze outlasts the workers' 5 s lock: Redis expires the locks of the active jobs when it resumes, and they are re-run (the delivery ledger keeps them from sending twice)",
+      );
+    }
     if (result.slowestMs > ANSWER_BOUND_MS) {
       result.failures.push(
         `an answer took ${Math.round(result.slowestMs)} ms (bound ${ANSWER_BOUND_MS} ms while Redis is frozen)`,
