@@ -48,8 +48,10 @@ process.on('exit', () => {
     } catch {}
   }
 });
+let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     console.error(`chaos: ${signal}, stopping everything it started`);
     void closeCurrent().finally(() => process.exit(130));
   });
@@ -59,6 +61,8 @@ const log = (line: string) => console.error(line);
 const started = performance.now();
 log(`chaos: profile ${profile.name}, ${scenarios.length} scenarios`);
 const results = await runSuite(profile, scenarios, log);
+// An interrupted run has no table to print: the signal handler exits once everything is stopped.
+if (interrupted) await new Promise(() => {});
 const ok = results.every(passed);
 console.log(`\njobfleet chaos, profile ${profile.name}, ${new Date().toISOString()}\n`);
 console.log(formatTable(results));
