@@ -6,7 +6,7 @@ import { type Scenario, startCast } from './setup.js';
 export const gracefulRestarts: Scenario = {
   name: 'two graceful restarts, long jobs',
   description:
-    'E-mails that take 3 s each (1.5 s in the short profile; `EMAIL_SEND_DELAY_MS`), 8 at a time, `SHUTDOWN_TIMEOUT_MS` 1 s, short locks (3 s, stalled check every second, `WORKER_MAX_STALLED_COUNT` 1): the worker gets SIGTERM twice in a row while jobs run, a new one started each time, as in a rolling deploy. No job may be dead-lettered or sent twice; each worker must exit 0. Recovery: from the last SIGTERM to the next e-mail delivered.',
+    'E-mails that take 3 s each (1.5 s in the short profile; `EMAIL_SEND_DELAY_MS`), 8 at a time, `SHUTDOWN_TIMEOUT_MS` 1 s, short locks (3 s, stalled check every second, `WORKER_MAX_STALLED_COUNT` 1): the worker gets SIGTERM twice in a row while jobs run, a new one started each time, as in a rolling deploy. No job may be dead-lettered or sent twice; each worker must exit 0. Recovery: from the last SIGTERM to the first e-mail of the new worker.',
   ci: true,
   async run(context) {
     const { profile, fleet } = context;

@@ -8,7 +8,7 @@ const CONNECTIONS = 3;
 export const slowSmtpShutdown: Scenario = {
   name: 'shutdown, slow SMTP server',
   description:
-    'The SMTP server sits 800 ms on each message before its 250; the worker (3 pooled connections, `SHUTDOWN_TIMEOUT_MS` 200) gets SIGTERM twice while messages are on the wire and others wait for a connection, a new worker started each time. No message may arrive twice. Recovery: from the last SIGTERM to the next e-mail delivered.',
+    'The SMTP server sits 800 ms on each message before its 250; the worker (3 pooled connections, `SHUTDOWN_TIMEOUT_MS` 200) gets SIGTERM twice while messages are on the wire and others wait for a connection, a new worker started each time. No message may arrive twice. Recovery: from the last SIGTERM to the first e-mail of the new worker.',
   ci: true,
   async run(context) {
     const { profile, fleet } = context;
