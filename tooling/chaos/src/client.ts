@@ -23,7 +23,7 @@ export class Tally {
   readonly unanswered: string[] = [];
   /** The longest time from a key's first request to its acceptance, and that key. */
   slowestAcceptance = { ms: 0, key: '' };
-  /** Keys still claimed after an answer 503 (a retry got 409 in progress), and how long they stayed blocked. */
+  /** Keys still claimed after an answer 503 or 504 (a retry got 409 in progress), and how long they stayed blocked. */
   readonly claimedAfter503 = new Map<string, number>();
   networkErrors = 0;
   slowestMs = 0;
@@ -104,7 +104,8 @@ export async function enqueue(key: string, options: ClientOptions, tally: Tally)
       }
       return;
     }
-    if (status === 503) refusedAt = performance.now();
+    // After its own 503 or 504 the client has nothing in flight for the key: a 409 "in progress" then is a stale claim.
+    if (status === 503 || status === 504) refusedAt = performance.now();
     else if (status !== 409) refusedAt = undefined;
     if (status === 429 || status === 503 || status === 504) {
       const seconds = Number(retryAfter ?? 1);

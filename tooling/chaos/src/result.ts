@@ -134,7 +134,7 @@ export async function settle(options: SettleOptions): Promise<ScenarioResult> {
   if (tally.claimedAfter503.size > 0) {
     const longest = Math.max(...tally.claimedAfter503.values());
     notes.push(
-      `FINDING: ${tally.claimedAfter503.size} Idempotency-Keys stayed claimed after their request was answered 503 (nothing written): the retries waited 5 s each and got 409 JOBFLEET_IDEMPOTENCY_IN_PROGRESS until the claim expired, up to ${(longest / 1_000).toFixed(1)} s after the 503`,
+      `FINDING: ${tally.claimedAfter503.size} Idempotency-Keys stayed claimed after their request was answered 503 or 504: the retries waited 5 s each and got 409 JOBFLEET_IDEMPOTENCY_IN_PROGRESS until the claim expired, up to ${(longest / 1_000).toFixed(1)} s after that answer`,
     );
   }
   const failed = await emails.getJobCountByTypes('failed');
