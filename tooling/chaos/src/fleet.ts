@@ -109,12 +109,16 @@ export class Fleet {
       url: server.url,
       admin,
       log,
-      kill: () => server.kill(),
+      kill: async () => {
+        await server.kill();
+        // Its PID may be reused from now on: never signal it again.
+        this.redisPids.delete(pid);
+      },
       async restart() {
         await server.start();
         await readPid();
       },
-      freeze() {
+      freeze: () => {
         process.kill(pid, 'SIGSTOP');
         frozen = true;
       },
