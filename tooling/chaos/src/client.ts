@@ -23,8 +23,12 @@ export class Tally {
   readonly unanswered: string[] = [];
   /** The longest time from a key's first request to its acceptance, and that key. */
   slowestAcceptance = { ms: 0, key: '' };
-  /** Keys still claimed after an answer 503 or 504 (a retry got 409 in progress), and how long they stayed blocked. */
-  readonly claimedAfter503 = new Map<string, number>();
+  /**
+   * Keys answered 409 "in progress" although no other request with them was in flight (each key
+   * has one client, one request at a time): a stale claim. The value: from the key's first request
+   * to its acceptance.
+   */
+  readonly staleClaims = new Map<string, number>();
   networkErrors = 0;
   slowestMs = 0;
 
@@ -57,7 +61,6 @@ export async function enqueue(key: string, options: ClientOptions, tally: Tally)
   const to = recipientOf(key);
   const body = JSON.stringify({ name: 'notification', data: { to, subject: `chaos ${key}`, text: key } });
   const firstTry = performance.now();
-  let refusedAt: number | undefined;
   for (;;) {
     if (performance.now() > options.deadline) {
       tally.unanswered.push(key);
@@ -91,9 +94,8 @@ export async function enqueue(key: string, options: ClientOptions, tally: Tally)
     tally.slowestMs = Math.max(tally.slowestMs, performance.now() - started);
     const code = /"code":"([A-Z_]+)"/.exec(text)?.[1];
     tally.count(code ? `${status} ${code}` : String(status));
-    if (refusedAt !== undefined && status !== 409 && tally.claimedAfter503.has(key)) {
-      tally.claimedAfter503.set(key, performance.now() - refusedAt);
-    }
+    if (status !== 409 && tally.staleClaims.has(key))
+      tally.staleClaims.set(key, performance.now() - firstTry);
     if (status === 200 || status === 202) {
       tally.accepted.set(key, to);
       const id = /"id":"([^"]+)"/.exec(text)?.[1];
@@ -104,16 +106,13 @@ export async function enqueue(key: string, options: ClientOptions, tally: Tally)
       }
       return;
     }
-    // After its own 503 or 504 the client has nothing in flight for the key: a 409 "in progress" then is a stale claim.
-    if (status === 503 || status === 504) refusedAt = performance.now();
-    else if (status !== 409) refusedAt = undefined;
     if (status === 429 || status === 503 || status === 504) {
       const seconds = Number(retryAfter ?? 1);
       await sleep(Math.min(Number.isFinite(seconds) ? seconds * 1_000 : 1_000, options.retryAfterCapMs));
       continue;
     }
     if (status === 409 && code === 'JOBFLEET_IDEMPOTENCY_IN_PROGRESS') {
-      if (refusedAt !== undefined && !tally.claimedAfter503.has(key)) tally.claimedAfter503.set(key, 0);
+      if (!tally.staleClaims.has(key)) tally.staleClaims.set(key, 0);
       await sleep(250);
       continue;
     }

@@ -131,10 +131,10 @@ export async function settle(options: SettleOptions): Promise<ScenarioResult> {
       `longest from a first request to its acceptance: ${(tally.slowestAcceptance.ms / 1_000).toFixed(1)} s (${tally.slowestAcceptance.key})`,
     );
   }
-  if (tally.claimedAfter503.size > 0) {
-    const longest = Math.max(...tally.claimedAfter503.values());
+  if (tally.staleClaims.size > 0) {
+    const longest = Math.max(...tally.staleClaims.values());
     notes.push(
-      `FINDING: ${tally.claimedAfter503.size} Idempotency-Keys stayed claimed after their request was answered 503 or 504: the retries waited 5 s each and got 409 JOBFLEET_IDEMPOTENCY_IN_PROGRESS until the claim expired, up to ${(longest / 1_000).toFixed(1)} s after that answer`,
+      `FINDING: ${tally.staleClaims.size} Idempotency-Keys were answered 409 JOBFLEET_IDEMPOTENCY_IN_PROGRESS although no other request with them was in flight: they stayed claimed (each retry waiting 5 s) until the claim expired; accepted up to ${(longest / 1_000).toFixed(1)} s after their first request`,
     );
   }
   const failed = await emails.getJobCountByTypes('failed');
