@@ -96,6 +96,7 @@ function onPath(binary) {
 const TOOLS = {
   start: [['redis-server', 'REDIS_SERVER_BIN', 'redis-server']],
   bench: [['redis-server', 'REDIS_SERVER_BIN', 'redis-server']],
+  chaos: [['redis-server', 'REDIS_SERVER_BIN', 'redis-server']],
   test: [
     ['redis-server', 'REDIS_SERVER_BIN', 'redis-server'],
     ['promtool', 'PROMTOOL_BIN', 'prometheus'],
@@ -127,8 +128,8 @@ async function ensureTools(task) {
   process.exit(1);
 }
 
-if (!['start', 'test', 'bench'].includes(command)) {
-  say('usage: node scripts/jobfleet.mjs start|test|bench');
+if (!['start', 'test', 'bench', 'chaos'].includes(command)) {
+  say('usage: node scripts/jobfleet.mjs start|test|bench|chaos [chaos options]');
   process.exit(2);
 }
 
@@ -145,6 +146,9 @@ if (command === 'start') {
   });
 } else if (command === 'test') {
   await run(bin, [...prefix, 'turbo', 'run', 'test', '--concurrency=1', '--continue']);
+} else if (command === 'chaos') {
+  // `pnpm chaos --profile ci`: the options after the command go to the suite.
+  await run(bin, [...prefix, '--silent', '--filter', '@jobfleet/chaos', 'chaos', ...process.argv.slice(3)]);
 } else {
   await run(bin, [...prefix, '--filter', '@jobfleet/bench', 'bench']);
 }

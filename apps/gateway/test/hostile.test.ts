@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { useTestRedis } from '@jobfleet/test-utils';
+import { hostileRequests, useTestRedis } from '@jobfleet/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, everythingQueued, SECRETS, startGateway, welcome } from './helpers.js';
-import { hostileRequests } from './hostile-bodies.js';
 
 const redis = useTestRedis();
 const PREFIX = `hostile-${randomUUID().slice(0, 8)}`;

@@ -1,5 +1,6 @@
 export * from './certificates.js';
 export * from './free-port.js';
+export * from './hostile-bodies.js';
 export * from './log-sink.js';
 export * from './next-event.js';
 export * from './otlp-receiver.js';
