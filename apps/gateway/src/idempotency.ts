@@ -83,8 +83,11 @@ export function requestFingerprint(method: string, path: string, body: unknown):
  * job if the first write landed (its id is derived from the key). The marks
  * and releases are sent without waiting for their replies: while Redis hangs
  * they queue on the connection behind the request's own commands, and run, in
- * order, once it answers again; should one be lost, the claim expires after
- * `pendingTtlMs`.
+ * order, once it answers again. One that fails (the connection was broken, so
+ * it was never sent) is kept and sent again every {@link SETTLE_RETRY_MS} until
+ * it lands or the claim has expired by itself (`pendingTtlMs`); a retry of the
+ * same key sends it first. So a retry after an outage finds its key free as
+ * soon as Redis is back, not a claim stuck "in progress" for its lifetime.
  */
 export class IdempotencyStore {
   readonly #redis: RedisClient;
@@ -92,6 +95,10 @@ export class IdempotencyStore {
   readonly #ttlMs: number;
   readonly #pendingTtlMs: number;
   readonly #waitMs: number;
+  /** Releases and marks not sent yet, by record key: the command to send, until when it matters. */
+  readonly #unsettled = new Map<string, { send: () => Promise<unknown>; until: number }>();
+  #retrying: NodeJS.Timeout | undefined;
+  #sweeping = false;
 
   constructor(options: IdempotencyOptions) {
     this.#redis = options.redis;
@@ -119,6 +126,8 @@ export class IdempotencyStore {
     const pending: IdempotencyRecord = { state: 'pending', fingerprint, owner };
     const deadline = performance.now() + this.#waitMs;
     let pause = 2;
+    // A release or mark of this key that an outage kept from Redis goes first.
+    await this.#retry(key);
     for (;;) {
       const claimed = await this.#redis
         .set(key, JSON.stringify(pending), 'PX', this.#pendingTtlMs, 'NX')
@@ -169,10 +178,53 @@ export class IdempotencyStore {
    * connection behind the request's own, still runs once Redis answers again.
    */
   #release(key: string, owner: string): Promise<void> {
-    return this.#redis.eval(RELEASE_SCRIPT, 1, key, owner).then(
-      () => undefined,
-      () => undefined /* it expires after the pending TTL anyway */,
+    return this.#settle(key, () => this.#redis.eval(RELEASE_SCRIPT, 1, key, owner));
+  }
+
+  /** Sends a release or mark; one that fails is kept for {@link IdempotencyStore.#retry}. */
+  #settle(key: string, send: () => Promise<unknown>): Promise<void> {
+    return send().then(
+      () => {
+        this.#unsettled.delete(key);
+      },
+      () => {
+        this.#unsettled.set(key, { send, until: performance.now() + this.#pendingTtlMs });
+        this.#retrying ??= setInterval(() => void this.#retryAll(), SETTLE_RETRY_MS).unref();
+      },
     );
+  }
+
+  /** Sends the kept command of `key` again, if there is one; it stays kept if it fails again. */
+  async #retry(key: string): Promise<void> {
+    const entry = this.#unsettled.get(key);
+    if (!entry) return;
+    // Past the claim's own lifetime the record has expired: nothing left to settle.
+    if (performance.now() > entry.until) {
+      this.#unsettled.delete(key);
+      return;
+    }
+    await entry.send().then(
+      () => {
+        if (this.#unsettled.get(key) === entry) this.#unsettled.delete(key);
+      },
+      () => {},
+    );
+  }
+
+  async #retryAll(): Promise<void> {
+    // One sweep at a time (a hung Redis holds each send up to the command timeout), and only while
+    // Redis takes commands.
+    if (this.#sweeping || this.#redis.status !== 'ready') return;
+    this.#sweeping = true;
+    try {
+      await Promise.all([...this.#unsettled.keys()].map((key) => this.#retry(key)));
+    } finally {
+      this.#sweeping = false;
+    }
+    if (this.#unsettled.size === 0 && this.#retrying) {
+      clearInterval(this.#retrying);
+      this.#retrying = undefined;
+    }
   }
 
   #claim(key: string, owner: string, fingerprint: string): Claim {
@@ -185,15 +237,17 @@ export class IdempotencyStore {
       release: () => this.#release(key, owner),
       abandon: () => {
         const unknown: IdempotencyRecord = { state: 'unknown', fingerprint, owner };
-        // Not awaited either, for the same reason; should it be lost, the pending record expires.
-        return this.#redis.eval(ABANDON_SCRIPT, 1, key, owner, JSON.stringify(unknown), this.#ttlMs).then(
-          () => undefined,
-          () => undefined,
+        // Not awaited either, for the same reason; kept and sent again like a release.
+        return this.#settle(key, () =>
+          this.#redis.eval(ABANDON_SCRIPT, 1, key, owner, JSON.stringify(unknown), this.#ttlMs),
         );
       },
     };
   }
 }
+
+/** How often releases and marks that could not be sent are tried again while Redis is back. */
+export const SETTLE_RETRY_MS = 250;
 
 /** `"owner":"<ARGV[1]>"` in the record at KEYS[1]: Lua has no JSON of its own in every Redis. */
 const IS_OWNERS = `

@@ -1,8 +1,11 @@
 import { once } from 'node:events';
+import { closeRedis, createRedisConnection } from '@jobfleet/service-kit';
 import { freePort, type RedisServer, startRedisServer } from '@jobfleet/test-utils';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway } from '../src/app.js';
+import { IdempotencyStore } from '../src/idempotency.js';
 import { bearer, enqueue, eventually, SECRETS, startGateway, testConfig, welcome } from './helpers.js';
 
 let server: RedisServer;
@@ -152,6 +155,46 @@ describe('Redis outage', () => {
       const closing = performance.now();
       await gateway.close();
       expect(performance.now() - closing).toBeLessThan(2_000);
+    }
+  });
+});
+
+describe('Idempotency-Key claims across a Redis crash', () => {
+  it('a release or mark cut off by the crash is sent once Redis is back: the key is not stuck "in progress"', async () => {
+    // Durable, so the claims made before the crash are still there after it.
+    const durable = await startRedisServer({ appendOnly: true, args: ['--appendfsync', 'always'] });
+    const redis = createRedisConnection({ url: durable.url, flavour: 'producer', commandTimeoutMs: 750 });
+    const plain = new Redis(durable.url);
+    const store = new IdempotencyStore({ redis, prefix: 'settle', ttlMs: 60_000 });
+    try {
+      if (redis.status !== 'ready') await once(redis, 'ready');
+      const released = await store.claim('client', 'released', 'fingerprint');
+      const abandoned = await store.claim('client', 'abandoned', 'fingerprint');
+      if (released.kind !== 'claimed' || abandoned.kind !== 'claimed') throw new Error('not claimed');
+
+      await durable.kill();
+      await eventually(async () => (redis.status === 'ready' ? undefined : true));
+      // Neither reaches Redis now; both must once it is back, well before the claims' 30 s expire.
+      await Promise.all([released.release(), abandoned.abandon()]);
+      await durable.start();
+      if (redis.status !== 'ready') await once(redis, 'ready');
+
+      const releasedKey = store.keyOf('client', 'released');
+      const abandonedKey = store.keyOf('client', 'abandoned');
+      await eventually(async () => ((await plain.exists(releasedKey)) === 0 ? true : undefined), 3_000);
+      await eventually(
+        async () => ((await plain.get(abandonedKey))?.includes('"state":"unknown"') ? true : undefined),
+        3_000,
+      );
+      // And the retries claim their keys at once instead of waiting and answering 409.
+      const started = performance.now();
+      expect((await store.claim('client', 'released', 'fingerprint')).kind).toBe('claimed');
+      expect((await store.claim('client', 'abandoned', 'fingerprint')).kind).toBe('claimed');
+      expect(performance.now() - started).toBeLessThan(1_000);
+    } finally {
+      plain.disconnect();
+      await closeRedis(redis);
+      await durable.stop();
     }
   });
 });

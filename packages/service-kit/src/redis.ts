@@ -76,7 +76,8 @@ export function describeRedis(target: RedisTopology | string): string {
 
 /**
  * `producer`: commands fail at once while Redis is unreachable (no offline
- * queue, one retry), so an HTTP edge can answer 503 instead of hanging.
+ * queue, one retry; none sent again after a reconnect), so an HTTP edge can
+ * answer 503 instead of hanging.
  * `worker`: commands wait for Redis to come back (`maxRetriesPerRequest: null`),
  * as BullMQ workers require.
  */
@@ -136,7 +137,14 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCli
     ...(topology.password === undefined ? {} : { password: topology.password }),
     ...(tls ? { tls } : {}),
     ...(flavour === 'producer'
-      ? { maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs }
+      ? {
+          maxRetriesPerRequest: 1,
+          commandTimeout: commandTimeoutMs,
+          // A command cut off by a broken connection was already answered for (503/504): sent again
+          // after the reconnect, it would act long after its request ended (an idempotency claim
+          // nobody releases, a write the client was told may not exist).
+          autoResendUnfulfilledCommands: false,
+        }
       : { maxRetriesPerRequest: null }),
   };
   const offlineQueue = flavour === 'worker';
