@@ -59,7 +59,7 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
     template: EmailTemplate,
     to: string,
     render: () => RenderedEmail,
-    { job, log, signal }: JobContext,
+    { job, log, signal, ensureOwned }: JobContext,
   ): Promise<EmailResult> {
     if (job.id === undefined) throw new Error('the job has no id');
     const ledgerJob: LedgerJob = { queue: emails.name, jobId: job.id, createdAt: job.timestamp };
@@ -80,6 +80,8 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
 
     const rendered = render();
     if (sendDelayMs > 0) await sleep(sendDelayMs, undefined, { signal });
+    // Cut off from Redis past its lock, this worker may find the job run by another: then it must not send.
+    await ensureOwned();
     let result: SendResult;
     try {
       result = await transport.send({ messageId, from, to, headers: HEADERS, ...rendered }, { signal });

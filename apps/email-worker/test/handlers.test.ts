@@ -1,6 +1,6 @@
 import { createLogger } from '@jobfleet/service-kit';
 import { logSink } from '@jobfleet/test-utils';
-import type { JobContext } from '@jobfleet/worker-runtime';
+import { type JobContext, JobLockLostError } from '@jobfleet/worker-runtime';
 import type { Job } from 'bullmq';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -49,11 +49,14 @@ function fakeTransport() {
 }
 
 /** A job context with a logger whose lines the test can read. */
-function context(jobId = '42', signal = new AbortController().signal) {
+function context(jobId = '42', signal = new AbortController().signal, owned = true) {
   const { destination, lines } = logSink();
   const log = createLogger({ service: 'test', destination }).child({ job_id: jobId });
   const job = { id: jobId, timestamp: 1_700_000_000_000 } as unknown as Job;
-  const ctx: JobContext = { job, log, signal, attempt: 1 };
+  const ensureOwned = async () => {
+    if (!owned) throw new JobLockLostError(jobId);
+  };
+  const ctx: JobContext = { job, log, signal, attempt: 1, ensureOwned };
   return { ctx, lines };
 }
 
@@ -61,6 +64,18 @@ const from = { name: 'Acme', address: 'no-reply@Mail.Acme.example' };
 const brand = { appName: 'Acme', appUrl: 'https://acme.example' };
 
 describe('email handlers', () => {
+  it('sends nothing when the worker no longer holds the job (its lock went to another worker)', async () => {
+    const { transport, sent } = fakeTransport();
+    const { ledger, records } = memoryLedger();
+    const { handlers } = handlersWith({ transport, ledger });
+    const { ctx } = context('43', undefined, false);
+    await expect(
+      handlers.welcome({ userId: 1, to: 'ada@example.com', name: 'Ada' }, ctx),
+    ).rejects.toBeInstanceOf(JobLockLostError);
+    expect(sent).toHaveLength(0);
+    expect(records.size).toBe(0);
+  });
+
   it('renders welcome, delivers it with a Message-ID derived from the job, and returns the contract result', async () => {
     const { transport, sent } = fakeTransport();
     const handlers = handlersWith({ transport }).handlers;

@@ -53,3 +53,17 @@ export class ShuttingDownError extends Error {
     super(message);
   }
 }
+
+/**
+ * Thrown by `JobContext.ensureOwned()` when this worker no longer holds the
+ * job's lock: it was cut off from Redis for longer than the lock lasts, and
+ * stalled-job recovery has handed the job to another worker (or is about to).
+ * The runtime then leaves the job alone (no failure, no attempt): its new
+ * owner runs it, and this one must not cause its side effect too.
+ */
+export class JobLockLostError extends Error {
+  override name = 'JobLockLostError';
+  constructor(jobId: string | undefined) {
+    super(`the lock of job ${jobId ?? '(no id)'} was lost: another worker runs it; this one stops`);
+  }
+}

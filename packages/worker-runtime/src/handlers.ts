@@ -12,6 +12,13 @@ export interface JobContext {
   signal: AbortSignal;
   /** 1 on the first try, 2 on the first retry, … */
   attempt: number;
+  /**
+   * Renews the job's lock, and throws `JobLockLostError` when this worker no
+   * longer holds it. Call it right before a side effect that must not happen
+   * twice (a message handed to a mail server): a worker cut off from Redis
+   * longer than its lock must not act on a job another worker now runs.
+   */
+  ensureOwned(): Promise<void>;
 }
 
 /** One job type's handler: its typed payload in, its typed result out. */

@@ -23,11 +23,20 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { BackoffWorker } from './backoff-worker.js';
 import { CancelListener } from './cancel-listener.js';
-import { InvalidPayloadError, JobCancelledError, ShuttingDownError, UnknownJobError } from './errors.js';
+import {
+  InvalidPayloadError,
+  JobCancelledError,
+  JobLockLostError,
+  ShuttingDownError,
+  UnknownJobError,
+} from './errors.js';
 import type { HandlerMap, JobContext } from './handlers.js';
 import { type Outcome, workerMetrics } from './metrics.js';
 import { type RedisFault, RedisFaults } from './redis-faults.js';
 import { OUTCOMES, UsageLedger } from './usage-ledger.js';
+
+/** BullMQ's own default `lockDuration`, for a worker set up without one. */
+const DEFAULT_LOCK_DURATION_MS = 30_000;
 
 /** Every worker records BullMQ's per-minute completed/failed counts for a week; the dashboard reads them. */
 export const BULLMQ_METRICS = { maxDataPoints: MetricsTime.ONE_WEEK } as const;
@@ -216,6 +225,12 @@ export function createWorkerRuntime<Q extends QueueContract>(
         },
         signal: jobSignal,
         attempt: job.attemptsMade + 1,
+        ensureOwned: async () => {
+          if (token === undefined) return;
+          // 0 when the lock is gone or another worker's token holds it.
+          const extended = await job.extendLock(token, worker.opts.lockDuration ?? DEFAULT_LOCK_DURATION_MS);
+          if (extended !== 1) throw new JobLockLostError(job.id);
+        },
       });
       if (!job.id) return await running;
       const id = job.id;
@@ -235,6 +250,11 @@ export function createWorkerRuntime<Q extends QueueContract>(
         ) {
           await requeue(job, token, error);
           // Tells BullMQ the job has left `active` already: no failure, no attempt, no retry.
+          throw new WaitingError();
+        }
+        if (error instanceof JobLockLostError) {
+          logger.warn({ job_id: job.id, queue, job_name: job.name }, error.message);
+          // Not this worker's job any more: record nothing, leave it to its new owner.
           throw new WaitingError();
         }
         throw error;

@@ -37,6 +37,7 @@ describe('pnpm chaos --profile ci', () => {
       'Redis full (maxmemory)',
       'two graceful restarts, long jobs',
       'shutdown, slow SMTP server',
+      'worker cut off > lockDuration',
       'hostile HTTP requests',
     ]) {
       expect(stdout).toContain(`| ${scenario} `);
