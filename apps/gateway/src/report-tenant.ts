@@ -1,5 +1,6 @@
 import { reports } from '@jobfleet/queue-contracts';
-import type { Principal } from './auth.js';
+import type { preHandlerHookHandler } from 'fastify';
+import { type Principal, principalOf } from './auth.js';
 import { ReportTenantMismatchError } from './errors.js';
 
 /** The job that renders a tenant's report: its `data.tenantId` names whose usage it reads. */
@@ -31,4 +32,24 @@ export function checkReportTenant(
       );
     }
   });
+}
+
+/**
+ * {@link checkReportTenant} as the route hook of `queue`'s enqueue routes:
+ * one hook on the `reports` routes (after validation, before the handler
+ * claims an idempotency record), none on any other queue's, so the generic
+ * enqueue handlers know nothing of reports.
+ */
+export function reportTenantHooks(
+  queue: string,
+  jobsOf: (body: unknown) => readonly { name: string; data: unknown }[],
+  where?: (index: number) => string,
+): preHandlerHookHandler[] {
+  if (queue !== reports.name) return [];
+  return [
+    (request, _reply, done) => {
+      checkReportTenant(principalOf(request), queue, jobsOf(request.body), where);
+      done();
+    },
+  ];
 }

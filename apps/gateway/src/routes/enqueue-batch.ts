@@ -7,7 +7,7 @@ import { JobIdTakenError } from '../errors.js';
 import { idempotencyKeyOf, idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
 import { usingRedis } from '../redis-availability.js';
-import { checkReportTenant } from '../report-tenant.js';
+import { reportTenantHooks } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
 import { BatchAccepted, batchBodySchema, IdempotencyHeaders, MAX_BATCH_JOBS } from '../schemas.js';
 import { enqueueRouteBase, withIdempotentId } from './enqueue.js';
@@ -61,6 +61,11 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
         },
         config,
         onRequest,
+        preHandler: reportTenantHooks(
+          contract.name,
+          (body) => (body as { jobs: { name: string; data: unknown }[] }).jobs,
+          (i) => `/jobs/${i}`,
+        ),
         onResponse: async (request, reply) => {
           const principal = request.principal;
           if (!principal) return;
@@ -90,7 +95,6 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        checkReportTenant(principal, contract.name, request.body.jobs, (i) => `/jobs/${i}`);
         checkCallbacks(
           principal,
           contract.name,

@@ -9,7 +9,7 @@ import { idempotencyKeyOf, idempotentJobId, idempotently } from '../idempotent-r
 import type { EnqueueResult } from '../metrics.js';
 import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
-import { checkReportTenant } from '../report-tenant.js';
+import { reportTenantHooks } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
 import { EnqueueAccepted, enqueueBodySchema, IdempotencyHeaders } from '../schemas.js';
 import type { QueueRouteOptions } from './options.js';
@@ -105,6 +105,7 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
         },
         config,
         onRequest,
+        preHandler: reportTenantHooks(contract.name, (body) => [body as { name: string; data: unknown }]),
         onResponse: (request, reply, done) => {
           // Unauthenticated requests are nobody's enqueue; the HTTP histogram counts them.
           if (request.principal) {
@@ -121,7 +122,6 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        checkReportTenant(principal, contract.name, [request.body]);
         checkCallbacks(principal, contract.name, [request.body], options.allowPrivateCallbacks);
         const job = withIdempotentId(
           prepareJob(contract, request.body, originFor(principal)),
