@@ -126,8 +126,9 @@ export class IdempotencyStore {
     const pending: IdempotencyRecord = { state: 'pending', fingerprint, owner };
     const deadline = performance.now() + this.#waitMs;
     let pause = 2;
-    // A release or mark of this key that an outage kept from Redis goes first.
-    await this.#retry(key);
+    // A release or mark of this key that an outage kept from Redis goes first: not awaited, since
+    // commands on one connection run in order, and a hung Redis must not cost this request twice.
+    void this.#retry(key);
     for (;;) {
       const claimed = await this.#redis
         .set(key, JSON.stringify(pending), 'PX', this.#pendingTtlMs, 'NX')
