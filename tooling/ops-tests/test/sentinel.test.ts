@@ -96,6 +96,10 @@ function streamJobs(gatewayUrl: string, tag: string, inFlight = 3) {
   };
 }
 
+/** 202, or an answer the README tells clients to retry: 503, or 504 `JOBFLEET_OUTCOME_UNKNOWN`. */
+const isRetryAnswer = (a: Answer): boolean =>
+  a.status === 202 || a.status === 503 || (a.status === 504 && a.code === 'JOBFLEET_OUTCOME_UNKNOWN');
+
 /** Counts answers by status and problem code, for the log. */
 function tally(answers: readonly Answer[]): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -302,8 +306,10 @@ describe.skipIf(!runnable)('Sentinel failover with the built apps', () => {
       expect(app.proc.child.exitCode, `${app.name} still runs`).toBeNull();
       expect(app.proc.child.pid, `${app.name} was not restarted`).toBe(app.pid);
     }
-    // Refusals during the switch are 503s, never 500s.
-    expect([...looseAnswers, ...safeAnswers].filter((a) => a.status !== 202 && a.status !== 503)).toEqual([]);
+    // Refusals during the switch are the documented retry answers, never 500s: 503, or 504
+    // JOBFLEET_OUTCOME_UNKNOWN for a write the switch cut off before its reply (not sent again on
+    // the new master, where it could run a second time).
+    expect([...looseAnswers, ...safeAnswers].filter((a) => !isRetryAnswer(a))).toEqual([]);
     expect(lostSafe).toEqual([]);
     // What is there gets processed, by the same worker process.
     const kept = [...looseStream.accepted(), ...safeStream.accepted()].filter(
@@ -312,7 +318,7 @@ describe.skipIf(!runnable)('Sentinel failover with the built apps', () => {
     await allCompletedOn(after.port, kept);
   });
 
-  it('REDIS_MIN_REPLICAS_ACK=1: kill -9 of the master during a stream loses no job answered 202; the rest are 503', {
+  it('REDIS_MIN_REPLICAS_ACK=1: kill -9 of the master during a stream loses no job answered 202; the rest are 503 (or 504 outcome unknown)', {
     timeout: 150_000,
   }, async () => {
     await setup.waitForReplicas(1);
@@ -341,7 +347,7 @@ describe.skipIf(!runnable)('Sentinel failover with the built apps', () => {
     console.info(
       `[sentinel] kill -9 with REDIS_MIN_REPLICAS_ACK=1: promoted after ${Math.round(promotedAt - killedAt)} ms; answers ${JSON.stringify(tally(answers))}; ${lost.length} accepted jobs lost`,
     );
-    expect(answers.filter((a) => a.status !== 202 && a.status !== 503)).toEqual([]);
+    expect(answers.filter((a) => !isRetryAnswer(a))).toEqual([]);
     expect(answers.filter((a) => a.status === 503).length).toBeGreaterThan(0);
     expect(gateway.proc.child.pid).toBe(gateway.pid);
     expect(lost).toEqual([]);
