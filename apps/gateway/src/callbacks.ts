@@ -2,7 +2,7 @@ import { webhooks } from '@jobfleet/queue-contracts';
 import { classifyAddress, ipLiteralOf } from '@jobfleet/service-kit';
 import type { Principal } from './auth.js';
 import { CallbackUnsignableError, CallbackUrlRefusedError, withIssues } from './errors.js';
-import type { EnqueueBody } from './schemas.js';
+import type { EnqueueBody } from './schemas/enqueue.js';
 
 /** Why a callback URL is refused at enqueue, or `undefined` when it may be used. */
 export function callbackUrlProblem(text: string, allowPrivateNetworks: boolean): string | undefined {

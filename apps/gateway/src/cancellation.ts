@@ -3,7 +3,7 @@ import { queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import type { Job } from 'bullmq';
 import { clientState } from './job-state.js';
 import type { GatewayQueue } from './queues.js';
-import type { JobState } from './schemas.js';
+import type { JobState } from './schemas/jobs.js';
 
 /** What a cancel request did: removed a queued job, asked a worker to abort an active one, or nothing. */
 export type CancelOutcome =

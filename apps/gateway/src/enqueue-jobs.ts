@@ -3,7 +3,7 @@ import type { RedisClient } from '@jobfleet/service-kit';
 import type { JobsOptions } from 'bullmq';
 import type { Principal } from './auth.js';
 import type { GatewayQueue } from './queues.js';
-import type { EnqueueBody } from './schemas.js';
+import type { EnqueueBody } from './schemas/enqueue.js';
 import { canSee } from './tenancy.js';
 
 /** One job, ready for `queue.add` / `addBulk`. */

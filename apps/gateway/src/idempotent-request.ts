@@ -5,7 +5,7 @@ import type { Principal } from './auth.js';
 import { OutcomeUnknownError } from './errors.js';
 import { type IdempotencyStore, requestFingerprint, type StoredResponse } from './idempotency.js';
 import { usingRedis } from './redis-availability.js';
-import { IDEMPOTENCY_KEY_HEADER } from './schemas.js';
+import { IDEMPOTENCY_KEY_HEADER } from './schemas/common.js';
 
 /** An answer: the work's own, or an earlier request's replayed with status 200. */
 export interface Answer<B, S extends number> {

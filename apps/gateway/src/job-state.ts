@@ -1,6 +1,6 @@
 import { CANCELLED_REASON } from '@jobfleet/queue-contracts';
 import type { JobState as BullState } from 'bullmq';
-import type { JobState } from './schemas.js';
+import type { JobState } from './schemas/jobs.js';
 
 /** BullMQ's state of a job as a client sees it; `undefined` when the job does not exist. */
 export function clientState(

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import type { JobEvent, JobEvents } from './job-events.js';
 import { FINISHED_STATES } from './job-state.js';
-import type { JobState } from './schemas.js';
+import type { JobState } from './schemas/jobs.js';
 
 /** The longest `waitMs` a status request may ask for. */
 export const MAX_WAIT_MS = 30_000;

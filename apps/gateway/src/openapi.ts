@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { catalog } from '@jobfleet/queue-contracts';
 import type { FastifyInstance } from 'fastify';
 import { PROBLEM_CONTENT_TYPE } from './problem.js';
-import { ProblemSchema } from './schemas.js';
+import { ProblemSchema } from './schemas/common.js';
 
 /** What each error status means, as the OpenAPI document says it. */
 const ERROR_MEANINGS: Record<number, string> = {

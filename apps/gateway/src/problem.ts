@@ -1,7 +1,7 @@
 import { toValidationIssues, type ValidationIssue } from '@jobfleet/queue-contracts';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { problemKindOf, problemTypeOf, RouteNotFoundError, retryAfterOf } from './errors.js';
-import { RULE_MESSAGES } from './schemas.js';
+import { RULE_MESSAGES } from './schemas/common.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,7 +1,7 @@
 import type { Logger, RedisClient } from '@jobfleet/service-kit';
 import type { GatewayMetrics } from './metrics.js';
 import type { GatewayQueue, GatewayQueues } from './queues.js';
-import type { QueueCounts, QueueSummary } from './schemas.js';
+import type { QueueCounts, QueueSummary } from './schemas/queues.js';
 
 /** The states counted per queue, in BullMQ's names. */
 export const COUNTED_STATES = [

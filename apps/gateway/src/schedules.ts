@@ -1,7 +1,7 @@
 import type { ValidationIssue } from '@jobfleet/queue-contracts';
 import type { JobSchedulerJson, RepeatOptions } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
-import type { Schedule, ScheduleBody } from './schemas.js';
+import type { Schedule, ScheduleBody } from './schemas/schedules.js';
 
 const CRON_MACRO = /^@(yearly|annually|monthly|weekly|daily|hourly|minutely|secondly|weekdays|weekends)$/;
 

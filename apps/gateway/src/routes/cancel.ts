@@ -8,7 +8,7 @@ import { JobFinishedError, JobNotFoundError, NotJobOwnerError } from '../errors.
 import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
 import { describeOutcome } from '../request-log.js';
-import { CancelAccepted, JobParams } from '../schemas.js';
+import { CancelAccepted, JobParams } from '../schemas/jobs.js';
 import { grants, scopeFor } from '../scopes.js';
 import { canSee } from '../tenancy.js';
 import type { QueueRouteOptions } from './options.js';

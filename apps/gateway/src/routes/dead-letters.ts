@@ -4,6 +4,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { authorizeScope, principalOf } from '../auth.js';
 import { canSeeRecord, listVisible, redriveVisible, toHttpError } from '../dead-letter-access.js';
+import { DeadLetterNotFoundError } from '../errors.js';
+import { errorResponses } from '../openapi.js';
+import { usingRedis } from '../redis-availability.js';
+import { describeOutcome } from '../request-log.js';
 import {
   BulkRedriveBody,
   BulkRedriveResult,
@@ -15,11 +19,7 @@ import {
   DeadLetterView as DeadLetterViewSchema,
   RedriveAccepted,
   RedriveBody,
-} from '../dead-letter-schemas.js';
-import { DeadLetterNotFoundError } from '../errors.js';
-import { errorResponses } from '../openapi.js';
-import { usingRedis } from '../redis-availability.js';
-import { describeOutcome } from '../request-log.js';
+} from '../schemas/dead-letters.js';
 import { DEAD_LETTERS_SCOPE } from '../scopes.js';
 import type { QueueRouteOptions } from './options.js';
 

@@ -9,7 +9,7 @@ import type { EnqueueResult } from '../metrics.js';
 import { usingRedis } from '../redis-availability.js';
 import { reportTenantHooks } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
-import { BatchAccepted, batchBodySchema, IdempotencyHeaders, MAX_BATCH_JOBS } from '../schemas.js';
+import { BatchAccepted, batchBodySchema, IdempotencyHeaders, MAX_BATCH_JOBS } from '../schemas/enqueue.js';
 import { enqueueRouteBase, withIdempotentId } from './enqueue.js';
 import type { QueueRouteOptions } from './options.js';
 import { refuseUnknownQueues } from './unknown-queue.js';

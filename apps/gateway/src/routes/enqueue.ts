@@ -11,7 +11,7 @@ import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
 import { reportTenantHooks } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
-import { EnqueueAccepted, enqueueBodySchema, IdempotencyHeaders } from '../schemas.js';
+import { EnqueueAccepted, enqueueBodySchema, IdempotencyHeaders } from '../schemas/enqueue.js';
 import type { QueueRouteOptions } from './options.js';
 import { refuseUnknownQueues } from './unknown-queue.js';
 

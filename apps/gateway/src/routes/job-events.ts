@@ -8,7 +8,7 @@ import { FINISHED_STATES } from '../job-state.js';
 import { type JobSnapshot, watchJob } from '../job-wait.js';
 import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
-import { JobParams } from '../schemas.js';
+import { JobParams } from '../schemas/jobs.js';
 import { jobReader, toJobStatus, waitSignal } from './job-status.js';
 import type { QueueRouteOptions } from './options.js';
 

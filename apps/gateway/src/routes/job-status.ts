@@ -8,7 +8,7 @@ import { clientState } from '../job-state.js';
 import { type JobSnapshot, MAX_WAIT_MS, watchJob } from '../job-wait.js';
 import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
-import { JobParams, type JobState, JobStatus, JobStatusQuery } from '../schemas.js';
+import { JobParams, type JobState, JobStatus, JobStatusQuery } from '../schemas/jobs.js';
 import { canSee } from '../tenancy.js';
 import type { QueueRouteOptions } from './options.js';
 

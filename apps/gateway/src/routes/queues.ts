@@ -6,7 +6,8 @@ import { errorResponses } from '../openapi.js';
 import { queueSummary } from '../queue-stats.js';
 import { usingRedis } from '../redis-availability.js';
 import { describeOutcome } from '../request-log.js';
-import { PauseState, QueueList, QueueParams, QueueSummary } from '../schemas.js';
+import { QueueParams } from '../schemas/common.js';
+import { PauseState, QueueList, QueueSummary } from '../schemas/queues.js';
 import { grants } from '../scopes.js';
 import type { QueueRouteOptions } from './options.js';
 

@@ -11,14 +11,14 @@ import { usingRedis } from '../redis-availability.js';
 import { checkReportTenant } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
 import { repeatOptionsOf, scheduleIssues, toSchedule } from '../schedules.js';
+import { QueueParams } from '../schemas/common.js';
 import {
-  QueueParams,
   Schedule,
   ScheduleIdParams,
   ScheduleList,
   ScheduleParams,
   scheduleBodySchema,
-} from '../schemas.js';
+} from '../schemas/schedules.js';
 import { canSee } from '../tenancy.js';
 import type { QueueRouteOptions } from './options.js';
 import { refuseUnknownQueues } from './unknown-queue.js';
