@@ -1,34 +1,30 @@
-import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import { createReportStore, type ReportStore } from '@jobfleet/report-store';
 import type { RedisClient } from '@jobfleet/service-kit';
 import {
-  activeTelemetry,
   checkWhenReady,
-  closeRedis,
   createLogger,
   createMetricsRegistry,
-  createRedisConnection,
   httpEdgeServerOptions,
   installHttpEdges,
   type Logger,
   observabilityPlugin,
   redisReadinessCheck,
-  redisTopology,
 } from '@jobfleet/service-kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
-import { resolveAuth } from './auth.js';
+import { type AuthMode, resolveAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
-import { IdempotencyStore } from './idempotency.js';
-import { JobEvents } from './job-events.js';
 import { acceptOnlyJson } from './json-body.js';
 import { registerLoadShedding } from './load-shedding.js';
-import { gatewayMetrics, UNMATCHED_ROUTE } from './metrics.js';
+import { type GatewayMetrics, gatewayMetrics, UNMATCHED_ROUTE } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
+import { idempotencyPlugin } from './plugins/idempotency.js';
+import { jobEventsPlugin } from './plugins/job-events.js';
+import { queuesPlugin } from './plugins/queues.js';
+import { rateLimitPlugin } from './plugins/rate-limit.js';
+import { redisPlugin } from './plugins/redis.js';
 import { installProblemHandlers, sendFrameworkProblem } from './problem.js';
 import { queueGaugeRefresher } from './queue-stats.js';
-import { GatewayQueues } from './queues.js';
-import { registerRateLimit } from './rate-limit.js';
 import { installReplicationBarrier } from './replication.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { requestLogWriter } from './request-log.js';
@@ -39,7 +35,6 @@ import {
   enqueueRoutes,
   jobEventRoutes,
   jobStatusRoutes,
-  type QueueRouteOptions,
   queueRoutes,
   reportDownloadRoutes,
   scheduleRoutes,
@@ -49,12 +44,13 @@ import { installValidators } from './validation.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The producer connection every queue uses. */
-    redis: RedisClient;
-    /** The catalog's queues, as the gateway posts to them. */
-    queues: GatewayQueues;
-    /** The queues' event streams, shared by the requests waiting for a job. */
-    jobEvents: JobEvents;
+    /** The gateway's settings. */
+    config: GatewayConfig;
+    /** How requests are authenticated: the routes' authorization hooks take it. */
+    auth: AuthMode;
+    metrics: GatewayMetrics;
+    /** Where rendered reports are read from. */
+    reports: ReportStore;
   }
 }
 
@@ -79,24 +75,6 @@ export interface BuildGatewayOptions {
 /** `/health/*` and `/metrics`: left out of `jobfleet_http_request_duration_seconds`. */
 export function isOperationsRoute(route: string | undefined): boolean {
   return route === '/metrics' || (route?.startsWith('/health/') ?? false);
-}
-
-/**
- * The dead-letter store on the gateway's connection, with its BullMQ queues
- * (the records' and, made up front, every source queue a redrive sends to)
- * listening for errors as the gateway's own queues do: an outage is logged
- * once by the connection, anything else once per error.
- */
-function deadLetterStoreOn(redis: RedisClient, prefix: string, logger: Logger): DeadLetterStore {
-  // With tracing on, the store's queues trace their adds like the gateway's own queues.
-  const store = new DeadLetterStore({ connection: redis, prefix, telemetry: activeTelemetry() });
-  const listen = (queue: { name: string; on(event: 'error', listener: (error: Error) => void): unknown }) =>
-    queue.on('error', (error) => {
-      if (redis.status === 'ready') logger.error({ err: error, queue: queue.name }, 'queue error');
-    });
-  listen(store.deadLetterQueue);
-  for (const name of store.contracts.keys()) listen(store.sourceQueue(name));
-  return store;
 }
 
 /**
@@ -135,31 +113,18 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
   installValidators(app);
 
   try {
-    const ownsRedis = options.redis === undefined;
-    const redis =
-      options.redis ??
-      createRedisConnection({
-        redis: redisTopology(config),
-        flavour: 'producer',
-        name: 'gateway',
-        logger,
-        commandTimeoutMs: config.redisCommandTimeoutMs,
-        // Concurrent requests each add a job: one write per turn of the loop, not one per job.
-        coalesceWrites: true,
-      });
-    const queues = new GatewayQueues(redis, config.jobfleetPrefix, logger);
-    const deadLetterStore = deadLetterStoreOn(redis, config.jobfleetPrefix, logger);
-    const jobEvents = new JobEvents(redis, config.jobfleetPrefix, logger);
-    // Before the server stops taking connections: waiting requests answer and event streams end.
-    app.decorate('jobEvents', jobEvents);
-    app.addHook('preClose', () => jobEvents.close());
-    app.decorate<RedisClient>('redis', redis);
-    app.decorate('queues', queues);
+    const prefix = config.jobfleetPrefix;
+    app.decorate('config', config);
+    app.decorate<AuthMode>('auth', auth);
+    app.decorate('metrics', metrics);
+    app.decorate('reports', options.reportStore ?? createReportStore(config));
     app.decorateRequest('principal', null);
-    app.addHook('onClose', async () => {
-      await Promise.all([queues.close(), deadLetterStore.close()]);
-      if (ownsRedis) await closeRedis(redis);
-    });
+    // Resources: each plugin decorates the app and closes what it opened (the last registered first).
+    await app.register(redisPlugin, { config, logger, redis: options.redis });
+    await app.register(queuesPlugin, { prefix, logger });
+    await app.register(jobEventsPlugin, { prefix, logger });
+    await app.register(idempotencyPlugin, { prefix, ttlMs: config.idempotencyTtl });
+    const { redis, queues } = app;
 
     acceptOnlyJson(app);
     installProblemHandlers(app);
@@ -196,7 +161,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     // Before any route, so the document sees them all.
     await registerOpenApi(app);
 
-    const redisCheck = redisReadinessCheck(redis, logger, { prefix: config.jobfleetPrefix });
+    const redisCheck = redisReadinessCheck(redis, logger, { prefix });
     await app.register(observabilityPlugin, {
       registry: options.metricsSource ?? registry,
       checks: [redisCheck],
@@ -215,25 +180,10 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       if (metrics.refreshQueueGauges === refreshQueueGauges) metrics.refreshQueueGauges = undefined;
     });
 
-    const routeOptions: QueueRouteOptions = {
-      queues,
-      auth,
-      redis,
-      keyPrefix: config.jobfleetPrefix,
-      metrics,
-      rateLimit: await registerRateLimit(app, {
-        redis,
-        prefix: config.jobfleetPrefix,
-        defaults: { max: config.rateLimitMax, timeWindowMs: config.rateLimitWindowMs },
-      }),
-      idempotency: new IdempotencyStore({
-        redis,
-        prefix: config.jobfleetPrefix,
-        ttlMs: config.idempotencyTtl,
-      }),
-      jobEvents,
-      allowPrivateCallbacks: config.webhookAllowPrivateNetworks,
-    };
+    await app.register(rateLimitPlugin, {
+      prefix,
+      defaults: { max: config.rateLimitMax, timeWindowMs: config.rateLimitWindowMs },
+    });
     for (const routes of [
       enqueueRoutes,
       enqueueBatchRoutes,
@@ -242,14 +192,11 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       cancelRoutes,
       scheduleRoutes,
       queueRoutes,
+      deadLetterRoutes,
+      reportDownloadRoutes,
     ]) {
-      await app.register(routes, routeOptions);
+      await app.register(routes);
     }
-    await app.register(deadLetterRoutes, { ...routeOptions, deadLetters: deadLetterStore });
-    await app.register(reportDownloadRoutes, {
-      ...routeOptions,
-      reports: options.reportStore ?? createReportStore(config),
-    });
     await app.ready();
     checkWhenReady(redis, redisCheck);
     return app;

@@ -1,6 +1,7 @@
 import { webhooks } from '@jobfleet/queue-contracts';
 import { classifyAddress, ipLiteralOf } from '@jobfleet/service-kit';
-import type { Principal } from './auth.js';
+import type { preHandlerHookHandler } from 'fastify';
+import { type Principal, principalOf } from './auth.js';
 import { CallbackUnsignableError, CallbackUrlRefusedError, withIssues } from './errors.js';
 import type { EnqueueBody } from './schemas/enqueue.js';
 
@@ -52,4 +53,20 @@ export function checkCallbacks(
       throw withIssues(error, [{ path, message: error.message.slice(path.length + 2) }]);
     }
   });
+}
+
+/**
+ * {@link checkCallbacks} as a `preHandler` hook of `queue`'s enqueue routes:
+ * after validation, before the idempotency hook claims the request's key.
+ */
+export function callbackHook(
+  queue: string,
+  jobsOf: (body: unknown) => readonly EnqueueBody[],
+  allowPrivateNetworks: boolean,
+  where?: (index: number) => string,
+): preHandlerHookHandler {
+  return (request, _reply, done) => {
+    checkCallbacks(principalOf(request), queue, jobsOf(request.body), allowPrivateNetworks, where);
+    done();
+  };
 }

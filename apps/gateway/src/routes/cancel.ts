@@ -11,7 +11,6 @@ import { describeOutcome } from '../request-log.js';
 import { CancelAccepted, JobParams } from '../schemas/jobs.js';
 import { grants, scopeFor } from '../scopes.js';
 import { canSee } from '../tenancy.js';
-import type { QueueRouteOptions } from './options.js';
 
 /**
  * `DELETE /v1/queues/:queue/jobs/:id`: a waiting, prioritized or delayed job
@@ -20,8 +19,8 @@ import type { QueueRouteOptions } from './options.js';
  * finished job → 409. A key with `<queue>:enqueue` may cancel the jobs it
  * posted itself; `<queue>:manage` may cancel any job (of its tenant).
  */
-export const cancelRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
-  const { queues, auth, redis, keyPrefix, rateLimit } = options;
+export const cancelRoutes: FastifyPluginAsync = async (app) => {
+  const { queues, auth, redis, config, checkRateLimit: rateLimit } = app;
   app.withTypeProvider<TypeBoxTypeProvider>().delete(
     '/v1/queues/:queue/jobs/:id',
     {
@@ -62,7 +61,7 @@ export const cancelRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, o
           if (!grants(principal.scopes, name, 'manage') && originOf(job)?.client !== principal.id) {
             throw new NotJobOwnerError(principal.id, scopeFor(name, 'manage'));
           }
-          const cancelled = await cancelJob(redis, keyPrefix, entry, job, principal.id);
+          const cancelled = await cancelJob(redis, config.jobfleetPrefix, entry, job, principal.id);
           // A removed job never reaches a worker: its completion webhook is announced here. (An
           // active one is announced by the worker that ends it.)
           const delivery =

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { DeadLetterStore, StoredDeadLetter } from '@jobfleet/dead-letter-store';
+import type { StoredDeadLetter } from '@jobfleet/dead-letter-store';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { authorizeScope, principalOf } from '../auth.js';
@@ -21,11 +21,6 @@ import {
   RedriveBody,
 } from '../schemas/dead-letters.js';
 import { DEAD_LETTERS_SCOPE } from '../scopes.js';
-import type { QueueRouteOptions } from './options.js';
-
-export interface DeadLetterRouteOptions extends QueueRouteOptions {
-  deadLetters: DeadLetterStore;
-}
 
 const view = ({ id, record }: StoredDeadLetter): DeadLetterView => ({ id, ...record });
 
@@ -36,8 +31,8 @@ const TAGS = ['dead-letters'];
  * (one, or in bulk by filter) and delete. A tenant key sees and acts on the
  * records of its tenant's jobs only; others answer 404.
  */
-export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRouteOptions> = async (app, options) => {
-  const { auth, redis, rateLimit, metrics, deadLetters: store } = options;
+export const deadLetterRoutes: FastifyPluginAsync = async (app) => {
+  const { auth, redis, checkRateLimit: rateLimit, metrics, deadLetters: store } = app;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   const onRequest = [authorizeScope(auth, DEAD_LETTERS_SCOPE), rateLimit];
 

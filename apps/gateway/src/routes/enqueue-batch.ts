@@ -1,17 +1,22 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { principalOf } from '../auth.js';
-import { checkCallbacks } from '../callbacks.js';
+import { callbackHook } from '../callbacks.js';
 import { findExisting, jobPreparer, originFor, type PreparedJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
-import { idempotencyKeyOf, idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
+import { idempotencyHooks, idempotencyKeyOf } from '../plugins/idempotency.js';
 import { usingRedis } from '../redis-availability.js';
 import { reportTenantHooks } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
-import { BatchAccepted, batchBodySchema, IdempotencyHeaders, MAX_BATCH_JOBS } from '../schemas/enqueue.js';
+import {
+  BatchAccepted,
+  type BatchBody,
+  batchBodySchema,
+  IdempotencyHeaders,
+  MAX_BATCH_JOBS,
+} from '../schemas/enqueue.js';
 import { enqueueRouteBase, withIdempotentId } from './enqueue.js';
-import type { QueueRouteOptions } from './options.js';
 import { refuseUnknownQueues } from './unknown-queue.js';
 
 type Outcome = { name: string; duplicate: boolean };
@@ -24,6 +29,11 @@ const asReplay = (body: BatchAccepted): BatchAccepted => ({
   jobs: body.jobs.map((job) => ({ ...job, duplicate: true })),
 });
 
+/** The jobs of a validated batch body. */
+const jobsOf = (body: unknown) => (body as BatchBody).jobs;
+/** Where job `i` of a batch is, in messages. */
+const at = (i: number) => `/jobs/${i}`;
+
 /**
  * `POST /v1/queues/<queue>/jobs/batch` `{ jobs: [{ name, data, options? }] }`:
  * 1 to 1000 jobs, validated all or nothing (a 400 names every failing index and
@@ -31,16 +41,33 @@ const asReplay = (body: BatchAccepted): BatchAccepted => ({
  * batch carries custom job ids, which are looked up first). → 202 `{ jobs: [{
  * id, name, duplicate }] }` in request order; 200 when nothing new was added.
  */
-export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
-  const { queues, auth, redis, metrics, idempotency } = options;
+export const enqueueBatchRoutes: FastifyPluginAsync = async (app) => {
+  const { queues, auth, redis, metrics } = app;
+  const allowPrivateCallbacks = app.config.webhookAllowPrivateNetworks;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   for (const entry of queues.values()) {
     const { contract, queue } = entry;
     const { config, onRequest, errors, labelOf } = enqueueRouteBase(
+      app,
       contract,
-      options,
       'A custom jobId belongs to another tenant, or the Idempotency-Key is still in use.',
+    );
+
+    /** Sends `body` with `status` (a replay's too), noting its jobs for the log line and the counter. */
+    const answer = (request: FastifyRequest, reply: FastifyReply, status: 200 | 202, body: BatchAccepted) => {
+      outcomes.set(request, body.jobs);
+      describeOutcome(request, 'batch enqueued', {
+        queue: contract.name,
+        client: principalOf(request).id,
+        jobs: body.jobs.length,
+        duplicates: body.jobs.filter((job) => job.duplicate).length,
+      });
+      reply.code(status);
+      return body;
+    };
+    const idempotent = idempotencyHooks<BatchAccepted>(app, (request, reply, stored) =>
+      answer(request, reply, 200, asReplay(stored)),
     );
 
     typed.post(
@@ -61,11 +88,13 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
         },
         config,
         onRequest,
-        preHandler: reportTenantHooks(
-          contract.name,
-          (body) => (body as { jobs: { name: string; data: unknown }[] }).jobs,
-          (i) => `/jobs/${i}`,
-        ),
+        preHandler: [
+          ...reportTenantHooks(contract.name, jobsOf, at),
+          callbackHook(contract.name, jobsOf, allowPrivateCallbacks, at),
+          idempotent.claim,
+        ],
+        preSerialization: idempotent.store,
+        onError: idempotent.settle,
         onResponse: async (request, reply) => {
           const principal = request.principal;
           if (!principal) return;
@@ -95,66 +124,41 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        checkCallbacks(
-          principal,
-          contract.name,
-          request.body.jobs,
-          options.allowPrivateCallbacks,
-          (i) => `/jobs/${i}`,
-        );
-        const origin = originFor(principal);
-        const prepare = jobPreparer(contract, origin);
+        const prepare = jobPreparer(contract, originFor(principal));
         const key = idempotencyKeyOf(request);
         const jobs = request.body.jobs.map((body, i) =>
           withIdempotentId(prepare(body), principal.id, key, i),
         );
-        const answer = await idempotently({
-          request,
-          principal,
-          store: idempotency,
-          redis,
-          asReplay,
-          work: async () => {
-            const customIds = [...new Set(jobs.flatMap((job) => job.customId ?? []))];
-            const existing = await usingRedis(redis, () => findExisting(redis, entry, customIds, principal));
-            for (const [id, job] of existing) {
-              if (!job.visible) throw new JobIdTakenError(contract.name, id);
-            }
-            // A custom id that exists, or that an earlier job of this batch uses, adds nothing.
-            const claimed = new Set(existing.keys());
-            const fresh: PreparedJob[] = [];
-            const plan = jobs.map((job) => {
-              if (job.customId === undefined) {
-                fresh.push(job);
-                return { job, duplicate: false };
-              }
-              const duplicate = claimed.has(job.customId);
-              claimed.add(job.customId);
-              if (!duplicate) fresh.push(job);
-              return { job, duplicate };
-            });
-            // A write: should no reply come in time, the jobs may exist (504, not 503).
-            const added =
-              fresh.length > 0 ? await usingRedis(redis, () => queue.addBulk(fresh), { writes: true }) : [];
-            let next = 0;
-            const body = {
-              jobs: plan.map(({ job, duplicate }) => ({
-                id: duplicate ? (job.customId ?? '') : String(added[next++]?.id),
-                name: job.name,
-                duplicate,
-              })),
-            };
-            return { status: fresh.length > 0 ? (202 as const) : (200 as const), body };
-          },
+        const customIds = [...new Set(jobs.flatMap((job) => job.customId ?? []))];
+        const existing = await usingRedis(redis, () => findExisting(redis, entry, customIds, principal));
+        for (const [id, job] of existing) {
+          if (!job.visible) throw new JobIdTakenError(contract.name, id);
+        }
+        // A custom id that exists, or that an earlier job of this batch uses, adds nothing.
+        const claimed = new Set(existing.keys());
+        const fresh: PreparedJob[] = [];
+        const plan = jobs.map((job) => {
+          if (job.customId === undefined) {
+            fresh.push(job);
+            return { job, duplicate: false };
+          }
+          const duplicate = claimed.has(job.customId);
+          claimed.add(job.customId);
+          if (!duplicate) fresh.push(job);
+          return { job, duplicate };
         });
-        outcomes.set(request, answer.body.jobs);
-        describeOutcome(request, 'batch enqueued', {
-          queue: contract.name,
-          client: principal.id,
-          jobs: answer.body.jobs.length,
-          duplicates: answer.body.jobs.filter((job) => job.duplicate).length,
-        });
-        return reply.code(answer.status).send(answer.body);
+        // A write: should no reply come in time, the jobs may exist (504, not 503).
+        const added =
+          fresh.length > 0 ? await usingRedis(redis, () => queue.addBulk(fresh), { writes: true }) : [];
+        let next = 0;
+        const body = {
+          jobs: plan.map(({ job, duplicate }) => ({
+            id: duplicate ? (job.customId ?? '') : String(added[next++]?.id),
+            name: job.name,
+            duplicate,
+          })),
+        };
+        return answer(request, reply, fresh.length > 0 ? 202 : 200, body);
       },
     );
   }

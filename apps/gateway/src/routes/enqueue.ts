@@ -1,18 +1,22 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { QueueContract } from '@jobfleet/queue-contracts';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizeQueue, principalOf } from '../auth.js';
-import { checkCallbacks } from '../callbacks.js';
+import { callbackHook } from '../callbacks.js';
 import { findExisting, originFor, type PreparedJob, prepareJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
-import { idempotencyKeyOf, idempotentJobId, idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
 import { errorResponses } from '../openapi.js';
+import { idempotencyHooks, idempotencyKeyOf, idempotentJobId } from '../plugins/idempotency.js';
 import { usingRedis } from '../redis-availability.js';
 import { reportTenantHooks } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
-import { EnqueueAccepted, enqueueBodySchema, IdempotencyHeaders } from '../schemas/enqueue.js';
-import type { QueueRouteOptions } from './options.js';
+import {
+  EnqueueAccepted,
+  type EnqueueBody,
+  enqueueBodySchema,
+  IdempotencyHeaders,
+} from '../schemas/enqueue.js';
 import { refuseUnknownQueues } from './unknown-queue.js';
 
 /** The metric result of an enqueue answer, by its status. */
@@ -31,18 +35,14 @@ export const jobLocation = (queue: string, id: string) =>
 
 /**
  * What the single and the batch enqueue route of a queue share: the job names
- * (for 400 details), authorization, the error answers (each words its own 409)
- * and the `job_name` metric label.
+ * (for 400 details), authorization and rate limit, the error answers (each
+ * words its own 409) and the `job_name` metric label.
  */
-export function enqueueRouteBase(
-  contract: QueueContract,
-  { auth, rateLimit }: Pick<QueueRouteOptions, 'auth' | 'rateLimit'>,
-  conflict: string,
-) {
+export function enqueueRouteBase(app: FastifyInstance, contract: QueueContract, conflict: string) {
   const jobNames = Object.keys(contract.jobs);
   return {
     config: { jobNames, confirmReplication: true },
-    onRequest: [authorizeQueue(auth, 'enqueue', contract.name), rateLimit],
+    onRequest: [authorizeQueue(app.auth, 'enqueue', contract.name), app.checkRateLimit],
     errors: errorResponses(400, 401, 403, 404, [409, conflict], 413, 415, 422, 429, 503, 504),
     /** A posted job name as a label: a name outside the contract is `unknown`, so labels stay a closed set. */
     labelOf: (name: unknown): string =>
@@ -67,27 +67,52 @@ export function withIdempotentId(
   return { ...job, customId: id, opts: { ...job.opts, jobId: id } };
 }
 
-/** A stored answer as a replay gives it back. */
-const asReplay = (body: EnqueueAccepted): EnqueueAccepted => ({ ...body, duplicate: true });
-
 /**
  * `POST /v1/queues/<queue>/jobs`, one route per catalog queue, each with its
  * contract's body schema: `{ name, data, options? }` → 202 `{ id, queue, name,
  * duplicate: false }`; 200 with `duplicate: true` when an `Idempotency-Key`
  * replays an earlier request or a custom `jobId` exists already. Any other
  * queue name: 404 once the caller is authenticated.
+ *
+ * In order: authorization and rate limit (`onRequest`), body validation, the
+ * route's checks and the `Idempotency-Key` claim (`preHandler`), the handler,
+ * the answer stored for the key (`preSerialization`).
  */
-export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
-  const { queues, auth, redis, metrics, idempotency } = options;
+export const enqueueRoutes: FastifyPluginAsync = async (app) => {
+  const { queues, auth, redis, metrics } = app;
+  const allowPrivateCallbacks = app.config.webhookAllowPrivateNetworks;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+  const jobOf = (body: unknown) => [body as EnqueueBody];
 
   for (const entry of queues.values()) {
     const { contract, queue } = entry;
     const { config, onRequest, errors, labelOf } = enqueueRouteBase(
+      app,
       contract,
-      options,
       'The custom jobId belongs to another tenant, or the Idempotency-Key is still in use.',
     );
+
+    /** Sends `body` with `status` (a replay's too): its log fields and `location`. */
+    const answer = (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      status: 200 | 202,
+      body: EnqueueAccepted,
+    ) => {
+      describeOutcome(request, body.duplicate ? 'job already enqueued' : 'job enqueued', {
+        queue: contract.name,
+        job_id: body.id,
+        job_name: body.name,
+        client: principalOf(request).id,
+        duplicate: body.duplicate,
+      });
+      reply.code(status).header('location', jobLocation(contract.name, body.id));
+      return body;
+    };
+    const idempotent = idempotencyHooks<EnqueueAccepted>(app, (request, reply, stored) =>
+      answer(request, reply, 200, { ...stored, duplicate: true }),
+    );
+
     typed.post(
       `/v1/queues/${contract.name}/jobs`,
       {
@@ -105,7 +130,13 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
         },
         config,
         onRequest,
-        preHandler: reportTenantHooks(contract.name, (body) => [body as { name: string; data: unknown }]),
+        preHandler: [
+          ...reportTenantHooks(contract.name, jobOf),
+          callbackHook(contract.name, jobOf, allowPrivateCallbacks),
+          idempotent.claim,
+        ],
+        preSerialization: idempotent.store,
+        onError: idempotent.settle,
         onResponse: (request, reply, done) => {
           // Unauthenticated requests are nobody's enqueue; the HTTP histogram counts them.
           if (request.principal) {
@@ -122,48 +153,36 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        checkCallbacks(principal, contract.name, [request.body], options.allowPrivateCallbacks);
         const job = withIdempotentId(
           prepareJob(contract, request.body, originFor(principal)),
           principal.id,
           idempotencyKeyOf(request),
         );
-        const answer = await idempotently({
-          request,
-          principal,
-          store: idempotency,
-          redis,
-          asReplay,
-          work: async () => {
-            const { customId } = job;
-            if (customId !== undefined) {
-              const existing = (
-                await usingRedis(redis, () => findExisting(redis, entry, [customId], principal))
-              ).get(customId);
-              if (existing && !existing.visible) throw new JobIdTakenError(contract.name, customId);
-              if (existing) {
-                const body = { id: customId, queue: contract.name, name: job.name, duplicate: true };
-                return { status: 200 as const, body };
-              }
-            }
-            // A write: should no reply come in time, the job may exist (504, not 503).
-            const added = await usingRedis(redis, () => queue.add(job.name, job.data, job.opts), {
-              writes: true,
+        const { customId } = job;
+        if (customId !== undefined) {
+          const existing = (
+            await usingRedis(redis, () => findExisting(redis, entry, [customId], principal))
+          ).get(customId);
+          if (existing && !existing.visible) throw new JobIdTakenError(contract.name, customId);
+          if (existing) {
+            return answer(request, reply, 200, {
+              id: customId,
+              queue: contract.name,
+              name: job.name,
+              duplicate: true,
             });
-            const body = { id: String(added.id), queue: contract.name, name: job.name, duplicate: false };
-            return { status: 202 as const, body };
-          },
+          }
+        }
+        // A write: should no reply come in time, the job may exist (504, not 503).
+        const added = await usingRedis(redis, () => queue.add(job.name, job.data, job.opts), {
+          writes: true,
         });
-        const { id, duplicate } = answer.body;
-        describeOutcome(request, duplicate ? 'job already enqueued' : 'job enqueued', {
+        return answer(request, reply, 202, {
+          id: String(added.id),
           queue: contract.name,
-          job_id: id,
-          job_name: job.name,
-          client: principal.id,
-          duplicate,
+          name: job.name,
+          duplicate: false,
         });
-        reply.code(answer.status).header('location', jobLocation(contract.name, id));
-        return answer.body;
       },
     );
   }

@@ -4,7 +4,6 @@ export * from './enqueue.js';
 export * from './enqueue-batch.js';
 export * from './job-events.js';
 export * from './job-status.js';
-export * from './options.js';
 export * from './queues.js';
 export * from './report-download.js';
 export * from './schedules.js';

@@ -10,7 +10,6 @@ import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
 import { JobParams } from '../schemas/jobs.js';
 import { jobReader, toJobStatus, waitSignal } from './job-status.js';
-import type { QueueRouteOptions } from './options.js';
 
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const KEEP_ALIVE_MS = 15_000;
@@ -24,8 +23,8 @@ const EVENTS_DESCRIPTION = `Server-Sent Events: \`state\` with the job's status 
  * progress and state, closed after its final state. Driven by the queue's
  * shared event stream; a client that goes away releases its subscription.
  */
-export const jobEventRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
-  const { queues, auth, redis, rateLimit, jobEvents } = options;
+export const jobEventRoutes: FastifyPluginAsync = async (app) => {
+  const { auth, redis, checkRateLimit: rateLimit, jobEvents } = app;
   app.withTypeProvider<TypeBoxTypeProvider>().get(
     '/v1/queues/:queue/jobs/:id/events',
     {
@@ -46,7 +45,7 @@ export const jobEventRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app,
     },
     async (request, reply) => {
       const { queue: name, id } = request.params;
-      const read = jobReader({ queues, redis }, request, name, id);
+      const read = jobReader(app, request, name, id);
       const wait = waitSignal(reply, jobEvents.closing);
       let stream: PassThrough | undefined;
       let first: (snapshot: JobSnapshot | undefined) => void = () => {};

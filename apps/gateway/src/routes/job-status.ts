@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { originOf, tenantOf } from '@jobfleet/queue-contracts';
 import type { Job } from 'bullmq';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizeQueue, principalOf } from '../auth.js';
 import { JobNotFoundError } from '../errors.js';
 import { clientState } from '../job-state.js';
@@ -10,7 +10,6 @@ import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
 import { JobParams, type JobState, JobStatus, JobStatusQuery } from '../schemas/jobs.js';
 import { canSee } from '../tenancy.js';
-import type { QueueRouteOptions } from './options.js';
 
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : undefined);
 
@@ -54,15 +53,15 @@ export function toJobStatus(job: Job, queue: string, state: JobState): JobStatus
  * not exist, was removed, or belongs to a tenant the key may not see.
  */
 export function jobReader(
-  options: Pick<QueueRouteOptions, 'queues' | 'redis'>,
+  app: Pick<FastifyInstance, 'queues' | 'redis'>,
   request: FastifyRequest,
   queue: string,
   id: string,
 ): () => Promise<JobSnapshot | undefined> {
-  const entry = options.queues.require(queue);
+  const entry = app.queues.require(queue);
   const principal = principalOf(request);
   return () =>
-    usingRedis(options.redis, async () => {
+    usingRedis(app.redis, async () => {
       let job = await entry.queue.getJob(id);
       if (!job || !canSee(principal, job)) return undefined;
       const bullState = await job.getState();
@@ -114,8 +113,8 @@ export function waitSignal(
  * failed for good, cancelled), or after `waitMs` with its state then; the
  * wait follows the queue's shared event stream, not a poll.
  */
-export const jobStatusRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
-  const { queues, auth, redis, rateLimit, jobEvents } = options;
+export const jobStatusRoutes: FastifyPluginAsync = async (app) => {
+  const { auth, redis, checkRateLimit: rateLimit, jobEvents } = app;
   app.withTypeProvider<TypeBoxTypeProvider>().get(
     '/v1/queues/:queue/jobs/:id',
     {
@@ -134,7 +133,7 @@ export const jobStatusRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app
     },
     async (request, reply) => {
       const { queue: name, id } = request.params;
-      const read = jobReader({ queues, redis }, request, name, id);
+      const read = jobReader(app, request, name, id);
       const waitMs = request.query.waitMs ?? 0;
       let found: JobSnapshot | undefined;
       if (waitMs === 0) {

@@ -9,7 +9,6 @@ import { describeOutcome } from '../request-log.js';
 import { QueueParams } from '../schemas/common.js';
 import { PauseState, QueueList, QueueSummary } from '../schemas/queues.js';
 import { grants } from '../scopes.js';
-import type { QueueRouteOptions } from './options.js';
 
 /**
  * Queue control: `GET /v1/queues` (every queue the key may read),
@@ -19,8 +18,8 @@ import type { QueueRouteOptions } from './options.js';
  * (running ones finish); jobs can still be enqueued. A queue is shared by every
  * tenant, so a key bound to a tenant may look but not pause or resume.
  */
-export const queueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
-  const { queues, auth, redis, rateLimit } = options;
+export const queueRoutes: FastifyPluginAsync = async (app) => {
+  const { queues, auth, redis, checkRateLimit: rateLimit } = app;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   typed.get(

@@ -2,7 +2,6 @@ import { reports as reportsContract } from '@jobfleet/queue-contracts';
 import {
   InvalidReportKeyError,
   ifNoneMatchHits,
-  type ReportStore,
   reportEtag,
   reportHeaders,
   type StoredReport,
@@ -15,11 +14,6 @@ import { clientState } from '../job-state.js';
 import { errorResponses } from '../openapi.js';
 import { usingRedis } from '../redis-availability.js';
 import { describeOutcome } from '../request-log.js';
-import type { QueueRouteOptions } from './options.js';
-
-export interface ReportRouteOptions extends QueueRouteOptions {
-  reports: ReportStore;
-}
 
 const ReportParams = Type.Object({ jobId: Type.String({ minLength: 1, maxLength: 512 }) });
 
@@ -37,8 +31,8 @@ function reportTenantOf(job: { data: unknown } | undefined): string | undefined 
  * another tenant's report is a 404 like a missing one. While the report is not
  * ready, the 404 names the job's state.
  */
-export const reportDownloadRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, options) => {
-  const { auth, redis, rateLimit, queues, reports: store } = options;
+export const reportDownloadRoutes: FastifyPluginAsync = async (app) => {
+  const { auth, redis, checkRateLimit: rateLimit, queues, reports: store } = app;
   // Untyped replies: the body is a file stream, which the response schemas only document.
   app.get<{ Params: Static<typeof ReportParams> }>(
     '/v1/reports/:jobId/file',

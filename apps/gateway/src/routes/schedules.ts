@@ -20,7 +20,6 @@ import {
   scheduleBodySchema,
 } from '../schemas/schedules.js';
 import { canSee } from '../tenancy.js';
-import type { QueueRouteOptions } from './options.js';
 import { refuseUnknownQueues } from './unknown-queue.js';
 
 /** A scheduler's template options carry the origin, like a job's options. */
@@ -35,8 +34,8 @@ const visible = (principal: Principal, scheduler: JobSchedulerJson) =>
  * The jobs a schedule makes are checked against the contract when it is
  * saved, get the contract's default options, and record who saved it.
  */
-export const scheduleRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, options) => {
-  const { queues, auth, redis, rateLimit } = options;
+export const scheduleRoutes: FastifyPluginAsync = async (app) => {
+  const { queues, auth, redis, checkRateLimit: rateLimit } = app;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   for (const entry of queues.values()) {

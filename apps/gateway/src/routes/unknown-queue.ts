@@ -1,7 +1,6 @@
 import type { FastifyInstance, HTTPMethods } from 'fastify';
-import { authenticate } from '../auth.js';
+import { type AuthMode, authenticate } from '../auth.js';
 import { unknownQueue } from '../queues.js';
-import type { QueueRouteOptions } from './options.js';
 
 /**
  * Registers `method url` for queue names outside the catalog (the catalog's
@@ -10,7 +9,7 @@ import type { QueueRouteOptions } from './options.js';
  */
 export function refuseUnknownQueues(
   app: FastifyInstance,
-  auth: QueueRouteOptions['auth'],
+  auth: AuthMode,
   method: HTTPMethods,
   url: string,
 ): void {

@@ -1,5 +1,5 @@
 import type { QueueContract } from '@jobfleet/queue-contracts';
-import { type Static, type TSchema, Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import { byJobName, QueueName, Timestamp } from './common.js';
 
 /** Schedule ids follow job-id rules, since BullMQ derives job ids and Redis keys from them. */
