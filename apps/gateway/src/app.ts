@@ -63,6 +63,12 @@ export interface BuildGatewayOptions {
   /** What `/metrics` serves; defaults to `registry` (a cluster worker passes the whole cluster's). */
   metricsSource?: Pick<Registry, 'contentType' | 'metrics'>;
   /**
+   * Whether this process reads the queue gauges at a scrape; defaults to
+   * always. Of a cluster's workers only one does (see `cluster.ts`): the
+   * others leave them empty, and the aggregation takes that one's.
+   */
+  readsQueueGauges?: () => boolean;
+  /**
    * A producer-flavoured connection to use instead of opening one from
    * `REDIS_URL`. Whoever passes it closes it; a connection the gateway opened
    * itself is closed when the app closes.
@@ -167,13 +173,17 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       checks: [redisCheck],
       metricsToken: config.metricsToken,
     });
-    const refreshQueueGauges = queueGaugeRefresher({
+    const refresh = queueGaugeRefresher({
       redis,
       queues,
       metrics,
       cacheMs: config.queueMetricsCacheMs,
       logger,
     });
+    const { readsQueueGauges } = options;
+    const refreshQueueGauges = readsQueueGauges
+      ? () => (readsQueueGauges() ? refresh() : Promise.resolve())
+      : refresh;
     metrics.refreshQueueGauges = refreshQueueGauges;
     app.addHook('onClose', async () => {
       // Another gateway on the same registry may have taken over since.

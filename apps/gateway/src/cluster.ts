@@ -12,12 +12,16 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
  * to 30 s); one that dies before it ever listened stops the whole gateway
  * with its exit code, since its replacements would fail the same way.
  * `/metrics`, answered by whichever worker takes the scrape, shows the sum
- * over all workers (prom-client's cluster aggregation; queue gauges, which
- * every worker reads alike, are taken once).
+ * over all workers (prom-client's cluster aggregation). The queue gauges,
+ * which would read alike in every worker, are read from Redis by one worker
+ * only, named by the primary: the first to listen, and when it dies, another
+ * one still serving at once (not its replacement, which takes a while).
  */
 
 const SHUTDOWN = 'jobfleet:shutdown';
 const METRICS = 'jobfleet:metrics';
+/** Primary → one worker: from now on, you read the queue gauges. */
+const QUEUE_GAUGES = 'jobfleet:queue-gauges';
 const METRICS_TIMEOUT_MS = 5_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 
@@ -37,8 +41,9 @@ interface MetricsReply {
   error?: string;
 }
 
-const isMessage = (message: unknown, type: string): message is { type: string } =>
-  typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
+/** The `type` of a message from the primary, if it is one of ours. */
+const typeOf = (message: unknown): unknown =>
+  typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
 
 export interface PrimaryOptions {
   workers: number;
@@ -54,15 +59,22 @@ export function runPrimary({ workers, logger, shutdownTimeoutMs }: PrimaryOption
   let stopping = false;
   let restartDelayMs = 1_000;
   let failed = false;
+  /** The worker that reads the queue gauges for every scrape. */
+  let gaugeReader: Worker | undefined;
+  const readGaugesOn = (worker: Worker) => {
+    gaugeReader = worker;
+    worker.send({ type: QUEUE_GAUGES });
+  };
 
   const fork = () => {
     const worker = cluster.fork();
     worker.on('listening', () => {
       listening.add(worker);
       restartDelayMs = 1_000;
+      if (gaugeReader === undefined) readGaugesOn(worker);
     });
     worker.on('message', (message: unknown) => {
-      if (!isMessage(message, METRICS)) return;
+      if (typeOf(message) !== METRICS) return;
       const { id } = message as MetricsRequest;
       aggregator.clusterMetrics().then(
         (text) => worker.send({ type: METRICS, id, text } satisfies MetricsReply),
@@ -95,6 +107,14 @@ export function runPrimary({ workers, logger, shutdownTimeoutMs }: PrimaryOption
   };
 
   cluster.on('exit', (worker, code, signal) => {
+    if (worker === gaugeReader) {
+      gaugeReader = undefined;
+      // A worker still serving takes over now; none left: the next one to listen does.
+      const next = Object.values(cluster.workers ?? {}).find(
+        (other) => other !== undefined && other !== worker && listening.has(other) && other.isConnected(),
+      );
+      if (next && !stopping) readGaugesOn(next);
+    }
     if (code !== 0 || signal) failed ||= stopping;
     if (stopping) {
       finish();
@@ -134,32 +154,50 @@ export function runPrimary({ workers, logger, shutdownTimeoutMs }: PrimaryOption
   logger.info({ workers }, 'gateway workers starting');
 }
 
+/** A worker's part in the cluster (see {@link joinCluster}). */
+export interface ClusterMember {
+  /** What `/metrics` serves: the whole cluster's figures. */
+  metricsSource: Pick<Registry, 'contentType' | 'metrics'>;
+  /** Whether this worker is the one that reads the queue gauges (the primary names it). */
+  readsQueueGauges: () => boolean;
+}
+
 /**
  * In a worker: its `registry` answers the primary's aggregation, `onShutdown`
- * runs when the primary says so (or is gone), and the returned source gives
- * `/metrics` the whole cluster's figures.
+ * runs when the primary says so (or is gone), `onQueueGauges` when the primary
+ * makes this worker the one that reads the queue gauges.
  */
 export function joinCluster(
   registry: Registry,
-  onShutdown: () => void,
-): Pick<Registry, 'contentType' | 'metrics'> {
+  handlers: { onShutdown: () => void; onQueueGauges?: () => void },
+): ClusterMember {
   // Constructing one is what makes prom-client answer the primary's requests in this process.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
-  process.on('message', (message: unknown) => {
-    if (isMessage(message, SHUTDOWN)) onShutdown();
-  });
-  // A primary that died cannot supervise: stop rather than serve on unsupervised.
-  process.on('disconnect', onShutdown);
-
+  let readsQueueGauges = false;
   let next = 0;
   const pending = new Map<number, (reply: MetricsReply) => void>();
+  // One listener for every message of ours (prom-client listens for its own).
   process.on('message', (message: unknown) => {
-    if (!isMessage(message, METRICS)) return;
-    const reply = message as MetricsReply;
-    pending.get(reply.id)?.(reply);
+    switch (typeOf(message)) {
+      case SHUTDOWN:
+        handlers.onShutdown();
+        break;
+      case METRICS: {
+        const reply = message as MetricsReply;
+        pending.get(reply.id)?.(reply);
+        break;
+      }
+      case QUEUE_GAUGES:
+        readsQueueGauges = true;
+        handlers.onQueueGauges?.();
+        break;
+    }
   });
-  return {
+  // A primary that died cannot supervise: stop rather than serve on unsupervised.
+  process.on('disconnect', handlers.onShutdown);
+
+  const metricsSource = {
     contentType: registry.contentType,
     metrics: () =>
       new Promise<string>((resolve, reject) => {
@@ -177,6 +215,7 @@ export function joinCluster(
         process.send?.({ type: METRICS, id } satisfies MetricsRequest);
       }),
   };
+  return { metricsSource, readsQueueGauges: () => readsQueueGauges };
 }
 
 export const isClusterWorker = (): boolean => cluster.isWorker;

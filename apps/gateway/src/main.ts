@@ -51,8 +51,19 @@ async function serve(): Promise<void> {
     stopRequested = true;
   };
   let stopRequested = false;
-  const metricsSource = cluster.isWorker ? joinCluster(registry, () => stop()) : undefined;
-  const app = await buildGateway({ config, logger: log, registry, metricsSource }).catch(exitOnConfigError);
+  const member = cluster.isWorker
+    ? joinCluster(registry, {
+        onShutdown: () => stop(),
+        onQueueGauges: () => log.info({ pid: process.pid }, 'this worker reads the queue gauges'),
+      })
+    : undefined;
+  const app = await buildGateway({
+    config,
+    logger: log,
+    registry,
+    metricsSource: member?.metricsSource,
+    readsQueueGauges: member?.readsQueueGauges,
+  }).catch(exitOnConfigError);
 
   const shutdown = handleShutdown({
     logger: log,

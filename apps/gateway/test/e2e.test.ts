@@ -172,7 +172,7 @@ describe('GATEWAY_WORKERS', () => {
   const logged = (gateway: ReturnType<typeof startMain>, msg: string) =>
     gateway.lines.filter((line) => line.includes(`"msg":"${msg}"`)).map((line) => JSON.parse(line));
 
-  it('runs n processes on one port: all answer, /metrics sums them, a dead one is replaced, SIGTERM stops all (exit 0)', async () => {
+  it('runs n processes on one port: all answer, /metrics sums them, one reads the queue gauges, a dead one is replaced, SIGTERM stops all (exit 0)', async () => {
     const gateway = startMain({
       REDIS_URL: redis.url,
       JOBFLEET_PREFIX: redis.prefix,
@@ -205,7 +205,20 @@ describe('GATEWAY_WORKERS', () => {
       expect(metrics).toMatch(/^jobfleet_queue_jobs\{queue="emails",state="waiting"\} 10$/m);
     }
 
-    process.kill(first[0] ?? 0, 'SIGKILL');
+    // One worker reads the queue gauges for every scrape, not each of them.
+    const readers = () => logged(gateway, 'this worker reads the queue gauges').map((line) => line.pid);
+    await eventually(async () => (readers().length > 0 ? true : undefined));
+    expect(readers()).toHaveLength(1);
+    const reader = readers()[0] as number;
+    expect(first).toContain(reader);
+
+    // Its death hands the gauges to the worker still serving, before the replacement is up.
+    process.kill(reader, 'SIGKILL');
+    await eventually(async () => (readers().length === 2 ? true : undefined), 30_000);
+    const survivor = first.find((pid) => pid !== reader);
+    expect(readers()[1]).toBe(survivor);
+    const scraped = await (await fetch(`${url}/metrics`)).text();
+    expect(scraped).toMatch(/^jobfleet_queue_jobs\{queue="emails",state="waiting"\} 10$/m);
     await eventually(
       async () => (logged(gateway, 'gateway listening').length === 3 ? true : undefined),
       30_000,
@@ -213,7 +226,9 @@ describe('GATEWAY_WORKERS', () => {
     expect(logged(gateway, 'gateway worker died')).toHaveLength(1);
     const second = workersOf(gateway.child.pid);
     expect(second).toHaveLength(2);
-    expect(second).not.toContain(first[0]);
+    expect(second).not.toContain(reader);
+    // The replacement does not read them as well.
+    expect(readers()).toHaveLength(2);
     await eventually(async () =>
       (await postAlone(url)) === 202 && (await postAlone(url)) === 202 ? true : undefined,
     );
