@@ -1,29 +1,21 @@
 import { ORIGIN_OPTION, originOf } from '@jobfleet/queue-contracts';
-import { useTestRedis } from '@jobfleet/test-utils';
-import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   bearer,
   enqueue,
   inspectQueue,
   memoryLogger,
   SECRETS,
-  startGateway,
   testConfig,
+  useGateway,
   welcome,
 } from './helpers.js';
 
-const redis = useTestRedis();
-let app: FastifyInstance | undefined;
-
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
+const { redis, startApp } = useGateway();
 
 describe('API keys', () => {
   it('accepts a keySha256 key', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     const response = await enqueue(app, SECRETS.hashed);
     expect(response.statusCode).toBe(202);
     const job = await inspectQueue(redis, 'emails').getJob(response.json<{ id: string }>().id);
@@ -31,7 +23,7 @@ describe('API keys', () => {
   });
 
   it("records the key's id and tenant on the job, outside its payload, in Redis", async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     const response = await enqueue(app, SECRETS.signup);
     const { id } = response.json<{ id: string }>();
     const job = await inspectQueue(redis, 'emails').getJob(id);
@@ -43,10 +35,10 @@ describe('API keys', () => {
   });
 
   it('needs <queue>:read for the status, and hides jobs of another tenant', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     const { id } = (await enqueue(app, SECRETS.signup)).json<{ id: string }>();
     const read = (secret: string) =>
-      app?.inject({ method: 'GET', url: `/v1/queues/emails/jobs/${id}`, headers: bearer(secret) });
+      app.inject({ method: 'GET', url: `/v1/queues/emails/jobs/${id}`, headers: bearer(secret) });
     expect((await read(SECRETS.signup))?.statusCode).toBe(200);
     expect((await read(SECRETS.hashed))?.statusCode).toBe(200); // *:read, no tenant
     expect((await read(SECRETS.admin))?.statusCode).toBe(200);
@@ -54,12 +46,12 @@ describe('API keys', () => {
     const otherTenant = await read(SECRETS.globexReader);
     expect(otherTenant?.statusCode).toBe(404);
     expect(otherTenant?.json()).toMatchObject({ code: 'JOBFLEET_JOB_NOT_FOUND' });
-    const anonymous = await app?.inject({ method: 'GET', url: `/v1/queues/emails/jobs/${id}` });
+    const anonymous = await app.inject({ method: 'GET', url: `/v1/queues/emails/jobs/${id}` });
     expect(anonymous?.statusCode).toBe(401);
   });
 
   it('scopes a key to its queues', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     expect((await enqueue(app, SECRETS.reportsOnly)).statusCode).toBe(403);
     const report = { name: 'daily-report', data: { tenantId: 'globex' } };
     expect((await enqueue(app, SECRETS.reportsOnly, report, { queue: 'reports' })).statusCode).toBe(202);
@@ -69,7 +61,7 @@ describe('API keys', () => {
 
   it('never logs a secret, even at debug level', async () => {
     const { logger, lines } = memoryLogger('debug');
-    app = await startGateway(redis, { logger });
+    const app = await startApp({ logger });
     await enqueue(app, SECRETS.signup);
     await enqueue(app, 'a-wrong-secret-that-is-long-enough');
     await enqueue(app, SECRETS.reportsOnly);
@@ -83,7 +75,7 @@ describe('API keys', () => {
   it('GATEWAY_AUTH=disabled: starts without keys, warns, and lets anonymous requests through', async () => {
     const { logger, lines } = memoryLogger();
     const config = testConfig(redis, { GATEWAY_API_KEYS: '', GATEWAY_AUTH: 'disabled' });
-    app = await startGateway(redis, { config, logger });
+    const app = await startApp({ config, logger });
     expect(lines.some((l) => l.level === 40 && l.msg?.includes('GATEWAY_AUTH=disabled'))).toBe(true);
     const response = await enqueue(app);
     expect(response.statusCode).toBe(202);

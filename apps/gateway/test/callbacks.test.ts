@@ -1,8 +1,7 @@
 import { CALLBACK_OPTION, webhookDeliveryId } from '@jobfleet/queue-contracts';
 import { generateWebhookSecret } from '@jobfleet/service-kit';
-import { useTestRedis } from '@jobfleet/test-utils';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { callbackUrlProblem } from '../src/callbacks.js';
 import {
   bearer,
@@ -10,18 +9,12 @@ import {
   inspectQueue,
   KEY_LIST,
   SECRETS,
-  startGateway,
   testConfig,
+  useGateway,
   welcome,
 } from './helpers.js';
 
-const redis = useTestRedis();
-let app: FastifyInstance | undefined;
-
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
+const { redis, startApp } = useGateway();
 
 /** The test keys, `signup-service` with a webhook secret. */
 const keysWithSecret = JSON.stringify(
@@ -31,12 +24,12 @@ const keysWithSecret = JSON.stringify(
 );
 
 const start = (extra: Record<string, string> = {}) =>
-  startGateway(redis, { config: testConfig(redis, { GATEWAY_API_KEYS: keysWithSecret, ...extra }) });
+  startApp({ config: testConfig(redis, { GATEWAY_API_KEYS: keysWithSecret, ...extra }) });
 
 const withCallback = (url: string) => ({ ...welcome, options: { callback: { url } } });
 
-const post = (secret: string, payload: object, path = '/v1/queues/emails/jobs') =>
-  app?.inject({ method: 'POST', url: path, headers: bearer(secret), payload });
+const post = (app: FastifyInstance, secret: string, payload: object, path = '/v1/queues/emails/jobs') =>
+  app.inject({ method: 'POST', url: path, headers: bearer(secret), payload });
 
 function expectProblem(response: Awaited<ReturnType<typeof post>>, code: string, path: string) {
   expect(response?.statusCode).toBe(400);
@@ -49,8 +42,8 @@ function expectProblem(response: Awaited<ReturnType<typeof post>>, code: string,
 
 describe('options.callback at enqueue', () => {
   it('is stored with the job, outside its payload and its shown options', async () => {
-    app = await start();
-    const response = await post(SECRETS.signup, withCallback('https://hooks.example.com/jobfleet'));
+    const app = await start();
+    const response = await post(app, SECRETS.signup, withCallback('https://hooks.example.com/jobfleet'));
     expect(response?.statusCode).toBe(202);
     const id = response?.json<{ id: string }>().id ?? '';
     const job = await inspectQueue(redis, 'emails').getJob(id);
@@ -62,7 +55,7 @@ describe('options.callback at enqueue', () => {
   });
 
   it('refuses a literal private, loopback or link-local address, and a URL that is not http(s), with nothing queued', async () => {
-    app = await start();
+    const app = await start();
     for (const url of [
       'http://127.0.0.1:8080/hook',
       'http://10.0.0.5/hook',
@@ -72,14 +65,14 @@ describe('options.callback at enqueue', () => {
       'https://192.168.1.10/hook',
     ]) {
       const problem = expectProblem(
-        await post(SECRETS.signup, withCallback(url)),
+        await post(app, SECRETS.signup, withCallback(url)),
         'JOBFLEET_CALLBACK_URL_REFUSED',
         '/options/callback/url',
       );
       expect(problem?.detail).toMatch(/address; callbacks go to public addresses only/);
     }
     const ftp = expectProblem(
-      await post(SECRETS.signup, withCallback('ftp://example.com/x')),
+      await post(app, SECRETS.signup, withCallback('ftp://example.com/x')),
       'JOBFLEET_CALLBACK_URL_REFUSED',
       '/options/callback/url',
     );
@@ -88,9 +81,10 @@ describe('options.callback at enqueue', () => {
   });
 
   it('refuses a callback from a key without a webhookSecret, naming the job of a batch', async () => {
-    app = await start();
+    const app = await start();
     const problem = expectProblem(
       await post(
+        app,
         SECRETS.ops,
         { jobs: [welcome, withCallback('https://hooks.example.com/x')] },
         '/v1/queues/emails/jobs/batch',
@@ -103,13 +97,13 @@ describe('options.callback at enqueue', () => {
   });
 
   it('accepts private addresses with WEBHOOK_ALLOW_PRIVATE_NETWORKS=true', async () => {
-    app = await start({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' });
-    expect((await post(SECRETS.signup, withCallback('http://127.0.0.1:9/hook')))?.statusCode).toBe(202);
+    const app = await start({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' });
+    expect((await post(app, SECRETS.signup, withCallback('http://127.0.0.1:9/hook')))?.statusCode).toBe(202);
   });
 
   it('announces the cancellation of a removed queued job as a webhook delivery', async () => {
-    app = await start();
-    const response = await post(SECRETS.signup, {
+    const app = await start();
+    const response = await post(app, SECRETS.signup, {
       ...withCallback('https://hooks.example.com/x'),
       options: { delay: 60_000, callback: { url: 'https://hooks.example.com/x' } },
     });

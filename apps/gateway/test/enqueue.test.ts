@@ -1,10 +1,8 @@
 import { once } from 'node:events';
 import { emails, ORIGIN_OPTION } from '@jobfleet/queue-contracts';
 import { createRedisConnection } from '@jobfleet/service-kit';
-import { useTestRedis } from '@jobfleet/test-utils';
 import { Worker } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildGateway } from '../src/app.js';
 import {
   bearer,
@@ -15,20 +13,15 @@ import {
   SECRETS,
   startGateway,
   testConfig,
+  useGateway,
   welcome,
 } from './helpers.js';
 
-const redis = useTestRedis();
-let app: FastifyInstance | undefined;
-
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
+const { redis, startApp } = useGateway();
 
 describe('POST /v1/queues/:queue/jobs', () => {
   it('accepts a valid welcome job with 202, stores it with the contract defaults, and GET shows it waiting', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     const response = await enqueue(app, SECRETS.signup);
     expect(response.statusCode).toBe(202);
     const body = response.json<{ id: string; queue: string; name: string }>();
@@ -71,7 +64,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
   });
 
   it('applies the allowed options over the contract defaults', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     const response = await enqueue(app, SECRETS.admin, {
       ...welcome,
       options: { delay: 60_000, attempts: 2, priority: 7 },
@@ -94,7 +87,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
   });
 
   it('applies backoff and a custom jobId; the same id again → 200 duplicate, without a new job', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     const options = {
       jobId: 'welcome-123',
       backoff: { type: 'fixed', delay: 250, jitter: 0.5 },
@@ -118,7 +111,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
   });
 
   it("a custom jobId of another tenant's job → 409, and that job stays as it was", async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     // The admin key has no tenant: its job counts as tenant `default`; the signup key is tenant acme.
     const posted = await enqueue(app, SECRETS.admin, { ...welcome, options: { jobId: 'vip' } });
     expect(posted.statusCode).toBe(202);
@@ -129,7 +122,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
   });
 
   it('reports a prioritised job as prioritized', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     const response = await enqueue(app, SECRETS.admin, { ...welcome, options: { priority: 3 } });
     const { id } = response.json<{ id: string }>();
     expect(await (await inspectQueue(redis, 'emails').getJob(id))?.getState()).toBe('prioritized');
@@ -142,7 +135,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
   });
 
   it('accepts every job type of every catalog queue', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     for (const { queue, name, data } of EVERY_JOB) {
       const response = await enqueue(app, SECRETS.admin, { name, data }, { queue });
       expect(response.statusCode, `${queue}/${name}: ${response.body}`).toBe(202);
@@ -154,7 +147,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
   });
 
   it("judges formats as the worker's TypeBox check does, not as ajv-formats would", async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     // TypeBox accepts a dotless domain and a quoted local part; ajv-formats' email check rejects both.
     for (const to of ['ada@localhost', '"ada lovelace"@example.com']) {
       const response = await enqueue(app, SECRETS.admin, { name: 'welcome', data: { userId: 1, to } });
@@ -164,7 +157,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
 
   it('echoes a printable X-Request-Id, replaces an unusable one, and logs request_id', async () => {
     const { logger, lines } = memoryLogger();
-    app = await startGateway(redis, { logger });
+    const app = await startApp({ logger });
     const given = await enqueue(app, SECRETS.signup, welcome, {
       headers: { 'x-request-id': 'trace-abc-123' },
     });
@@ -186,7 +179,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
   });
 
   it('answers GET for an unknown or removed job with 404', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     const missing = await app.inject({
       method: 'GET',
       url: '/v1/queues/emails/jobs/424242',
@@ -216,7 +209,7 @@ describe('POST /v1/queues/:queue/jobs', () => {
   });
 
   it('shows result, attempts and timestamps of a finished job', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     const posted = await enqueue(app, SECRETS.signup);
     const { id } = posted.json<{ id: string }>();
     const worker = new Worker(
@@ -259,11 +252,10 @@ describe('POST /v1/queues/:queue/jobs', () => {
     expect(injected.status).toBe('ready');
     await injected.quit();
 
-    app = await startGateway(redis);
+    const app = await startGateway(redis);
     const own = app.redis;
     const ended = own.status === 'end' ? Promise.resolve() : once(own, 'end');
     await app.close();
-    app = undefined;
     await ended;
     expect(own.status).toBe('end');
   });

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createLogger, type Logger, loadConfig } from '@jobfleet/service-kit';
-import { type LogLine, logSink, type TestRedis } from '@jobfleet/test-utils';
+import { type LogLine, logSink, type TestRedis, useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Registry } from 'prom-client';
+import { afterEach } from 'vitest';
 import { buildGateway } from '../src/app.js';
 import { type GatewayConfig, gatewayConfig } from '../src/config.js';
 
@@ -94,6 +95,24 @@ export async function startGateway(
   const app = await buildGateway({ config: options.config ?? testConfig(redis), ...options });
   if (app.redis.status !== 'ready') await once(app.redis, 'ready');
   return app;
+}
+
+/**
+ * A test file's Redis, and `startApp` to build a gateway on it
+ * ({@link startGateway}) that is closed after the test that started it.
+ */
+export function useGateway() {
+  const redis = useTestRedis();
+  const started: FastifyInstance[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((app) => app.close()));
+  });
+  const startApp = async (options: Parameters<typeof startGateway>[1] = {}) => {
+    const app = await startGateway(redis, options);
+    started.push(app);
+    return app;
+  };
+  return { redis, startApp };
 }
 
 /** A plain BullMQ view of a queue under the test prefix, to look behind the gateway's back. */

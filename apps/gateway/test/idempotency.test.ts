@@ -139,6 +139,29 @@ describe('Idempotency-Key', () => {
     expect(retry.json()).toEqual({ id: 'vip-2', queue: 'emails', name: 'welcome', duplicate: false });
   });
 
+  it('claims a key only for requests that carry one, after the route checks; a request without one reads no record', async () => {
+    const claimed: string[] = [];
+    const store = app.idempotency;
+    const claim = store.claim.bind(store);
+    store.claim = (clientId, key, fingerprint) => {
+      claimed.push(key);
+      return claim(clientId, key, fingerprint);
+    };
+    expect((await post(undefined, welcome)).statusCode).toBe(202);
+    expect(claimed).toEqual([]);
+    expect(await redis.connection().keys(`${redis.prefix}:*idempotency*`)).toEqual([]);
+    // A refused callback (a key without a webhookSecret) is refused before the claim.
+    const refused = await post('checked-first', {
+      ...welcome,
+      options: { callback: { url: 'https://example.com/x' } },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(claimed).toEqual([]);
+    expect((await post('claimed', welcome)).statusCode).toBe(202);
+    expect((await post('claimed', welcome)).statusCode).toBe(200);
+    expect(claimed).toEqual(['claimed', 'claimed']);
+  });
+
   it('a batch is idempotent too: the replay marks every job duplicate', async () => {
     const batch = { jobs: [welcome, { ...welcome, data: { ...welcome.data, userId: 2 } }] };
     const first = await post('batch-7', batch, SECRETS.signup, '/v1/queues/emails/jobs/batch');

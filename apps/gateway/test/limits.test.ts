@@ -1,28 +1,20 @@
-import { useTestRedis } from '@jobfleet/test-utils';
-import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   bearer,
   enqueue,
   eventually,
   inspectQueue,
   SECRETS,
-  startGateway,
   testConfig,
+  useGateway,
   welcome,
 } from './helpers.js';
 
-const redis = useTestRedis();
-let app: FastifyInstance | undefined;
-
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
+const { redis, startApp } = useGateway();
 
 describe('rate limits', () => {
   it("a key's own budget: over it → 429 with Retry-After, nothing enqueued; other keys unaffected", async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     const answers = [];
     for (let i = 0; i < 5; i++) answers.push(await enqueue(app, SECRETS.limited));
     expect(answers.map((a) => a.statusCode)).toEqual([202, 202, 202, 429, 429]);
@@ -45,7 +37,7 @@ describe('rate limits', () => {
   });
 
   it('the configured default applies to keys without their own, counted in Redis under the prefix', async () => {
-    app = await startGateway(redis, {
+    const app = await startApp({
       config: testConfig(redis, { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '1m' }),
     });
     const codes = [];
@@ -60,22 +52,18 @@ describe('rate limits', () => {
   });
 
   it('two gateways on one Redis share one budget', async () => {
-    app = await startGateway(redis);
-    const other = await startGateway(redis);
-    try {
-      const codes = [];
-      for (const gateway of [app, other, app, other])
-        codes.push((await enqueue(gateway, SECRETS.limited)).statusCode);
-      expect(codes).toEqual([202, 202, 202, 429]);
-    } finally {
-      await other.close();
-    }
+    const app = await startApp();
+    const other = await startApp();
+    const codes = [];
+    for (const gateway of [app, other, app, other])
+      codes.push((await enqueue(gateway, SECRETS.limited)).statusCode);
+    expect(codes).toEqual([202, 202, 202, 429]);
   });
 });
 
 describe('limits and failure behaviour', () => {
   it('BODY_LIMIT_BYTES is configurable: a body over it → 413, nothing enqueued', async () => {
-    app = await startGateway(redis, { config: testConfig(redis, { BODY_LIMIT_BYTES: '2048' }) });
+    const app = await startApp({ config: testConfig(redis, { BODY_LIMIT_BYTES: '2048' }) });
     const big = { ...welcome, data: { ...welcome.data, name: 'x'.repeat(2_100) } };
     const response = await enqueue(app, SECRETS.signup, big);
     expect(response.statusCode).toBe(413);
@@ -85,7 +73,7 @@ describe('limits and failure behaviour', () => {
   });
 
   it('sheds load while the event loop lags: 503 with Retry-After; health and metrics still answer', async () => {
-    app = await startGateway(redis, {
+    const app = await startApp({
       config: testConfig(redis, {
         PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '20',
         PRESSURE_SAMPLE_INTERVAL_MS: '20',
@@ -117,7 +105,7 @@ describe('limits and failure behaviour', () => {
   });
 
   it('sends security headers on API answers, errors included', async () => {
-    app = await startGateway(redis);
+    const app = await startApp();
     for (const response of [
       await enqueue(app, SECRETS.signup),
       await app.inject({ method: 'GET', url: '/v1/queues/emails/jobs/1' }),
