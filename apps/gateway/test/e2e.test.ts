@@ -217,17 +217,17 @@ describe('GATEWAY_WORKERS', () => {
     await eventually(async () => (readers().length === 2 ? true : undefined), 30_000);
     const survivor = first.find((pid) => pid !== reader);
     expect(readers()[1]).toBe(survivor);
-    const scraped = await (await fetch(`${url}/metrics`)).text();
-    expect(scraped).toMatch(/^jobfleet_queue_jobs\{queue="emails",state="waiting"\} 10$/m);
     await eventually(
       async () => (logged(gateway, 'gateway listening').length === 3 ? true : undefined),
       30_000,
     );
+    // Read by the survivor: the replacement does not read them as well.
+    const scraped = await (await fetch(`${url}/metrics`)).text();
+    expect(scraped).toMatch(/^jobfleet_queue_jobs\{queue="emails",state="waiting"\} 10$/m);
     expect(logged(gateway, 'gateway worker died')).toHaveLength(1);
     const second = workersOf(gateway.child.pid);
     expect(second).toHaveLength(2);
     expect(second).not.toContain(reader);
-    // The replacement does not read them as well.
     expect(readers()).toHaveLength(2);
     await eventually(async () =>
       (await postAlone(url)) === 202 && (await postAlone(url)) === 202 ? true : undefined,
