@@ -12,17 +12,24 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
  * to 30 s); one that dies before it ever listened stops the whole gateway
  * with its exit code, since its replacements would fail the same way.
  * `/metrics`, answered by whichever worker takes the scrape, shows the sum
- * over all workers (prom-client's cluster aggregation). The queue gauges,
+ * over the workers that serve (prom-client's aggregation, gathered by the
+ * primary; a worker still starting is not asked, so it cannot hold a scrape
+ * up until it times out). The queue gauges,
  * which would read alike in every worker, are read from Redis by one worker
  * only, named by the primary: the first to listen, and when it dies, another
  * one still serving at once (not its replacement, which takes a while).
  */
 
 const SHUTDOWN = 'jobfleet:shutdown';
+/** Worker → primary: the cluster's metrics, please; primary → worker: here they are. */
 const METRICS = 'jobfleet:metrics';
+/** Primary → worker: your registry's metrics, please; worker → primary: here they are. */
+const METRICS_PART = 'jobfleet:metrics-part';
 /** Primary → one worker: from now on, you read the queue gauges. */
 const QUEUE_GAUGES = 'jobfleet:queue-gauges';
 const METRICS_TIMEOUT_MS = 5_000;
+/** How long the primary waits for the workers' parts: within the asking worker's own wait. */
+const PARTS_TIMEOUT_MS = 4_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 /** The number of processes `GATEWAY_WORKERS` asks for: `auto` is one per available core. */
@@ -33,6 +40,12 @@ export function workerCount(setting: number | 'auto'): number {
 interface MetricsRequest {
   type: typeof METRICS;
   id: number;
+}
+interface MetricsPart {
+  type: typeof METRICS_PART;
+  id: number;
+  metrics?: object[];
+  error?: string;
 }
 interface MetricsReply {
   type: typeof METRICS;
@@ -54,7 +67,6 @@ export interface PrimaryOptions {
 
 /** Runs the primary: forks the workers and supervises them until a signal ends the gateway. */
 export function runPrimary({ workers, logger, shutdownTimeoutMs }: PrimaryOptions): void {
-  const aggregator = new AggregatorRegistry();
   const listening = new WeakSet<Worker>();
   let stopping = false;
   let restartDelayMs = 1_000;
@@ -66,6 +78,37 @@ export function runPrimary({ workers, logger, shutdownTimeoutMs }: PrimaryOption
     worker.send({ type: QUEUE_GAUGES });
   };
 
+  let nextCollection = 0;
+  const collections = new Map<number, (part: MetricsPart) => void>();
+  /** The metrics of every worker that serves, aggregated; not of one still starting, which could not answer. */
+  const clusterMetrics = () =>
+    new Promise<string>((resolve, reject) => {
+      const serving = Object.values(cluster.workers ?? {}).filter(
+        (worker): worker is Worker => worker !== undefined && listening.has(worker) && worker.isConnected(),
+      );
+      const id = nextCollection++;
+      const parts: object[][] = [];
+      const timer = setTimeout(() => {
+        collections.delete(id);
+        reject(new Error('a gateway worker did not send its metrics in time'));
+      }, PARTS_TIMEOUT_MS);
+      collections.set(id, (part) => {
+        if (part.metrics === undefined) {
+          clearTimeout(timer);
+          collections.delete(id);
+          reject(new Error(part.error ?? 'no metrics'));
+          return;
+        }
+        parts.push(part.metrics);
+        if (parts.length < serving.length) return;
+        clearTimeout(timer);
+        collections.delete(id);
+        resolve(AggregatorRegistry.aggregate(parts).metrics());
+      });
+      // The asking worker serves, so there is at least one.
+      for (const worker of serving) worker.send({ type: METRICS_PART, id });
+    });
+
   const fork = () => {
     const worker = cluster.fork();
     worker.on('listening', () => {
@@ -74,12 +117,17 @@ export function runPrimary({ workers, logger, shutdownTimeoutMs }: PrimaryOption
       if (gaugeReader === undefined) readGaugesOn(worker);
     });
     worker.on('message', (message: unknown) => {
-      if (typeOf(message) !== METRICS) return;
-      const { id } = message as MetricsRequest;
-      aggregator.clusterMetrics().then(
-        (text) => worker.send({ type: METRICS, id, text } satisfies MetricsReply),
-        (error: Error) => worker.send({ type: METRICS, id, error: error.message } satisfies MetricsReply),
-      );
+      const type = typeOf(message);
+      if (type === METRICS_PART) {
+        const part = message as MetricsPart;
+        collections.get(part.id)?.(part);
+      } else if (type === METRICS) {
+        const { id } = message as MetricsRequest;
+        clusterMetrics().then(
+          (text) => worker.send({ type: METRICS, id, text } satisfies MetricsReply),
+          (error: Error) => worker.send({ type: METRICS, id, error: error.message } satisfies MetricsReply),
+        );
+      }
     });
   };
 
@@ -163,7 +211,8 @@ export interface ClusterMember {
 }
 
 /**
- * In a worker: its `registry` answers the primary's aggregation, `onShutdown`
+ * In a worker: its `registry` answers the primary's aggregation (once the
+ * worker listens: the primary asks only workers that serve), `onShutdown`
  * runs when the primary says so (or is gone), `onQueueGauges` when the primary
  * makes this worker the one that reads the queue gauges.
  */
@@ -171,15 +220,21 @@ export function joinCluster(
   registry: Registry,
   handlers: { onShutdown: () => void; onQueueGauges?: () => void },
 ): ClusterMember {
-  // Constructing one is what makes prom-client answer the primary's requests in this process.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([registry]);
   let readsQueueGauges = false;
   let next = 0;
   const pending = new Map<number, (reply: MetricsReply) => void>();
-  // One listener for every message of ours (prom-client listens for its own).
+  // One listener for every message from the primary.
   process.on('message', (message: unknown) => {
     switch (typeOf(message)) {
+      case METRICS_PART: {
+        const { id } = message as MetricsPart;
+        registry.getMetricsAsJSON().then(
+          (metrics) => process.send?.({ type: METRICS_PART, id, metrics } satisfies MetricsPart),
+          (error: Error) =>
+            process.send?.({ type: METRICS_PART, id, error: error.message } satisfies MetricsPart),
+        );
+        break;
+      }
       case SHUTDOWN:
         handlers.onShutdown();
         break;

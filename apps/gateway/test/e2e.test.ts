@@ -217,13 +217,22 @@ describe('GATEWAY_WORKERS', () => {
     await eventually(async () => (readers().length === 2 ? true : undefined), 30_000);
     const survivor = first.find((pid) => pid !== reader);
     expect(readers()[1]).toBe(survivor);
-    await eventually(
-      async () => (logged(gateway, 'gateway listening').length === 3 ? true : undefined),
-      30_000,
-    );
-    // Read by the survivor: the replacement does not read them as well.
-    const scraped = await (await fetch(`${url}/metrics`)).text();
-    expect(scraped).toMatch(/^jobfleet_queue_jobs\{queue="emails",state="waiting"\} 10$/m);
+    // Scrapes while the replacement starts are answered at once by the survivor, gauges included;
+    // once it listens, the gauges are still the survivor's alone.
+    const scrapes: { status: number; ms: number; gauge: boolean }[] = [];
+    await eventually(async () => {
+      const started = performance.now();
+      const scrape = await fetch(`${url}/metrics`);
+      const text = await scrape.text();
+      scrapes.push({
+        status: scrape.status,
+        ms: performance.now() - started,
+        gauge: /^jobfleet_queue_jobs\{queue="emails",state="waiting"\} 10$/m.test(text),
+      });
+      return logged(gateway, 'gateway listening').length === 3 ? true : undefined;
+    }, 30_000);
+    for (const scrape of scrapes) expect(scrape).toMatchObject({ status: 200, gauge: true });
+    expect(Math.max(...scrapes.map((scrape) => scrape.ms))).toBeLessThan(2_000);
     expect(logged(gateway, 'gateway worker died')).toHaveLength(1);
     const second = workersOf(gateway.child.pid);
     expect(second).toHaveLength(2);
