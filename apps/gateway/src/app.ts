@@ -28,7 +28,7 @@ import { registerOpenApi } from './openapi.js';
 import { installProblemHandlers, sendFrameworkProblem } from './problem.js';
 import { queueGaugeRefresher } from './queue-stats.js';
 import { GatewayQueues } from './queues.js';
-import { registerRateLimit } from './rate-limit.js';
+import { rateLimitHook } from './rate-limit.js';
 import { installReplicationBarrier } from './replication.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { requestLogWriter } from './request-log.js';
@@ -221,7 +221,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       redis,
       keyPrefix: config.jobfleetPrefix,
       metrics,
-      rateLimit: await registerRateLimit(app, {
+      rateLimit: rateLimitHook({
         redis,
         prefix: config.jobfleetPrefix,
         defaults: { max: config.rateLimitMax, timeWindowMs: config.rateLimitWindowMs },
