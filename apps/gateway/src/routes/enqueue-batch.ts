@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { principalOf } from '../auth.js';
 import { checkCallbacks } from '../callbacks.js';
-import { findExisting, jobPreparer, originFor, type PreparedJob } from '../enqueue-jobs.js';
+import { findExisting, jobPreparer, type PreparedJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
 import { idempotencyKeyOf, idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
@@ -102,8 +102,7 @@ export const enqueueBatchRoutes: FastifyPluginAsync<QueueRouteOptions> = async (
           options.allowPrivateCallbacks,
           (i) => `/jobs/${i}`,
         );
-        const origin = originFor(principal);
-        const prepare = jobPreparer(contract, origin);
+        const prepare = jobPreparer(contract, principal);
         const key = idempotencyKeyOf(request);
         const jobs = request.body.jobs.map((body, i) =>
           withIdempotentId(prepare(body), principal.id, key, i),

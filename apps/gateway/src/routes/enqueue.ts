@@ -3,7 +3,7 @@ import type { QueueContract } from '@jobfleet/queue-contracts';
 import type { FastifyPluginAsync } from 'fastify';
 import { authorizeQueue, principalOf } from '../auth.js';
 import { checkCallbacks } from '../callbacks.js';
-import { findExisting, originFor, type PreparedJob, prepareJob } from '../enqueue-jobs.js';
+import { findExisting, jobPreparer, type PreparedJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
 import { idempotencyKeyOf, idempotentJobId, idempotently } from '../idempotent-request.js';
 import type { EnqueueResult } from '../metrics.js';
@@ -124,7 +124,7 @@ export const enqueueRoutes: FastifyPluginAsync<QueueRouteOptions> = async (app, 
         const principal = principalOf(request);
         checkCallbacks(principal, contract.name, [request.body], options.allowPrivateCallbacks);
         const job = withIdempotentId(
-          prepareJob(contract, request.body, originFor(principal)),
+          jobPreparer(contract, principal)(request.body),
           principal.id,
           idempotencyKeyOf(request),
         );
