@@ -21,15 +21,34 @@ export const originFor = (principal: Principal): JobOrigin => ({
   tenant: principal.tenant,
 });
 
+type Preparer = (body: EnqueueBody) => PreparedJob;
+
+/** Each principal's preparer per queue: a principal (an API key) lives as long as the gateway. */
+const preparers = new WeakMap<Principal, Map<string, Preparer>>();
+
 /**
  * Turns validated request jobs into jobs as BullMQ takes them: the contract's
  * default options, overridden by the client's, plus who posted it (outside the
  * payload) and, when asked for, its completion callback (see `callbacks.ts`,
- * which checks it first). Jobs without options of their own share one options object — a
- * batch of 500 plain jobs makes one, not 500 (BullMQ copies options, never
- * changes them).
+ * which checks it first). Jobs without options of their own share one options
+ * object per principal and queue, made once — not one per request or per job
+ * of a batch (BullMQ copies options, never changes them).
  */
-export function jobPreparer(contract: QueueContract, origin: JobOrigin): (body: EnqueueBody) => PreparedJob {
+export function jobPreparer(contract: QueueContract, principal: Principal): Preparer {
+  let byQueue = preparers.get(principal);
+  if (byQueue === undefined) {
+    byQueue = new Map();
+    preparers.set(principal, byQueue);
+  }
+  let prepare = byQueue.get(contract.name);
+  if (prepare === undefined) {
+    prepare = preparerFor(contract, originFor(principal));
+    byQueue.set(contract.name, prepare);
+  }
+  return prepare;
+}
+
+function preparerFor(contract: QueueContract, origin: JobOrigin): Preparer {
   const plain: JobsOptions = withOrigin({ ...contract.defaultJobOptions }, origin);
   return (body) => {
     const requested = body.options;
@@ -40,11 +59,6 @@ export function jobPreparer(contract: QueueContract, origin: JobOrigin): (body: 
     const opts = callback ? withCallback(own, callback) : own;
     return { name: body.name, data: body.data, opts, customId: requested.jobId };
   };
-}
-
-/** One validated request job as BullMQ takes it (see {@link jobPreparer}). */
-export function prepareJob(contract: QueueContract, body: EnqueueBody, origin: JobOrigin): PreparedJob {
-  return jobPreparer(contract, origin)(body);
 }
 
 /** A custom id that exists already: whether the principal may see that job. */

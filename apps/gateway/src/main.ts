@@ -6,31 +6,21 @@ import {
   handleShutdown,
   loadConfigOrExit,
   startTracing,
+  turnBufferedOutput,
 } from '@jobfleet/service-kit';
-import { pino } from 'pino';
 import { buildGateway } from './app.js';
 import { joinCluster, runPrimary, workerCount } from './cluster.js';
 import { gatewayConfig } from './config.js';
 
 const config = loadConfigOrExit(gatewayConfig);
-// Buffered standard output: lines are written some KiB at a time (and at least every
-// LOG_FLUSH_MS), not with one write per line on the request path. Flushed on exit.
-const LOG_FLUSH_MS = 1_000;
 const workers = workerCount(config.gatewayWorkers);
 const logger = createLogger({
   service: 'gateway',
   level: config.logLevel,
-  // A pino destination is all createLogger needs; its type asks for a full Node stream.
-  destination: pino.destination({
-    dest: 1,
-    sync: false,
-    // Several processes (GATEWAY_WORKERS) share standard output: each write then holds whole lines
-    // and at most PIPE_BUF bytes, which a pipe takes atomically, so their lines never interleave.
-    // One process writes bigger chunks, which costs less.
-    ...(workers > 1 ? { minLength: 3_072, maxWrite: 4_096 } : { minLength: 4_096 }),
-  }) as unknown as NodeJS.WritableStream,
+  // Several processes (GATEWAY_WORKERS) share standard output: each write then holds whole lines
+  // and at most PIPE_BUF bytes, which a pipe takes atomically, so their lines never interleave.
+  destination: turnBufferedOutput(workers > 1 ? { maxWrite: 4_096 } : {}),
 });
-setInterval(() => logger.flush(), LOG_FLUSH_MS).unref();
 
 if (workers > 1 && cluster.isPrimary)
   runPrimary({ workers, logger, shutdownTimeoutMs: config.shutdownTimeoutMs });

@@ -30,10 +30,14 @@ interface Lease {
   spent: boolean;
 }
 
-type Callback = (error: Error | null, result?: { current: number; ttl: number }) => void;
+/** A request counted: the key's count in its window so far, this one included, and the ms left of the window. */
+export interface Count {
+  current: number;
+  ttl: number;
+}
 
 /**
- * A store for `@fastify/rate-limit` that counts in Redis, so every gateway
+ * A rate-limit store that counts in Redis, so every gateway
  * replica draws on one budget per key — but takes the budget in leases of
  * {@link LEASE_SHARE} of it (at least 1) and spends each lease locally. A key
  * with a budget of 100 requests per second still costs one Redis call per
@@ -80,18 +84,24 @@ export function leasingStore(redis: RedisClient, prefix: string, maxWaitMs = DEF
     leases.set(key, { endsAt: Date.now() + ttl, before, used: 0, granted, spent: granted === 0 });
   };
 
-  const take = async (key: string, timeWindow: number, max: number) => {
+  /** A count the current lease answers without Redis; `undefined` when a refresh is needed. */
+  const fromLease = (key: string, max: number): Count | undefined => {
+    const lease = leases.get(key);
+    if (lease === undefined) return undefined;
+    const now = Date.now();
+    if (now >= lease.endsAt) return undefined;
+    const ttl = lease.endsAt - now;
+    if (lease.used < lease.granted) {
+      lease.used += 1;
+      return { current: lease.before + lease.used, ttl };
+    }
+    return lease.spent ? { current: max + 1, ttl } : undefined;
+  };
+
+  const take = async (key: string, timeWindow: number, max: number): Promise<Count> => {
     for (;;) {
-      const lease = leases.get(key);
-      const now = Date.now();
-      if (lease && now < lease.endsAt) {
-        const ttl = lease.endsAt - now;
-        if (lease.used < lease.granted) {
-          lease.used += 1;
-          return { current: lease.before + lease.used, ttl };
-        }
-        if (lease.spent) return { current: max + 1, ttl };
-      }
+      const counted = fromLease(key, max);
+      if (counted) return counted;
       let pending = refreshing.get(key);
       if (!pending) {
         pending = refresh(key, timeWindow, max).finally(() => refreshing.delete(key));
@@ -103,16 +113,17 @@ export function leasingStore(redis: RedisClient, prefix: string, maxWaitMs = DEF
     }
   };
 
-  return class LeasingRedisStore {
-    incr(key: string, callback: Callback, timeWindow: number, max: number): void {
-      take(key, timeWindow, max).then(
-        (result) => callback(null, result),
-        (error: Error) => callback(error),
-      );
-    }
-
-    child(): LeasingRedisStore {
-      return this;
-    }
+  return {
+    /**
+     * Counts one request of `key`: at once (no promise) when this process's
+     * lease covers it, which is nearly always, else once a lease refresh
+     * from Redis comes back (rejecting with {@link LateCountError} after the
+     * store's wait).
+     */
+    count(key: string, timeWindow: number, max: number): Count | Promise<Count> {
+      return fromLease(key, max) ?? take(key, timeWindow, max);
+    },
   };
 }
+
+export type LeasingStore = ReturnType<typeof leasingStore>;

@@ -1,4 +1,4 @@
-import { type Logger, type LoggerOptions, pino } from 'pino';
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -21,8 +21,8 @@ export const REDACTED_PATHS = [
 export interface LoggerConfig {
   service: string;
   level?: LoggerOptions['level'];
-  /** Where lines go; standard output when omitted. */
-  destination?: NodeJS.WritableStream;
+  /** Where lines go; {@link turnBufferedOutput} on standard output when omitted. */
+  destination?: DestinationStream;
 }
 
 /** A pino JSON logger, one line per event, with secrets redacted. */
@@ -33,5 +33,90 @@ export function createLogger({ service, level = 'info', destination }: LoggerCon
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? turnBufferedOutput());
+}
+
+/** A log destination as pino uses it: lines in, written some time before `flush`'s callback. */
+export interface LogOutput {
+  write(line: string): boolean;
+  flush(callback?: (error?: Error) => void): void;
+  flushSync(): void;
+}
+
+export interface TurnBufferedOutputOptions {
+  /** The file descriptor; standard output when omitted. */
+  fd?: number;
+  /**
+   * The most bytes one write holds, cut between lines. Several processes
+   * sharing one pipe (a gateway's `GATEWAY_WORKERS`) pass `PIPE_BUF` (4096 on
+   * Linux): a pipe takes such a write whole, so their lines never interleave.
+   */
+  maxWrite?: number;
+}
+
+/**
+ * Log lines gathered during one turn of the event loop and written together,
+ * synchronously, when it ends (`setImmediate`), through pino's own
+ * destination (sonic-boom, which retries a full pipe and short writes), and
+ * on exit. A busy server logging a line per request then makes one `write` per
+ * turn, where pino's synchronous destination makes one per line and its
+ * asynchronous one pays the thread pool and rescans its buffer on every line.
+ * A process killed with SIGKILL loses the lines of its last turn at most.
+ * Loggers of one process given the same options share one output.
+ */
+const outputs = new Map<string, LogOutput>();
+
+export function turnBufferedOutput(options: TurnBufferedOutputOptions = {}): LogOutput {
+  const key = `${options.fd ?? 1}/${options.maxWrite ?? ''}`;
+  let output = outputs.get(key);
+  if (!output) {
+    if (outputs.size === 0)
+      process.on('exit', () => {
+        for (const each of outputs.values()) each.flushSync();
+      });
+    output = openTurnBufferedOutput(options);
+    outputs.set(key, output);
+  }
+  return output;
+}
+
+function openTurnBufferedOutput({ fd = 1, maxWrite }: TurnBufferedOutputOptions): LogOutput {
+  const out = pino.destination({ dest: fd, sync: true, ...(maxWrite ? { maxWrite } : {}) });
+  // Whole chunks of at most `maxWrite` bytes (when given), and the one being filled.
+  const full: string[] = [];
+  let chunk = '';
+  let chunkBytes = 0;
+  let scheduled = false;
+  const flushSync = () => {
+    scheduled = false;
+    for (const ready of full) out.write(ready);
+    full.length = 0;
+    if (chunk !== '') out.write(chunk);
+    chunk = '';
+    chunkBytes = 0;
+  };
+  return {
+    write(line) {
+      if (maxWrite !== undefined) {
+        const bytes = Buffer.byteLength(line);
+        if (chunkBytes + bytes > maxWrite && chunk !== '') {
+          full.push(chunk);
+          chunk = '';
+          chunkBytes = 0;
+        }
+        chunkBytes += bytes;
+      }
+      chunk += line;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flushSync);
+      }
+      return true;
+    },
+    flush(callback) {
+      flushSync();
+      callback?.();
+    },
+    flushSync,
+  };
 }

@@ -47,6 +47,12 @@ export interface GatewayThroughputOptions {
   logLevel?: string;
   /** Node flags for the gateway process, e.g. `['--cpu-prof', '--cpu-prof-dir=/tmp/prof']` to profile it. */
   nodeFlags?: readonly string[];
+  /**
+   * The `main.js` of another gateway build (an earlier commit's, say), measured
+   * as a further contestant in the same single-job rounds, set up alike: a
+   * before/after comparison on one machine at one time.
+   */
+  baseline?: string;
 }
 
 /** One measured run. */
@@ -97,6 +103,16 @@ export interface SingleComparison {
     overGateway: number;
     /** Its jobs/s per round. */
     rounds: number[];
+  };
+  /** The other gateway build, when measured. */
+  baseline?: {
+    main: string;
+    figures: ServerFigures;
+    /** this gateway / the baseline, throughput and CPU per request, paired per round, medians over rounds. */
+    rateRatio: number;
+    cpuRatio: number | undefined;
+    /** Its jobs/s and CPU per request, per round. */
+    rounds: { rate: number; cpuUs: number | undefined }[];
   };
 }
 
@@ -302,6 +318,7 @@ export async function gatewayThroughput(
     bare: `${prefix}-bare`,
     gateway: prefix,
     workers: `${prefix}-workers`,
+    baseline: `${prefix}-baseline`,
   };
   const keys = [{ id: 'bench', key: BENCH_SECRET, scopes: ['emails:enqueue'], rateLimit: RATE_LIMIT }];
   const gatewayEnv = (jobfleetPrefix: string) => ({
@@ -341,13 +358,26 @@ export async function gatewayThroughput(
           throw error;
         })
       : undefined;
+  const baseline =
+    options.baseline === undefined
+      ? undefined
+      : await startServer(
+          `the baseline gateway (${options.baseline})`,
+          options.baseline,
+          gatewayEnv(prefixes.baseline),
+          [],
+          connections,
+        ).catch(async (error: unknown) => {
+          await Promise.all([gateway.stop(), bare.stop(), workers?.stop()]);
+          throw error;
+        });
   const connection: RedisClient = target.connect('producer', 'bench-raw');
   const raw = new Queue(emails.name, {
     connection,
     prefix: target.prefix(connection, prefixes.raw, emails.name),
   });
   // Read and clear what the servers wrote, between runs.
-  const views = [prefixes.bare, prefixes.gateway, prefixes.workers].map(
+  const views = [prefixes.bare, prefixes.gateway, prefixes.workers, prefixes.baseline].map(
     (p) => new Queue(emails.name, { connection, prefix: target.prefix(connection, p, emails.name) }),
   );
   const batchOf = (size: number) => ({
@@ -369,6 +399,7 @@ export async function gatewayThroughput(
     bare: (jobs: number) => serve(bare, SINGLE_PATH, JOB, jobs, connections),
     gateway: (jobs: number) => serve(gateway, SINGLE_PATH, JOB, jobs, connections),
     ...(workers ? { workers: (jobs: number) => serve(workers, SINGLE_PATH, JOB, jobs, connections) } : {}),
+    ...(baseline ? { baseline: (jobs: number) => serve(baseline, SINGLE_PATH, JOB, jobs, connections) } : {}),
   };
   const batch = (size: number) => {
     const { body, bulk } = batchOf(size);
@@ -417,7 +448,7 @@ export async function gatewayThroughput(
 
   try {
     const s = await rounds(
-      single as Record<'raw' | 'bare' | 'gateway' | 'workers', (size: number) => Promise<Run>>,
+      single as Record<'raw' | 'bare' | 'gateway' | 'workers' | 'baseline', (size: number) => Promise<Run>>,
       options.jobs,
       Math.min(2_000, options.jobs),
     );
@@ -473,6 +504,19 @@ export async function gatewayThroughput(
               },
             }
           : {}),
+        ...(baseline && options.baseline && s.baseline
+          ? {
+              baseline: {
+                main: options.baseline,
+                figures: figures(s.baseline),
+                rateRatio: perRound(s.gateway, s.baseline, (run) => run.rate),
+                cpuRatio: s.gateway.some((run) => run.cpuUs === undefined)
+                  ? undefined
+                  : perRound(s.gateway, s.baseline, (run) => run.cpuUs ?? Number.NaN),
+                rounds: s.baseline.map((run) => ({ rate: run.rate, cpuUs: run.cpuUs })),
+              },
+            }
+          : {}),
       },
       batches,
     };
@@ -480,7 +524,7 @@ export async function gatewayThroughput(
     await clean().catch(() => {});
     await Promise.all([raw, ...views].map((queue) => queue.close()));
     connection.disconnect();
-    await Promise.all([gateway.stop(), bare.stop(), workers?.stop()]);
+    await Promise.all([gateway.stop(), bare.stop(), workers?.stop(), baseline?.stop()]);
   }
 }
 
@@ -558,6 +602,14 @@ export function describeGatewayThroughput(
           `  workers/one process          ${single.workers.overGateway.toFixed(2)}`,
         ]
       : [`gateway with GATEWAY_WORKERS: not measured (${availableParallelism()} core)`]),
+    ...(single.baseline
+      ? [
+          `baseline gateway ${single.baseline.main}, same rounds:`,
+          `  per round                    ${single.baseline.rounds.map((r) => `${rate(r.rate)} jobs/s ${us(r.cpuUs)}`).join(', ')}`,
+          server('baseline POST /jobs', single.baseline.figures),
+          `  gateway/baseline             ${single.baseline.rateRatio.toFixed(2)} jobs/s, ${single.baseline.cpuRatio === undefined ? 'n/a' : single.baseline.cpuRatio.toFixed(2)} CPU per request`,
+        ]
+      : []),
     ...batches.flatMap((batch) => [
       `gateway vs raw BullMQ, batches of ${batch.size}, ${result.batchConcurrency} in flight:`,
       `  raw queue.addBulk            ${pad(formatRate(batch.raw), 15)}`,

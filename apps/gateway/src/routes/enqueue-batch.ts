@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { principalOf } from '../auth.js';
 import { callbackHook } from '../callbacks.js';
-import { findExisting, jobPreparer, originFor, type PreparedJob } from '../enqueue-jobs.js';
+import { findExisting, jobPreparer, type PreparedJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
 import type { EnqueueResult } from '../metrics.js';
 import { idempotencyHooks, idempotencyKeyOf } from '../plugins/idempotency.js';
@@ -124,7 +124,7 @@ export const enqueueBatchRoutes: FastifyPluginAsync = async (app) => {
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const prepare = jobPreparer(contract, originFor(principal));
+        const prepare = jobPreparer(contract, principal);
         const key = idempotencyKeyOf(request);
         const jobs = request.body.jobs.map((body, i) =>
           withIdempotentId(prepare(body), principal.id, key, i),

@@ -3,7 +3,7 @@ import type { QueueContract } from '@jobfleet/queue-contracts';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizeQueue, principalOf } from '../auth.js';
 import { callbackHook } from '../callbacks.js';
-import { findExisting, originFor, type PreparedJob, prepareJob } from '../enqueue-jobs.js';
+import { findExisting, jobPreparer, type PreparedJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
 import type { EnqueueResult } from '../metrics.js';
 import { errorResponses } from '../openapi.js';
@@ -154,7 +154,7 @@ export const enqueueRoutes: FastifyPluginAsync = async (app) => {
       async (request, reply) => {
         const principal = principalOf(request);
         const job = withIdempotentId(
-          prepareJob(contract, request.body, originFor(principal)),
+          jobPreparer(contract, principal)(request.body),
           principal.id,
           idempotencyKeyOf(request),
         );
