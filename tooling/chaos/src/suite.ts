@@ -39,7 +39,12 @@ export async function runSuite(
           profile.scenarioTimeoutMs,
         );
       });
-      const run = scenario.run({ profile, fleet, log: (message) => log(`  ${scenario.name}: ${message}`) });
+      const run = scenario.run({
+        name: scenario.name,
+        profile,
+        fleet,
+        log: (message) => log(`  ${scenario.name}: ${message}`),
+      });
       // A run cut short by the timeout fails later, once its fleet is gone; that is expected.
       run.catch(() => {});
       results.push(await Promise.race([run, timeout]));

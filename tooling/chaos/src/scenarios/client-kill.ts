@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { keysWhile, startLoad } from '../client.js';
-import { firstAfter, settle, until } from '../result.js';
+import { firstAfter, until } from '../result.js';
 import { type Scenario, startCast } from './setup.js';
 
 export const clientKill: Scenario = {
@@ -9,17 +8,9 @@ export const clientKill: Scenario = {
     "Under a stream of requests, `CLIENT KILL TYPE normal` (every app's commands and blocking connections) then `CLIENT KILL TYPE pubsub`, a few rounds a second apart. Recovery: the longest time from a kill to the next request accepted.",
   ci: true,
   async run(context) {
-    const { profile, fleet } = context;
+    const { profile } = context;
     const cast = await startCast(context);
-    let running = true;
-    const load = startLoad(
-      keysWhile('client-kill', () => running, 100_000),
-      {
-        ...cast.client(),
-        concurrency: 4,
-        pauseMs: 20,
-      },
-    );
+    const load = cast.stream('client-kill', { concurrency: 4, pauseMs: 20 });
     let recoveryMs = 0;
     let killed = 0;
     await until(() => load.tally.accepted.size >= 10, profile.drainMs);
@@ -32,20 +23,10 @@ export const clientKill: Scenario = {
         await sleep(500);
       }
     }
-    running = false;
     context.log('kills done');
-    await load.done;
+    await load.stop();
     context.log('load done');
-    const result = await settle({
-      scenario: this.name,
-      log: context.log,
-      tally: load.tally,
-      sink: cast.sink,
-      emails: cast.emails,
-      drainMs: profile.drainMs,
-      crashes: fleet.crashes,
-      recoveryMs,
-    });
+    const result = await cast.settle(load.tally, { recoveryMs });
     result.notes.push(`${killed} connections killed in ${profile.clientKillRounds} rounds`);
     return result;
   },

@@ -1,6 +1,5 @@
-import { keysOf, startLoad } from '../client.js';
-import type { App } from '../fleet.js';
-import { firstNewDelivery, settle, until } from '../result.js';
+import { keysOf } from '../client.js';
+import { firstNewDelivery, until } from '../result.js';
 import { type Scenario, startCast } from './setup.js';
 
 export const gracefulRestarts: Scenario = {
@@ -9,7 +8,7 @@ export const gracefulRestarts: Scenario = {
     'E-mails that take 3 s each (1.5 s in the short profile; `EMAIL_SEND_DELAY_MS`), 8 at a time, `SHUTDOWN_TIMEOUT_MS` 1 s, short locks (3 s, stalled check every second, `WORKER_MAX_STALLED_COUNT` 1): the worker gets SIGTERM twice in a row while jobs run, a new one started each time, as in a rolling deploy. No job may be dead-lettered or sent twice; each worker must exit 0. Recovery: from the last SIGTERM to the first e-mail of the new worker.',
   ci: true,
   async run(context) {
-    const { profile, fleet } = context;
+    const { profile } = context;
     const cast = await startCast(context, {
       dlq: true,
       workerEnv: {
@@ -20,36 +19,16 @@ export const gracefulRestarts: Scenario = {
         WORKER_STALLED_INTERVAL_MS: '1000',
       },
     });
-    const load = startLoad(keysOf('restart', profile.longJobs), {
-      ...cast.client(),
-      concurrency: 8,
-      pauseMs: 0,
-    });
+    const load = cast.load(keysOf('restart', profile.longJobs), { concurrency: 8, pauseMs: 0 });
     await load.done;
-    const failures: string[] = [];
-    let worker: App = cast.worker;
-    let lastStop = 0;
-    for (let round = 1; round <= 2; round++) {
-      await until(async () => (await cast.emails.getActiveCount()) >= 4, 10_000);
-      lastStop = performance.now();
-      await worker.stop();
-      const exit = await worker.process.exited;
-      if (exit.code !== 0) failures.push(`worker of round ${round} exited with ${JSON.stringify(exit)}`);
-      context.log(`graceful restart ${round}`);
-      worker = await cast.startWorker();
-    }
-    const result = await settle({
-      scenario: this.name,
-      log: context.log,
-      tally: load.tally,
-      sink: cast.sink,
-      emails: cast.emails,
-      drainMs: profile.drainMs,
-      crashes: fleet.crashes,
+    const { lastStop, failures } = await cast.gracefulRestarts(
+      () => until(async () => (await cast.emails.getActiveCount()) >= 4, 10_000),
+      (round) => `graceful restart ${round}`,
+    );
+    return cast.settle(load.tally, {
       recoveryMs: () => firstNewDelivery(cast.sink, lastStop),
       faultAt: lastStop,
+      failures,
     });
-    result.failures.push(...failures);
-    return result;
   },
 };

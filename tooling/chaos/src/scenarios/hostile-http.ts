@@ -1,7 +1,6 @@
 import { hostileRequests, rawRequest } from '@jobfleet/test-utils';
 import { enqueue, recipientOf, Tally } from '../client.js';
 import { API_KEY } from '../fleet.js';
-import { settle } from '../result.js';
 import { type Scenario, startCast } from './setup.js';
 
 /** Requests Node's HTTP parser refuses before any route runs. */
@@ -24,7 +23,7 @@ export const hostileHttp: Scenario = {
     "The gateway's generator of malformed and hostile bodies (wrong types, huge numbers, deep nesting, bad UTF-8, prototype-pollution keys, broken JSON, wrong content types) and requests Node's parser refuses (a malformed request line, a NUL in a header, a missing Host, `Expect`, oversized headers), over raw sockets, 16 at a time. Every answer must be a 4xx problem+json, nothing may be enqueued, and the gateway must then still accept a job.",
   ci: true,
   async run(context) {
-    const { profile, fleet } = context;
+    const { profile } = context;
     const cast = await startCast(context);
     const port = cast.gateway.port;
     const bodies = hostileRequests(20_261_206, profile.hostileRequests).map((r) => {
@@ -74,15 +73,7 @@ export const hostileHttp: Scenario = {
     const after = new Tally();
     await enqueue('hostile-after', cast.client(), after);
     for (const [label] of after.answers) tally.count(label);
-    const result = await settle({
-      scenario: this.name,
-      log: context.log,
-      tally: after,
-      sink: cast.sink,
-      emails: cast.emails,
-      drainMs: profile.drainMs,
-      crashes: fleet.crashes,
-    });
+    const result = await cast.settle(after);
     result.serverErrors += tally.serverErrors.length;
     result.slowestMs = Math.max(result.slowestMs, tally.slowestMs);
     result.notes.unshift(`${requests.length} hostile requests: ${statuses}`);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { keysOf, startLoad } from '../client.js';
-import { LATE_DUPLICATE_WAIT_MS, settle, until } from '../result.js';
+import { keysOf } from '../client.js';
+import { LATE_DUPLICATE_WAIT_MS, until } from '../result.js';
 import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
 import { type Scenario, startCast } from './setup.js';
 
@@ -29,11 +29,7 @@ export const networkCut: Scenario = {
       },
     });
     if (!proxy) throw new Error('no proxy');
-    const load = startLoad(keysOf('cut', profile.longJobs), {
-      ...cast.client(),
-      concurrency: 8,
-      pauseMs: 0,
-    });
+    const load = cast.load(keysOf('cut', profile.longJobs), { concurrency: 8, pauseMs: 0 });
     await load.done;
     await until(async () => (await cast.emails.getActiveCount()) >= 2, 10_000);
     proxy.blackhole();
@@ -43,15 +39,7 @@ export const networkCut: Scenario = {
     await sleep(Math.max(0, 3 * LOCK_MS + STALLED_INTERVAL_MS - (performance.now() - cutAt)));
     proxy.restore();
     const restoredAt = performance.now();
-    const result = await settle({
-      scenario: this.name,
-      log: context.log,
-      tally: load.tally,
-      sink: cast.sink,
-      emails: cast.emails,
-      drainMs: profile.drainMs,
-      crashes: fleet.crashes,
-    });
+    const result = await cast.settle(load.tally);
     // The drain ended LATE_DUPLICATE_WAIT_MS before settle returned.
     result.recoveryMs = Math.max(0, performance.now() - restoredAt - LATE_DUPLICATE_WAIT_MS);
     if (result.duplicated > 0) {

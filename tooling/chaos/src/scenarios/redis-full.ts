@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { keysWhile, startLoad } from '../client.js';
-import { settle, until } from '../result.js';
+import { until } from '../result.js';
 import { readiness, type Scenario, startCast } from './setup.js';
 
 export const redisFull: Scenario = {
@@ -9,20 +8,12 @@ export const redisFull: Scenario = {
     'Under a stream of requests (e-mails taking 300 ms to send, so jobs are in flight), `CONFIG SET maxmemory 1` with `noeviction`: every write is refused. Requests must be answered 503 `JOBFLEET_REDIS_FULL` and readiness must turn 503 (gateway and worker); then maxmemory is raised again. Recovery: from raising it to the gateway ready again.',
   ci: true,
   async run(context) {
-    const { profile, fleet } = context;
+    const { profile } = context;
     const cast = await startCast(context, {
       dlq: true,
       workerEnv: { EMAIL_SEND_DELAY_MS: '300' },
     });
-    let running = true;
-    const load = startLoad(
-      keysWhile('full', () => running, 100_000),
-      {
-        ...cast.client(),
-        concurrency: 4,
-        pauseMs: 50,
-      },
-    );
+    const load = cast.stream('full', { concurrency: 4, pauseMs: 50 });
     const failures: string[] = [];
     await until(() => load.tally.accepted.size >= 20, profile.drainMs);
     const before = new Map(load.tally.answers);
@@ -42,18 +33,7 @@ export const redisFull: Scenario = {
     const raisedAt = performance.now();
     await until(async () => (await readiness(cast.gateway.url)) === 200, 30_000);
     const recoveryMs = performance.now() - raisedAt;
-    running = false;
-    await load.done;
-    const result = await settle({
-      scenario: this.name,
-      log: context.log,
-      tally: load.tally,
-      sink: cast.sink,
-      emails: cast.emails,
-      drainMs: profile.drainMs,
-      crashes: fleet.crashes,
-      recoveryMs,
-    });
+    await load.stop();
     const full = whileFull.find(([label]) => label === '503 JOBFLEET_REDIS_FULL')?.[1] ?? 0;
     const others = whileFull.filter(([label]) => label !== '503 JOBFLEET_REDIS_FULL');
     if (full === 0) failures.push('no answer 503 JOBFLEET_REDIS_FULL while Redis was full');
@@ -64,7 +44,6 @@ export const redisFull: Scenario = {
         `while full, answers other than 503 JOBFLEET_REDIS_FULL: ${wrong.map(([l, n]) => `${n}× ${l}`).join(', ')}`,
       );
     }
-    result.failures.push(...failures);
-    return result;
+    return cast.settle(load.tally, { recoveryMs, failures });
   },
 };

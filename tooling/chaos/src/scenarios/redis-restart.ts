@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { keysOf, startLoad } from '../client.js';
-import { firstAfter, settle, until } from '../result.js';
+import { keysOf } from '../client.js';
+import { firstAfter, until } from '../result.js';
 import { type Scenario, startCast } from './setup.js';
 
 const redisRestart = (appendfsync: 'everysec' | 'always'): Scenario => ({
@@ -8,13 +8,9 @@ const redisRestart = (appendfsync: 'everysec' | 'always'): Scenario => ({
   description: `Redis with \`appendonly yes\` and \`appendfsync ${appendfsync}\`; under a stream of requests it is killed with SIGKILL, stays down for a moment and is started again on its AOF. Recovery: from the restart to the next request accepted.`,
   ci: appendfsync === 'everysec',
   async run(context) {
-    const { profile, fleet } = context;
+    const { profile } = context;
     const cast = await startCast(context, { appendfsync });
-    const load = startLoad(keysOf(`aof-${appendfsync}`, profile.streamJobs), {
-      ...cast.client(),
-      concurrency: 4,
-      pauseMs: 20,
-    });
+    const load = cast.load(keysOf(`aof-${appendfsync}`, profile.streamJobs), { concurrency: 4, pauseMs: 20 });
     await until(() => load.tally.accepted.size >= profile.streamJobs / 3, profile.drainMs);
     await cast.redis.kill();
     context.log('Redis killed');
@@ -22,14 +18,7 @@ const redisRestart = (appendfsync: 'everysec' | 'always'): Scenario => ({
     await cast.redis.restart();
     const restartedAt = performance.now();
     await load.done;
-    const result = await settle({
-      scenario: this.name,
-      log: context.log,
-      tally: load.tally,
-      sink: cast.sink,
-      emails: cast.emails,
-      drainMs: profile.drainMs,
-      crashes: fleet.crashes,
+    const result = await cast.settle(load.tally, {
       recoveryMs: () => firstAfter(load.tally.okAt, restartedAt),
     });
     const slowFsync = cast.redis.log.filter((line) => /fsync is taking too long/i.test(line)).length;

@@ -1,12 +1,14 @@
 import type { Queue } from 'bullmq';
-import type { ClientOptions } from '../client.js';
+import { type ClientOptions, keysWhile, type Load, startLoad, type Tally } from '../client.js';
 import type { App, ChaosRedis, Fleet } from '../fleet.js';
 import type { Profile } from '../profile.js';
-import type { ScenarioResult } from '../result.js';
+import { type ScenarioResult, type SettleOptions, settle } from '../result.js';
 import { type SmtpSink, startSmtpSink } from '../smtp-sink.js';
 
 /** What a scenario gets: the profile, and a fleet that the suite closes after it, however it ended. */
 export interface ScenarioContext {
+  /** The scenario's name: its row of the table. */
+  readonly name: string;
   readonly profile: Profile;
   readonly fleet: Fleet;
   /** A progress line on standard error. */
@@ -35,6 +37,39 @@ export interface Cast {
   startWorker(env?: Record<string, string>, redisUrl?: string): Promise<App>;
   /** The clients' options: this gateway, the profile's deadline from now. */
   client(): ClientOptions;
+  /** Clients sending `keys` to this gateway (see {@link startLoad}). */
+  load(keys: Iterable<string>, pace: Pace): Load;
+  /** Clients sending keys `<prefix>-<n>` to this gateway until {@link Stream.stop}. */
+  stream(prefix: string, pace: Pace): Stream;
+  /**
+   * Two rounds of a rolling deploy: once `ready(round)` resolves, SIGTERM to the worker, wait for its
+   * exit, start a new one. A failure per worker that did not exit 0; when the last SIGTERM was sent.
+   */
+  gracefulRestarts(
+    ready: (round: number) => Promise<unknown>,
+    stopped: (round: number) => string,
+  ): Promise<{ lastStop: number; failures: string[] }>;
+  /**
+   * The scenario's row: {@link settle} on this queue and sink, with the scenario's own failed
+   * checks listed after those settle found.
+   */
+  settle(tally: Tally, own?: OwnResult): Promise<ScenarioResult>;
+}
+
+/** How the clients of a load send: `concurrency` at a time, each `pauseMs` after its last answer. */
+export interface Pace {
+  readonly concurrency: number;
+  readonly pauseMs: number;
+}
+
+export interface Stream extends Load {
+  /** No new key from now on; resolves once every client has finished its last one. */
+  stop(): Promise<void>;
+}
+
+/** What a scenario adds to its row. */
+export interface OwnResult extends Pick<SettleOptions, 'recoveryMs' | 'faultAt'> {
+  readonly failures?: readonly string[];
 }
 
 export interface CastOptions {
@@ -71,19 +106,67 @@ export async function startCast(context: ScenarioContext, options: CastOptions =
     ...(options.dlq ? [fleet.start('dlq-processor', redis.url)] : []),
   ]);
   if (!gateway || !worker) throw new Error('the gateway or the worker did not start');
+  const emails = fleet.queue(redis, 'emails');
+  const client = () => ({
+    gatewayUrl: gateway.url,
+    deadline: performance.now() + profile.clientDeadlineMs,
+    retryAfterCapMs: profile.retryAfterCapMs,
+  });
+  const load = (keys: Iterable<string>, pace: Pace) => startLoad(keys, { ...client(), ...pace });
   return {
     redis,
     sink,
     gateway,
     worker,
-    emails: fleet.queue(redis, 'emails'),
+    emails,
     workerEnv,
     startWorker,
-    client: () => ({
-      gatewayUrl: gateway.url,
-      deadline: performance.now() + profile.clientDeadlineMs,
-      retryAfterCapMs: profile.retryAfterCapMs,
-    }),
+    client,
+    load,
+    stream(prefix, pace) {
+      let running = true;
+      const started = load(
+        keysWhile(prefix, () => running, 100_000),
+        pace,
+      );
+      return {
+        ...started,
+        stop: () => {
+          running = false;
+          return started.done;
+        },
+      };
+    },
+    async gracefulRestarts(ready, stopped) {
+      const failures: string[] = [];
+      let current = worker;
+      let lastStop = 0;
+      for (let round = 1; round <= 2; round++) {
+        await ready(round);
+        lastStop = performance.now();
+        await current.stop();
+        const exit = await current.process.exited;
+        if (exit.code !== 0) failures.push(`worker of round ${round} exited with ${JSON.stringify(exit)}`);
+        context.log(stopped(round));
+        current = await startWorker();
+      }
+      return { lastStop, failures };
+    },
+    async settle(tally, own = {}) {
+      const result = await settle({
+        scenario: context.name,
+        log: context.log,
+        tally,
+        sink,
+        emails,
+        drainMs: profile.drainMs,
+        crashes: fleet.crashes,
+        recoveryMs: own.recoveryMs,
+        faultAt: own.faultAt,
+      });
+      result.failures.push(...(own.failures ?? []));
+      return result;
+    },
   };
 }
 

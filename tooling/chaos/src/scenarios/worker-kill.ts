@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { keysOf, startLoad } from '../client.js';
-import { firstNewDelivery, settle, until } from '../result.js';
+import { keysOf } from '../client.js';
+import { firstNewDelivery, until } from '../result.js';
 import { type Scenario, type ScenarioContext, startCast } from './setup.js';
 
 /**
@@ -20,7 +20,7 @@ const workerKill = (when: 'between sends' | 'mid-send'): Scenario => ({
       : 'A stream of e-mails taking 200 ms each, 40 at a time; the worker is killed with SIGKILL at an arbitrary moment, messages on the wire, and a new one started. Recovery: from the kill to the first e-mail of the new worker.',
   ci: when === 'between sends',
   async run(context: ScenarioContext) {
-    const { profile, fleet } = context;
+    const { profile } = context;
     const cast = await startCast(context, {
       dlq: true,
       workerEnv: {
@@ -30,8 +30,7 @@ const workerKill = (when: 'between sends' | 'mid-send'): Scenario => ({
       },
     });
     const jobs = when === 'between sends' ? profile.longJobs : profile.streamJobs;
-    const load = startLoad(keysOf(when === 'between sends' ? 'kill9' : 'kill9-mid', jobs), {
-      ...cast.client(),
+    const load = cast.load(keysOf(when === 'between sends' ? 'kill9' : 'kill9-mid', jobs), {
       concurrency: 4,
       pauseMs: 20,
     });
@@ -48,14 +47,7 @@ const workerKill = (when: 'between sends' | 'mid-send'): Scenario => ({
     context.log(`worker killed with ${active} jobs active; starting a new one`);
     await cast.startWorker();
     await load.done;
-    const result = await settle({
-      scenario: this.name,
-      log: context.log,
-      tally: load.tally,
-      sink: cast.sink,
-      emails: cast.emails,
-      drainMs: profile.drainMs,
-      crashes: fleet.crashes,
+    const result = await cast.settle(load.tally, {
       recoveryMs: () => firstNewDelivery(cast.sink, killedAt),
       faultAt: killedAt,
     });
