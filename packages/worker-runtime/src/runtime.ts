@@ -9,7 +9,7 @@ import {
   webhookDeliveryFor,
   webhooks,
 } from '@jobfleet/queue-contracts';
-import { queuePrefix, type RedisClient } from '@jobfleet/service-kit';
+import { coalesceWrites, queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import {
   type Job,
   MetricsTime,
@@ -74,6 +74,12 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
    * how often each error kind is logged at most (default every 10 s).
    */
   errorBackoff?: { maxDelayMs?: number; logIntervalMs?: number; baseDelayMs?: number };
+  /**
+   * Coalesce `connection`'s writes per turn of the event loop (service-kit's
+   * `coalesceWrites`; default true): the commands that many concurrent jobs
+   * send in one turn (each completion, the handlers' own) go out in one write.
+   */
+  coalesceWrites?: boolean;
   /** Passed through to BullMQ's `Worker` (lock duration, stalled checks, limiter, …). */
   workerOptions?: Partial<
     Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount' | 'limiter' | 'drainDelay'>
@@ -122,6 +128,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
   >;
   const queue = contract.name;
   const metrics = workerMetrics(registry);
+  if (options.coalesceWrites !== false) coalesceWrites(connection);
   // With telemetry, a record is added inside the failed attempt's span (BullMQ emits `failed` there).
   const deadLetters = deadLetterFailures
     ? new DeadLetterStore({ connection, prefix, telemetry: options.telemetry })
