@@ -76,8 +76,11 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
   errorBackoff?: { maxDelayMs?: number; logIntervalMs?: number; baseDelayMs?: number };
   /**
    * Coalesce `connection`'s writes per turn of the event loop (service-kit's
-   * `coalesceWrites`; default true): the commands that many concurrent jobs
-   * send in one turn (each completion, the handlers' own) go out in one write.
+   * `coalesceWrites`): the commands many concurrent jobs send in one turn go
+   * out in one write. Off by default: measured at concurrency 50 it saves
+   * write syscalls (one write per ~16 jobs) but holding the completions to the
+   * end of the turn makes the worker and Redis take turns instead of working
+   * at once, and throughput fell to 0.65 of BullMQ set up alike (1.01 without).
    */
   coalesceWrites?: boolean;
   /** Passed through to BullMQ's `Worker` (lock duration, stalled checks, limiter, …). */
@@ -128,7 +131,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
   >;
   const queue = contract.name;
   const metrics = workerMetrics(registry);
-  if (options.coalesceWrites !== false) coalesceWrites(connection);
+  if (options.coalesceWrites) coalesceWrites(connection);
   // With telemetry, a record is added inside the failed attempt's span (BullMQ emits `failed` there).
   const deadLetters = deadLetterFailures
     ? new DeadLetterStore({ connection, prefix, telemetry: options.telemetry })
