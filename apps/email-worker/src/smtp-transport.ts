@@ -1,5 +1,4 @@
-import { connect, type Socket } from 'node:net';
-import { coalesceSocketWrites, type ReadinessCheck, type ReadinessResult } from '@jobfleet/service-kit';
+import type { ReadinessCheck, ReadinessResult } from '@jobfleet/service-kit';
 import { ShuttingDownError } from '@jobfleet/worker-runtime';
 import nodemailer from 'nodemailer';
 import type { EmailMetrics } from './metrics.js';
@@ -73,10 +72,7 @@ const POOL_CLOSED = 'Connection pool was closed';
  */
 export function createSmtpTransport(options: SmtpTransportOptions): SmtpTransport {
   const { endpoint, starttls = 'auto', metrics, readinessTtlMs = 15_000 } = options;
-  const connectionTimeoutMs = options.connectionTimeoutMs ?? 10_000;
   const transporter = nodemailer.createTransport({
-    getSocket: (_options: object, callback: SocketCallback) =>
-      openSocket(endpoint, connectionTimeoutMs, callback),
     pool: true,
     host: endpoint.host,
     port: endpoint.port,
@@ -92,7 +88,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     maxConnections: options.maxConnections ?? 5,
     maxMessages: options.maxMessages ?? 100,
     maxRequeues: 0,
-    connectionTimeout: connectionTimeoutMs,
+    connectionTimeout: options.connectionTimeoutMs ?? 10_000,
     greetingTimeout: options.greetingTimeoutMs ?? 10_000,
     socketTimeout: options.socketTimeoutMs ?? 60_000,
     logger: false,
@@ -192,40 +188,4 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
       (transporter.close as (options?: { force?: boolean }) => void)({ force: true });
     },
   };
-}
-
-type SocketCallback = (error: Error | null, socketOptions?: { connection: Socket }) => void;
-
-/**
- * The TCP connection under each pooled SMTP connection, opened here rather
- * than by nodemailer so that its writes are coalesced per turn of the event
- * loop: nodemailer writes a message body in one write per MIME part (nine for
- * a welcome e-mail), each a syscall of its own; coalesced, a message goes out
- * in one or two. nodemailer still does everything above TCP on it: the TLS of
- * `smtps://` and STARTTLS, the greeting and socket timeouts. A failure to
- * connect carries nodemailer's fields (`ESOCKET` with the system's code as
- * `originalCode`, or `ETIMEDOUT`), so it is classified and reported as before.
- */
-function openSocket(endpoint: SmtpEndpoint, timeoutMs: number, callback: SocketCallback): void {
-  const socket = connect({ host: endpoint.host, port: endpoint.port });
-  // As nodemailer reports these: its code, the system's kept as `originalCode`, in the connection phase.
-  const fail = (error: Error & { code?: string; originalCode?: string }, code: string) => {
-    clearTimeout(timer);
-    socket.destroy();
-    if (error.code && error.code !== code) error.originalCode ??= error.code;
-    callback(Object.assign(error, { code, command: 'CONN' }));
-  };
-  const onError = (error: Error) => fail(error, 'ESOCKET');
-  const timer = setTimeout(
-    () =>
-      fail(Object.assign(new Error('Connection timeout'), { timeoutType: 'CONNECT_TIMEOUT' }), 'ETIMEDOUT'),
-    timeoutMs,
-  );
-  socket.once('error', onError);
-  socket.once('connect', () => {
-    clearTimeout(timer);
-    socket.off('error', onError);
-    coalesceSocketWrites(socket);
-    callback(null, { connection: socket });
-  });
 }

@@ -232,15 +232,6 @@ export function coalesceWrites(client: RedisClient): void {
   } else cork(client);
 }
 
-/**
- * The same per-turn coalescing for any socket a process writes many small
- * chunks to (the e-mail worker's SMTP connections): the first write of a turn
- * goes at once, the rest of the turn's go out together when it ends.
- */
-export function coalesceSocketWrites(socket: Socket): void {
-  corkPerTurn(socket);
-}
-
 function corkPerTurn(stream: Socket & { [COALESCED]?: true }): void {
   if (stream[COALESCED]) return;
   stream[COALESCED] = true;
