@@ -59,19 +59,27 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
     template: EmailTemplate,
     to: string,
     render: () => RenderedEmail,
-    { job, log, signal, ensureOwned }: JobContext,
+    context: JobContext,
   ): Promise<EmailResult> {
+    // `log` is read only where a line is written: the runtime builds the job's child logger on first use.
+    const { job, signal, ensureOwned } = context;
     if (job.id === undefined) throw new Error('the job has no id');
     const ledgerJob: LedgerJob = { queue: emails.name, jobId: job.id, createdAt: job.timestamp };
     const messageId = messageIdFor({ queue: emails.name, jobId: job.id, createdAt: job.timestamp, domain });
 
-    const earlier = await ledger.lookup(ledgerJob);
+    // Cut off from Redis past its lock, this worker may find the job run by another: then it must not
+    // send. Without a pause before sending, the lock is renewed together with the ledger lookup (two
+    // commands in one turn, one round trip); with one, right after the pause, as late as it can be.
+    const [earlier] = await Promise.all([
+      ledger.lookup(ledgerJob),
+      sendDelayMs > 0 ? undefined : ensureOwned(),
+    ]);
     if (earlier) {
       // An unreadable record still means "delivered"; the result is then rebuilt from this attempt.
       const result = earlier.messageId
         ? { messageId: earlier.messageId, transport: earlier.transport }
         : { messageId, transport: transport.kind };
-      log.info(
+      context.log.info(
         { template, message_id: result.messageId, delivered_at: earlier.deliveredAt },
         'e-mail already delivered by an earlier attempt; not sending it again',
       );
@@ -79,15 +87,16 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
     }
 
     const rendered = render();
-    if (sendDelayMs > 0) await sleep(sendDelayMs, undefined, { signal });
-    // Cut off from Redis past its lock, this worker may find the job run by another: then it must not send.
-    await ensureOwned();
+    if (sendDelayMs > 0) {
+      await sleep(sendDelayMs, undefined, { signal });
+      await ensureOwned();
+    }
     let result: SendResult;
     try {
       result = await transport.send({ messageId, from, to, headers: HEADERS, ...rendered }, { signal });
     } catch (error) {
       if (isSmtpError(error)) {
-        log.warn(
+        context.log.warn(
           {
             template,
             message_id: messageId,
@@ -112,13 +121,16 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
       });
     } catch (error) {
       // The message is out: failing the job now would only send it again on the retry.
-      log.error(
+      context.log.error(
         { err: error, template, message_id: result.messageId },
         'e-mail delivered, but the delivery ledger could not record it; a rerun of this job would send it again',
       );
     }
     countSent(template);
-    log.info({ template, message_id: result.messageId, transport: transport.kind }, 'e-mail delivered');
+    context.log.info(
+      { template, message_id: result.messageId, transport: transport.kind },
+      'e-mail delivered',
+    );
     return { messageId: result.messageId, transport: transport.kind };
   }
 

@@ -204,6 +204,61 @@ describe('email handlers', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('renews the lock in the same turn as the ledger lookup, and sends only once both have answered', async () => {
+    const { transport, sent } = fakeTransport();
+    const steps: string[] = [];
+    let answerLookup: (record: undefined) => void = () => {};
+    const ledger: DeliveryLedger = {
+      lookup: () => {
+        steps.push('lookup');
+        return new Promise((resolve) => {
+          answerLookup = resolve;
+        });
+      },
+      record: async () => void steps.push('record'),
+    };
+    const { ctx } = context('44');
+    const handlers = handlersWith({ transport, ledger }).handlers;
+    const running = handlers.welcome(
+      { userId: 1, to: 'a@example.com' },
+      {
+        ...ctx,
+        ensureOwned: async () => {
+          steps.push('ensureOwned');
+        },
+      },
+    );
+    // Both requested before either has answered: they go out together.
+    expect(steps).toEqual(['lookup', 'ensureOwned']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toHaveLength(0);
+    answerLookup(undefined);
+    await running;
+    expect(sent).toHaveLength(1);
+    expect(steps).toEqual(['lookup', 'ensureOwned', 'record']);
+  });
+
+  it('with EMAIL_SEND_DELAY_MS, renews the lock after the pause: a lock lost during it sends nothing', async () => {
+    const { transport, sent } = fakeTransport();
+    const handlers = handlersWith({ transport, sendDelayMs: 30 }).handlers;
+    let owned = true;
+    const { ctx } = context('45');
+    const running = handlers.welcome(
+      { userId: 1, to: 'a@example.com' },
+      {
+        ...ctx,
+        ensureOwned: async () => {
+          if (!owned) throw new JobLockLostError('45');
+        },
+      },
+    );
+    // The lookup has answered and the pause has begun; the lock goes to another worker meanwhile.
+    await new Promise((resolve) => setImmediate(resolve));
+    owned = false;
+    await expect(running).rejects.toBeInstanceOf(JobLockLostError);
+    expect(sent).toHaveLength(0);
+  });
+
   it('logs the SMTP failure class, never the recipient, and passes the error on', async () => {
     const failure = (permanent: boolean) =>
       permanent

@@ -188,7 +188,7 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCli
       break;
     }
   }
-  if (options.coalesceWrites) coalesceWritesOf(client);
+  if (options.coalesceWrites) coalesceWrites(client);
   const where = describeRedis(topology);
   if (logger) {
     let down = false;
@@ -207,18 +207,34 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCli
   return client;
 }
 
-/** See `coalesceWrites`: every socket the client connects (each node's, on a cluster) is corked per turn. */
-function coalesceWritesOf(client: RedisClient): void {
-  const cork = (connection: Redis) =>
-    connection.on('connect', () => {
-      const stream = (connection as unknown as { stream?: Socket }).stream;
-      if (stream instanceof Socket) corkPerTurn(stream);
-    });
-  if (client instanceof Cluster) client.on('+node', cork);
-  else cork(client);
+const COALESCED = Symbol('jobfleet.coalesceWrites');
+
+/**
+ * {@link RedisConnectionOptions.coalesceWrites} for a connection opened
+ * without it: its socket now (if connected) and every later one (each node's,
+ * on a cluster) are corked per turn. Applying it twice changes nothing.
+ */
+export function coalesceWrites(client: RedisClient): void {
+  const marked = client as RedisClient & { [COALESCED]?: true };
+  if (marked[COALESCED]) return;
+  marked[COALESCED] = true;
+  const corkStream = (connection: Redis) => {
+    const stream = (connection as unknown as { stream?: Socket }).stream;
+    if (stream instanceof Socket) corkPerTurn(stream);
+  };
+  const cork = (connection: Redis) => {
+    if (connection.status === 'connect' || connection.status === 'ready') corkStream(connection);
+    connection.on('connect', () => corkStream(connection));
+  };
+  if (client instanceof Cluster) {
+    for (const node of client.nodes()) cork(node);
+    client.on('+node', cork);
+  } else cork(client);
 }
 
-function corkPerTurn(stream: Socket): void {
+function corkPerTurn(stream: Socket & { [COALESCED]?: true }): void {
+  if (stream[COALESCED]) return;
+  stream[COALESCED] = true;
   const write = stream.write;
   // The first write of a turn goes out at once: a lone command (one job at a time) waits for nothing.
   // Those after it in the same turn are held and go out together when the turn ends.

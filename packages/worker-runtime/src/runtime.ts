@@ -9,7 +9,7 @@ import {
   webhookDeliveryFor,
   webhooks,
 } from '@jobfleet/queue-contracts';
-import { queuePrefix, type RedisClient } from '@jobfleet/service-kit';
+import { coalesceWrites, queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import {
   type Job,
   MetricsTime,
@@ -74,6 +74,15 @@ export interface WorkerRuntimeOptions<Q extends QueueContract> {
    * how often each error kind is logged at most (default every 10 s).
    */
   errorBackoff?: { maxDelayMs?: number; logIntervalMs?: number; baseDelayMs?: number };
+  /**
+   * Coalesce `connection`'s writes per turn of the event loop (service-kit's
+   * `coalesceWrites`): the commands many concurrent jobs send in one turn go
+   * out in one write. Off by default: measured at concurrency 50 it saves
+   * write syscalls (one write per ~16 jobs) but holding the completions to the
+   * end of the turn makes the worker and Redis take turns instead of working
+   * at once, and throughput fell to 0.65 of BullMQ set up alike (1.01 without).
+   */
+  coalesceWrites?: boolean;
   /** Passed through to BullMQ's `Worker` (lock duration, stalled checks, limiter, …). */
   workerOptions?: Partial<
     Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount' | 'limiter' | 'drainDelay'>
@@ -98,6 +107,10 @@ export interface WorkerRuntime {
 /** The reason a handler's signal carries when the process aborts it at the shutdown deadline. */
 export const SHUTDOWN_ABORT_REASON = 'jobfleet:shutdown';
 
+/** Where the processor leaves an attempt's run time for the `completed`/`failed` listeners. */
+const ATTEMPT_SECONDS = Symbol('jobfleet.attemptSeconds');
+type TimedJob = Job & { [ATTEMPT_SECONDS]?: number };
+
 const timeout = (ms: number) => {
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<false>((resolve) => {
@@ -118,11 +131,11 @@ export function createWorkerRuntime<Q extends QueueContract>(
   >;
   const queue = contract.name;
   const metrics = workerMetrics(registry);
+  if (options.coalesceWrites) coalesceWrites(connection);
   // With telemetry, a record is added inside the failed attempt's span (BullMQ emits `failed` there).
   const deadLetters = deadLetterFailures
     ? new DeadLetterStore({ connection, prefix, telemetry: options.telemetry })
     : undefined;
-  const attemptSeconds = new WeakMap<Job, number>();
   const pendingRecords = new Set<Promise<unknown>>();
   /** The `webhooks` queue, opened at the first completion webhook this process announces. */
   let webhookQueue: Queue | undefined;
@@ -164,23 +177,51 @@ export function createWorkerRuntime<Q extends QueueContract>(
   const faults = new RedisFaults({ queue, logger, ...options.errorBackoff });
   // Label values stay a closed set even when a job was added with a name the contract lacks.
   const label = (name: string) => (findJob(contract, name) ? name : 'unknown');
-  const active = metrics.active.labels({ queue });
-  active.set(0);
-  // prom-client hashes label objects on every call; bind each label set once instead (the hot path).
-  const bound = new Map<
-    string,
-    { processed: { inc(value?: number): void }; duration: { observe(v: number): void } }
-  >();
-  const boundFor = (jobName: string, outcome: Outcome) => {
-    const key = `${jobName}\u0000${outcome}`;
-    let entry = bound.get(key);
-    if (!entry) {
-      const labels = { queue, job_name: jobName, outcome };
-      entry = { processed: metrics.processed.labels(labels), duration: metrics.duration.labels(labels) };
-      bound.set(key, entry);
+  const activeGauge = metrics.active.labels({ queue });
+  activeGauge.set(0);
+  /** Jobs running now; handed to the gauge when metrics are read (see `WorkerMetrics.beforeCollect`). */
+  let activeCount = 0;
+  // prom-client hashes label objects on every call, bound children too: each label set is bound once, and
+  // attempts are counted in `pending`, handed over to the counter when metrics are read.
+  interface Bound {
+    processed: { inc(value?: number): void };
+    duration: { observe(v: number): void };
+    pending: number;
+  }
+  const bound = new Map<string, Record<Outcome, Bound>>();
+  const boundFor = (jobName: string, outcome: Outcome): Bound => {
+    let byOutcome = bound.get(jobName);
+    if (!byOutcome) {
+      const of = (outcome: Outcome): Bound => {
+        const labels = { queue, job_name: jobName, outcome };
+        return {
+          processed: metrics.processed.labels(labels),
+          duration: metrics.duration.labels(labels),
+          pending: 0,
+        };
+      };
+      byOutcome = {
+        completed: of('completed'),
+        retried: of('retried'),
+        dead_lettered: of('dead_lettered'),
+        cancelled: of('cancelled'),
+      };
+      bound.set(jobName, byOutcome);
     }
-    return entry;
+    return byOutcome[outcome];
   };
+  const flushMetrics = () => {
+    activeGauge.set(activeCount);
+    for (const byOutcome of bound.values()) {
+      for (const outcome of OUTCOMES) {
+        const entry = byOutcome[outcome];
+        if (entry.pending === 0) continue;
+        entry.processed.inc(entry.pending);
+        entry.pending = 0;
+      }
+    }
+  };
+  metrics.beforeCollect.add(flushMetrics);
   const waitFor = new Map<string, { observe(v: number): void }>();
   const observeWait = (jobName: string, seconds: number) => {
     let child = waitFor.get(jobName);
@@ -203,7 +244,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
 
   const processor = async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
     const started = performance.now();
-    active.inc();
+    activeCount += 1;
     try {
       const definition = findJob(contract, job.name);
       if (job.attemptsStarted <= 1 && job.processedOn) {
@@ -264,8 +305,8 @@ export function createWorkerRuntime<Q extends QueueContract>(
         activeJobs.delete(job.id);
         inFlight.delete(job.id);
       }
-      attemptSeconds.set(job, (performance.now() - started) / 1000);
-      active.dec();
+      (job as TimedJob)[ATTEMPT_SECONDS] = (performance.now() - started) / 1000;
+      activeCount -= 1;
     }
   };
 
@@ -303,10 +344,10 @@ export function createWorkerRuntime<Q extends QueueContract>(
 
   const count = (job: Job, outcome: Outcome) => {
     const jobName = label(job.name);
-    const { processed, duration } = boundFor(jobName, outcome);
-    processed.inc();
-    const seconds = attemptSeconds.get(job);
-    if (seconds !== undefined) duration.observe(seconds);
+    const entry = boundFor(jobName, outcome);
+    entry.pending += 1;
+    const seconds = (job as TimedJob)[ATTEMPT_SECONDS];
+    if (seconds !== undefined) entry.duration.observe(seconds);
     usage?.record(tenantOf(job), queue, jobName, outcome, seconds);
   };
 
@@ -427,6 +468,8 @@ export function createWorkerRuntime<Q extends QueueContract>(
         requeued.clear();
       }
       faults.close();
+      flushMetrics();
+      metrics.beforeCollect.delete(flushMetrics);
       await Promise.all(pendingRecords);
       await Promise.all([deadLetters?.close(), cancels.close(), usage?.close(), webhookQueue?.close()]);
       return finished;

@@ -64,8 +64,8 @@ export function utcDay(time: number): string {
 }
 
 function bucketIndex(seconds: number): number {
-  const index = USAGE_BUCKETS.findIndex((bound) => seconds <= bound);
-  return index === -1 ? USAGE_BUCKETS.length : index;
+  for (let i = 0; i < USAGE_BUCKETS.length; i++) if (seconds <= (USAGE_BUCKETS[i] as number)) return i;
+  return USAGE_BUCKETS.length;
 }
 
 export interface UsageLedgerOptions {
@@ -78,17 +78,50 @@ export interface UsageLedgerOptions {
   onWriteError?: (error: Error) => void;
 }
 
-/** Run times of one row waiting for the next flush: how many ran, and the first few of them. */
-interface PendingRuns {
+/**
+ * One row's (`<queue>|<job>`) usage waiting for the next flush: attempts per
+ * outcome (in {@link OUTCOMES} order), per run-time bucket, and how many ran
+ * with the first few of their run times. Plain numbers, as `record` runs for
+ * every job: the hash fields are named only when a flush writes them.
+ */
+interface PendingRow {
+  outcomes: number[];
+  buckets: number[];
   count: number;
   seconds: number[];
 }
 
+const OUTCOME_INDEX: Readonly<Record<Outcome, number>> = {
+  completed: 0,
+  retried: 1,
+  dead_lettered: 2,
+  cancelled: 3,
+};
+
+const emptyRow = (): PendingRow => ({
+  outcomes: new Array(OUTCOMES.length).fill(0),
+  buckets: new Array(USAGE_BUCKETS.length + 1).fill(0),
+  count: 0,
+  seconds: [],
+});
+
+/** Adds `from` into `into`; of the run times, only the first few can still get a slot. */
+function addRow(into: PendingRow, from: PendingRow): void {
+  for (let i = 0; i < from.outcomes.length; i++)
+    into.outcomes[i] = (into.outcomes[i] ?? 0) + (from.outcomes[i] ?? 0);
+  for (let i = 0; i < from.buckets.length; i++)
+    into.buckets[i] = (into.buckets[i] ?? 0) + (from.buckets[i] ?? 0);
+  into.count += from.count;
+  for (const value of from.seconds) if (into.seconds.length < USAGE_KEPT_RUNS) into.seconds.push(value);
+}
+
 export class UsageLedger {
-  /** key → field → increment, waiting for the next flush. */
-  private pending = new Map<string, Map<string, number>>();
-  /** key → `<queue>|<job>` → run times, waiting for the next flush. */
-  private pendingRuns = new Map<string, Map<string, PendingRuns>>();
+  /** key → `<queue>|<job>` → usage, waiting for the next flush. */
+  private pending = new Map<string, Map<string, PendingRow>>();
+  /** tenant → its hash key of the day last seen, built once a day rather than per job. */
+  private readonly keys = new Map<string, { day: string; key: string }>();
+  /** queue → job name → `<queue>|<job>`. */
+  private readonly rowNames = new Map<string, Map<string, string>>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -106,34 +139,43 @@ export class UsageLedger {
     seconds: number | undefined,
     at = Date.now(),
   ) {
-    const key = usageKey(this.options.prefix, tenant, utcDay(at));
-    let fields = this.pending.get(key);
-    if (!fields) {
-      fields = new Map();
-      this.pending.set(key, fields);
+    const day = utcDay(at);
+    let cached = this.keys.get(tenant);
+    if (cached?.day !== day) {
+      cached = { day, key: usageKey(this.options.prefix, tenant, day) };
+      this.keys.set(tenant, cached);
     }
-    const add = (field: string) => fields.set(field, (fields.get(field) ?? 0) + 1);
-    add(`${queue}|${jobName}|${outcome}`);
+    let rows = this.pending.get(cached.key);
+    if (!rows) {
+      rows = new Map();
+      this.pending.set(cached.key, rows);
+    }
+    const name = this.rowName(queue, jobName);
+    let row = rows.get(name);
+    if (!row) {
+      row = emptyRow();
+      rows.set(name, row);
+    }
+    (row.outcomes[OUTCOME_INDEX[outcome]] as number) += 1;
     if (seconds !== undefined) {
-      add(`${queue}|${jobName}|le|${bucketIndex(seconds)}`);
-      this.addRuns(key, `${queue}|${jobName}`, 1, [seconds]);
+      (row.buckets[bucketIndex(seconds)] as number) += 1;
+      row.count += 1;
+      if (row.seconds.length < USAGE_KEPT_RUNS) row.seconds.push(seconds);
     }
   }
 
-  private addRuns(key: string, row: string, count: number, seconds: readonly number[]) {
-    let rows = this.pendingRuns.get(key);
-    if (!rows) {
-      rows = new Map();
-      this.pendingRuns.set(key, rows);
+  private rowName(queue: string, jobName: string): string {
+    let names = this.rowNames.get(queue);
+    if (!names) {
+      names = new Map();
+      this.rowNames.set(queue, names);
     }
-    let runs = rows.get(row);
-    if (!runs) {
-      runs = { count: 0, seconds: [] };
-      rows.set(row, runs);
+    let name = names.get(jobName);
+    if (name === undefined) {
+      name = `${queue}|${jobName}`;
+      names.set(jobName, name);
     }
-    runs.count += count;
-    // Only the batch's first few can still get a slot.
-    for (const value of seconds) if (runs.seconds.length < USAGE_KEPT_RUNS) runs.seconds.push(value);
+    return name;
   }
 
   /** Writes what is pending; increments that could not be written stay for the next flush. */
@@ -141,30 +183,32 @@ export class UsageLedger {
     this.flushing = this.flushing.then(async () => {
       if (this.pending.size === 0) return;
       const batch = this.pending;
-      const runsBatch = this.pendingRuns;
       this.pending = new Map();
-      this.pendingRuns = new Map();
       // Standalone: one transaction, applied whole or not at all. Redis Cluster: one per
       // tenant-day key, as a transaction cannot span slots; each is still whole or nothing.
       const connection = this.options.connection;
       const groups = connection.isCluster ? [...batch.keys()].map((key) => [key]) : [[...batch.keys()]];
-      await Promise.all(groups.map((keys) => this.write(keys, batch, runsBatch)));
+      await Promise.all(groups.map((keys) => this.write(keys, batch)));
     });
     return this.flushing;
   }
 
-  private async write(
-    keys: readonly string[],
-    batch: Map<string, Map<string, number>>,
-    runsBatch: Map<string, Map<string, PendingRuns>>,
-  ): Promise<void> {
+  private async write(keys: readonly string[], batch: Map<string, Map<string, PendingRow>>): Promise<void> {
     const pipeline = this.options.connection.multi();
     for (const key of keys) {
-      const fields = batch.get(key) ?? new Map<string, number>();
-      for (const [field, increment] of fields) pipeline.hincrby(key, field, increment);
-      for (const [row, runs] of runsBatch.get(key) ?? []) {
-        const seconds = runs.seconds.map((value) => String(Math.round(value * 1e6) / 1e6));
-        pipeline.eval(KEEP_RUNS, 1, key, row, USAGE_KEPT_RUNS, runs.count, ...seconds);
+      const rows = batch.get(key) ?? new Map<string, PendingRow>();
+      for (const [name, row] of rows) {
+        row.outcomes.forEach((n, i) => {
+          if (n > 0) pipeline.hincrby(key, `${name}|${OUTCOMES[i]}`, n);
+        });
+        row.buckets.forEach((n, i) => {
+          if (n > 0) pipeline.hincrby(key, `${name}|le|${i}`, n);
+        });
+      }
+      for (const [name, row] of rows) {
+        if (row.count === 0) continue;
+        const seconds = row.seconds.map((value) => String(Math.round(value * 1e6) / 1e6));
+        pipeline.eval(KEEP_RUNS, 1, key, name, USAGE_KEPT_RUNS, row.count, ...seconds);
       }
       const day = key.slice(-10);
       const expiresAt = Date.parse(`${day}T00:00:00Z`) / 1000 + (this.options.retentionDays + 1) * 86_400;
@@ -178,12 +222,19 @@ export class UsageLedger {
       else this.options.logger.warn({ err }, 'could not write usage; will retry');
       // The transaction did not apply: keep its increments for the next flush.
       for (const key of keys) {
-        for (const [field, increment] of batch.get(key) ?? []) {
-          const current = this.pending.get(key) ?? new Map<string, number>();
-          current.set(field, (current.get(field) ?? 0) + increment);
-          this.pending.set(key, current);
+        for (const [name, row] of batch.get(key) ?? []) {
+          let rows = this.pending.get(key);
+          if (!rows) {
+            rows = new Map();
+            this.pending.set(key, rows);
+          }
+          let current = rows.get(name);
+          if (!current) {
+            current = emptyRow();
+            rows.set(name, current);
+          }
+          addRow(current, row);
         }
-        for (const [row, runs] of runsBatch.get(key) ?? []) this.addRuns(key, row, runs.count, runs.seconds);
       }
     }
   }
