@@ -42,11 +42,11 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
 /**
  * The per-key rate-limit hook, counted in Redis (a fixed window per key, taken
  * in leases: see {@link leasingStore}), so every gateway replica draws on one
- * budget. It goes after a route's authorization hook: it needs the principal, and an unauthenticated request is refused
- * before it costs a Redis call. Over budget: 429 with `Retry-After`; the
- * `X-RateLimit-*` headers tell the budget on every answer. A count the local
- * lease covers (nearly every one) is taken synchronously: no promise, no
- * Redis call.
+ * budget. It goes after a route's authorization hook: it needs the principal,
+ * and an unauthenticated request is refused before it costs a Redis call.
+ * Over budget: 429 with `Retry-After`; the `X-RateLimit-*` headers tell the
+ * budget on every answer. A count the local lease covers (nearly every one) is
+ * taken synchronously: no promise, no Redis call.
  */
 function rateLimitHook(redis: RedisClient, options: RateLimitOptions): onRequestHookHandler {
   const { prefix, defaults, maxWaitMs = DEFAULT_COUNT_WAIT_MS } = options;
