@@ -1,33 +1,26 @@
 import { createReportStore, type ReportStore } from '@jobfleet/report-store';
 import type { RedisClient } from '@jobfleet/service-kit';
 import {
-  checkWhenReady,
   createLogger,
   createMetricsRegistry,
   httpEdgeServerOptions,
-  installHttpEdges,
   type Logger,
-  observabilityPlugin,
-  redisReadinessCheck,
 } from '@jobfleet/service-kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { type AuthMode, resolveAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
-import { acceptOnlyJson } from './json-body.js';
-import { registerLoadShedding } from './load-shedding.js';
-import { type GatewayMetrics, gatewayMetrics, UNMATCHED_ROUTE } from './metrics.js';
+import { type GatewayMetrics, gatewayMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
+import { edgesPlugin } from './plugins/edges.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
 import { jobEventsPlugin } from './plugins/job-events.js';
+import { metricsPlugin } from './plugins/metrics.js';
 import { queuesPlugin } from './plugins/queues.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { redisPlugin } from './plugins/redis.js';
-import { installProblemHandlers, sendFrameworkProblem } from './problem.js';
-import { queueGaugeRefresher } from './queue-stats.js';
-import { installReplicationBarrier } from './replication.js';
-import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
-import { requestLogWriter } from './request-log.js';
+import { sendFrameworkProblem } from './problem.js';
+import { requestIdOf } from './request-id.js';
 import {
   cancelRoutes,
   deadLetterRoutes,
@@ -39,7 +32,6 @@ import {
   reportDownloadRoutes,
   scheduleRoutes,
 } from './routes/index.js';
-import { API_SECURITY_HEADERS } from './security-headers.js';
 import { installValidators } from './validation.js';
 
 declare module 'fastify' {
@@ -76,11 +68,6 @@ export interface BuildGatewayOptions {
   redis?: RedisClient;
   /** Where rendered reports are read from; defaults to `createReportStore(config)` (`REPORTS_DIR`). */
   reportStore?: ReportStore;
-}
-
-/** `/health/*` and `/metrics`: left out of `jobfleet_http_request_duration_seconds`. */
-export function isOperationsRoute(route: string | undefined): boolean {
-  return route === '/metrics' || (route?.startsWith('/health/') ?? false);
 }
 
 /**
@@ -130,66 +117,15 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     await app.register(queuesPlugin, { prefix, logger });
     await app.register(jobEventsPlugin, { prefix, logger });
     await app.register(idempotencyPlugin, { prefix, ttlMs: config.idempotencyTtl });
-    const { redis, queues } = app;
-
-    acceptOnlyJson(app);
-    installProblemHandlers(app);
-    installReplicationBarrier(app, redis, {
-      replicas: config.redisMinReplicasAck,
-      timeoutMs: config.redisMinReplicasAckTimeoutMs,
-    });
-
-    // First: every answer, a refusal by any later hook included, carries the request id and the security headers.
-    app.addHook('onRequest', (request, reply, done) => {
-      reply.headers(API_SECURITY_HEADERS);
-      reply.header(REQUEST_ID_HEADER, request.id);
-      done();
-    });
-    installHttpEdges(app, config);
-    const writeRequestLog = requestLogWriter(app);
-    // One hook for the request's metric and log line: each hook costs every request.
-    app.addHook('onResponse', (request, reply, done) => {
-      // Read once: the routeOptions getter builds a new object on every access.
-      const route = request.routeOptions.url;
-      // Probes and scrapes are frequent, fast and never the API's answer: they would distort its latency and 5xx ratio.
-      if (!isOperationsRoute(route)) {
-        metrics.observeHttp(
-          request.method,
-          route ?? UNMATCHED_ROUTE,
-          reply.statusCode,
-          reply.elapsedTime / 1_000,
-        );
-      }
-      writeRequestLog(request, reply);
-      done();
-    });
-    await registerLoadShedding(app, config);
+    // What every request passes (see the plugin), then the API's description, operations and limits.
+    await app.register(edgesPlugin, { config });
     // Before any route, so the document sees them all.
     await registerOpenApi(app);
-
-    const redisCheck = redisReadinessCheck(redis, logger, { prefix });
-    await app.register(observabilityPlugin, {
-      registry: options.metricsSource ?? registry,
-      checks: [redisCheck],
-      metricsToken: config.metricsToken,
-    });
-    const refresh = queueGaugeRefresher({
-      redis,
-      queues,
-      metrics,
-      cacheMs: config.queueMetricsCacheMs,
+    await app.register(metricsPlugin, {
       logger,
+      source: options.metricsSource ?? registry,
+      readsQueueGauges: options.readsQueueGauges,
     });
-    const { readsQueueGauges } = options;
-    const refreshQueueGauges = readsQueueGauges
-      ? () => (readsQueueGauges() ? refresh() : Promise.resolve())
-      : refresh;
-    metrics.refreshQueueGauges = refreshQueueGauges;
-    app.addHook('onClose', async () => {
-      // Another gateway on the same registry may have taken over since.
-      if (metrics.refreshQueueGauges === refreshQueueGauges) metrics.refreshQueueGauges = undefined;
-    });
-
     await app.register(rateLimitPlugin, {
       prefix,
       defaults: { max: config.rateLimitMax, timeWindowMs: config.rateLimitWindowMs },
@@ -208,7 +144,6 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
       await app.register(routes);
     }
     await app.ready();
-    checkWhenReady(redis, redisCheck);
     return app;
   } catch (error) {
     await app.close().catch(() => {});
