@@ -11,6 +11,7 @@ export * from './redis-cluster.js';
 export * from './redis-fixture.js';
 export * from './redis-sentinel.js';
 export * from './redis-server.js';
+export * from './run-to-exit.js';
 export * from './service-process.js';
 export * from './service-processes.js';
 export * from './worker-contract-suite.js';

@@ -6,11 +6,11 @@
  * number; {@link runShellLine} runs one the way sh does, with a stand-in
  * `curl` that sends its request to the fleet under test.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type ProcessOutcome, runToExit } from '@jobfleet/test-utils';
 
 /** One shell line (continuations joined) of an example block. */
 export interface Step {
@@ -275,10 +275,7 @@ export function shownBodyDifferences(shown: string, text: string): string[] {
 }
 
 /** What `sh` printed for one line, and the requests the stand-in curl sent meanwhile. */
-export interface ShellResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+export interface ShellResult extends ProcessOutcome {
   requests: Array<{ method: string; url: string; status: number }>;
   /** For an assignment, the value the variable got. */
   value?: string;
@@ -308,28 +305,15 @@ export class ReadmeShell {
     const log = join(this.#bin, 'requests.jsonl');
     writeFileSync(log, '');
     const script = step.kind === 'assign' ? `set -e\n${command}\nprintf %s "$${step.name}"` : command;
-    const result = await new Promise<Omit<ShellResult, 'requests'>>((resolve, reject) => {
-      const child = spawn('sh', ['-c', script], {
-        cwd: this.cwd,
-        env: {
-          PATH: `${this.#bin}:${process.env.PATH ?? ''}`,
-          HOME: this.cwd,
-          ...this.vars,
-          README_GATEWAY_URL: this.gatewayUrl,
-          README_CURL_LOG: log,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
+    const result = await runToExit('sh', ['-c', script], {
+      cwd: this.cwd,
+      env: {
+        PATH: `${this.#bin}:${process.env.PATH ?? ''}`,
+        HOME: this.cwd,
+        ...this.vars,
+        README_GATEWAY_URL: this.gatewayUrl,
+        README_CURL_LOG: log,
+      },
     });
     const requests = readFileSync(log, 'utf8')
       .split('\n')
