@@ -81,7 +81,15 @@ export function turnBufferedOutput(options: TurnBufferedOutputOptions = {}): Log
 }
 
 function openTurnBufferedOutput({ fd = 1, maxWrite }: TurnBufferedOutputOptions): LogOutput {
-  const out = pino.destination({ dest: fd, sync: true, ...(maxWrite ? { maxWrite } : {}) });
+  return gatherTurns(pino.destination({ dest: fd, sync: true, ...(maxWrite ? { maxWrite } : {}) }), maxWrite);
+}
+
+/**
+ * The mechanism of {@link turnBufferedOutput} over any `out`: the lines of a
+ * turn handed to `out.write` when the turn ends, in chunks of whole lines of at
+ * most `maxWrite` bytes (when given; a longer line is a chunk of its own).
+ */
+export function gatherTurns(out: { write(chunk: string): unknown }, maxWrite?: number): LogOutput {
   // Whole chunks of at most `maxWrite` bytes (when given), and the one being filled.
   const full: string[] = [];
   let chunk = '';
