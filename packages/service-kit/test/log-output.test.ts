@@ -3,8 +3,9 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createLogger, gatherTurns, turnBufferedOutput } from '../src/logger.js';
+import { createLogger, gatherTurns, jsonField, preformattedLine, turnBufferedOutput } from '../src/logger.js';
 
 const file = () => join(mkdtempSync(join(tmpdir(), 'log-output-')), 'out.log');
 const lines = (path: string) =>
@@ -77,5 +78,54 @@ describe('turnBufferedOutput', () => {
       .filter((line) => line !== '')
       .map((line) => (JSON.parse(line) as { i: number }).i);
     expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+});
+
+describe('preformattedLine', () => {
+  const fields = {
+    request_id: 'r-1',
+    client: 'a"b\\c',
+    url: '/x?y=\u2028',
+    duplicate: false,
+    status_code: 202,
+    gone: undefined,
+  };
+  const serialised = Object.entries(fields)
+    .map(([key, value]) => jsonField(key, value))
+    .join('');
+  const capture = () => {
+    const written: string[] = [];
+    return { written, out: { write: (line: string) => written.push(line) > 0 } };
+  };
+  const withoutTime = (line: string | undefined) => line?.replace(/"time":"[^"]+"/, '"time":"T"');
+
+  it("writes exactly the line the logger's own method writes: level, time, bindings, fields, message", () => {
+    const { written, out } = capture();
+    const logger = createLogger({ service: 'test', destination: out }).child({ bound: 1 });
+    logger.info(fields, 'done "now"');
+    preformattedLine(logger, 'info')(serialised, 'done "now"');
+    expect(written).toHaveLength(2);
+    expect(withoutTime(written[1])).toBe(withoutTime(written[0]));
+    expect(JSON.parse(written[1] ?? '')).toMatchObject({
+      level: 30,
+      service: 'test',
+      bound: 1,
+      client: 'a"b\\c',
+      msg: 'done "now"',
+    });
+  });
+
+  it('writes nothing below the logger level', () => {
+    const { written, out } = capture();
+    const logger = createLogger({ service: 'test', level: 'warn', destination: out });
+    preformattedLine(logger, 'info')(serialised, 'quiet');
+    expect(written).toEqual([]);
+  });
+
+  it("goes through the logger's method when a mixin must see the line", () => {
+    const { written, out } = capture();
+    const logger = pino({ base: null, mixin: () => ({ mixed: true }) }, out);
+    preformattedLine(logger, 'info')(serialised, 'mixed');
+    expect(JSON.parse(written[0] ?? '')).toMatchObject({ mixed: true, request_id: 'r-1', msg: 'mixed' });
   });
 });
