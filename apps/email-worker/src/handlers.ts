@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { emails, type JobResult } from '@jobfleet/queue-contracts';
 import type { HandlerMap, JobContext } from '@jobfleet/worker-runtime';
-import type { DeliveryLedger, LedgerJob } from './delivery-ledger.js';
+import { type DeliveryLedger, jobHashKey, type LedgerJob } from './delivery-ledger.js';
 import { domainOf, type Mailbox } from './mailbox.js';
 import { messageIdFor } from './message-id.js';
 import type { EmailMetrics, EmailTemplate } from './metrics.js';
@@ -64,7 +64,12 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
     // `log` is read only where a line is written: the runtime builds the job's child logger on first use.
     const { job, signal, ensureOwned } = context;
     if (job.id === undefined) throw new Error('the job has no id');
-    const ledgerJob: LedgerJob = { queue: emails.name, jobId: job.id, createdAt: job.timestamp };
+    const ledgerJob: LedgerJob = {
+      key: jobHashKey(job),
+      queue: emails.name,
+      jobId: job.id,
+      createdAt: job.timestamp,
+    };
     const messageId = messageIdFor({ queue: emails.name, jobId: job.id, createdAt: job.timestamp, domain });
 
     // Cut off from Redis past its lock, this worker may find the job run by another: then it must not
@@ -113,12 +118,19 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
     }
 
     try {
-      await ledger.record(ledgerJob, {
+      const kept = await ledger.record(ledgerJob, {
         messageId: result.messageId,
         transport: transport.kind,
         deliveredAt: new Date().toISOString(),
         response: result.response,
       });
+      if (!kept) {
+        // Removed while it ran (obliterated, or removed by force): there is no job left to rerun.
+        context.log.warn(
+          { template, message_id: result.messageId },
+          'e-mail delivered, but its job no longer exists; nothing recorded',
+        );
+      }
     } catch (error) {
       // The message is out: failing the job now would only send it again on the retry.
       context.log.error(

@@ -60,7 +60,7 @@ export const worker = defineWorker({
       handlers: ({ config, connection, prefix, resources }) =>
         createEmailHandlers({
           transport: resources.transport,
-          ledger: createRedisDeliveryLedger({ connection, prefix, ttlMs: config.emailLedgerTtlMs }),
+          ledger: createRedisDeliveryLedger({ connection, legacyPrefix: prefix }),
           metrics: resources.metrics,
           from: config.emailFrom,
           brand: { appName: config.appName, appUrl: config.appUrl },

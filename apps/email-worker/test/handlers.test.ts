@@ -15,7 +15,10 @@ function memoryLedger() {
   const records = new Map<string, DeliveryRecord>();
   const ledger: DeliveryLedger = {
     lookup: async (job) => records.get(`${job.jobId}@${job.createdAt}`),
-    record: async (job, delivery) => void records.set(`${job.jobId}@${job.createdAt}`, delivery),
+    record: async (job, delivery) => {
+      records.set(`${job.jobId}@${job.createdAt}`, delivery);
+      return true;
+    },
   };
   return { ledger, records };
 }
@@ -48,11 +51,24 @@ function fakeTransport() {
   return { transport, sent };
 }
 
-/** A job context with a logger whose lines the test can read. */
-function context(jobId = '42', signal = new AbortController().signal, owned = true) {
+/** BullMQ's counters of a job that ran before (its first attempt failed): not provably a first start. */
+const RERUN = { attemptsStarted: 2, attemptsMade: 1, stalledCounter: 0 };
+
+/** A job context with a logger whose lines the test can read; by default a rerun whose lock is not fresh. */
+function context(
+  jobId = '42',
+  signal = new AbortController().signal,
+  owned = true,
+  run: Partial<Job> = RERUN,
+) {
   const { destination, lines } = logSink();
   const log = createLogger({ service: 'test', destination }).child({ job_id: jobId });
-  const job = { id: jobId, timestamp: 1_700_000_000_000 } as unknown as Job;
+  const job = {
+    id: jobId,
+    timestamp: 1_700_000_000_000,
+    queueQualifiedName: 'jobfleet:emails',
+    ...run,
+  } as unknown as Job;
   const ensureOwned = async () => {
     if (!owned) throw new JobLockLostError(jobId);
   };
@@ -215,7 +231,10 @@ describe('email handlers', () => {
           answerLookup = resolve;
         });
       },
-      record: async () => void steps.push('record'),
+      record: async () => {
+        steps.push('record');
+        return true;
+      },
     };
     const { ctx } = context('44');
     const handlers = handlersWith({ transport, ledger }).handlers;

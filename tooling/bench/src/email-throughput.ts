@@ -169,7 +169,7 @@ async function measureWorker(target: RedisTarget, port: number, messages: number
     contract: emails,
     handlers: createEmailHandlers({
       transport,
-      ledger: createRedisDeliveryLedger({ connection, prefix, ttlMs: 3_600_000 }),
+      ledger: createRedisDeliveryLedger({ connection }),
       metrics,
       from: FROM,
       brand: BRAND,
