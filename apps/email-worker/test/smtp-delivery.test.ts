@@ -268,6 +268,23 @@ describe('SMTP delivery', () => {
     );
   });
 
+  it('sends nothing again when a completed job is retried with its started attempts reset', async () => {
+    const { smtp, add, events, worker } = await setup();
+    const job = await add('welcome', { userId: 1, to: 'ada@example.com' });
+    const first = await job.waitUntilFinished(events, 10_000);
+    // Its next start is again its "first" by the started count; the finished attempt still counts.
+    await job.retry('completed', { resetAttemptsStarted: true });
+    await job.waitUntilFinished(events, 10_000);
+    expect(smtp.messages).toHaveLength(1);
+    expect(worker.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'e-mail already delivered by an earlier attempt; not sending it again',
+        job_id: job.id,
+        message_id: first.messageId,
+      }),
+    );
+  });
+
   it('logs that it delivers over SMTP, without the password, and is ready when the server answers', async () => {
     const { worker } = await setup({
       server: { auth: { user: 'mailer@acme', pass: 's3cret pass' } },
