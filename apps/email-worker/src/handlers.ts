@@ -25,7 +25,10 @@ export interface EmailHandlerDeps {
   brand: Brand;
   /** A pause before each delivery (`EMAIL_SEND_DELAY_MS`); 0 for none. */
   sendDelayMs?: number;
-  /** The worker's lock duration (`WORKER_LOCK_DURATION_MS`, default 30 s). */
+  /**
+   * The lock duration of the worker that runs these handlers (`WORKER_LOCK_DURATION_MS`): a lock
+   * taken less than half of it ago is not checked again before sending. Unset: always checked.
+   */
   lockDurationMs?: number;
 }
 
@@ -70,7 +73,7 @@ const HEADERS = { 'Auto-Submitted': 'auto-generated' } as const;
  * and Message-ID, never the recipient (personal data).
  */
 export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof emails> {
-  const { transport, ledger, metrics, from, brand, sendDelayMs = 0, lockDurationMs = 30_000 } = deps;
+  const { transport, ledger, metrics, from, brand, sendDelayMs = 0, lockDurationMs = 0 } = deps;
   const domain = domainOf(from.address);
   const sent = new Map<EmailTemplate, { inc(): void }>();
   const countSent = (template: EmailTemplate) => {

@@ -384,6 +384,8 @@ describe('email handlers', () => {
     expect(holdsFreshLock({ processedOn: now - 15_000 }, 30_000)).toBe(false);
     expect(holdsFreshLock({ processedOn: now + 60_000 }, 30_000)).toBe(false);
     expect(holdsFreshLock({}, 30_000)).toBe(false);
+    // Handlers not told the worker's lock duration always ask Redis.
+    expect(holdsFreshLock({ processedOn: now }, 0)).toBe(false);
 
     // A first start fetched long ago (an event loop stalled past the lock): the lock lost meanwhile stops the send.
     const { transport, sent } = fakeTransport();
