@@ -5,7 +5,6 @@ import { type Mailbox, parseMailbox } from './mailbox.js';
 import { parseSmtpUrl, type SmtpEndpoint } from './smtp-endpoint.js';
 
 const CONTROL = /\p{Cc}/u;
-const DAY_MS = 86_400_000;
 
 /** A directory, resolved against the working directory when relative. */
 function directory(fallback: string): EnvVar<string> {
@@ -110,13 +109,6 @@ export const emailConfig = {
   EMAIL_RATE_LIMIT: documented(optionalRate(), {
     doc: "Messages per second across every email-worker replica (BullMQ's limiter, kept in Redis); unset or 0: no limit.",
     example: '50',
-  }),
-  // Longer than the contract keeps failed jobs, so a retry, a stalled-job recovery or an operator's
-  // retry of a failed job still finds the delivery.
-  EMAIL_LEDGER_TTL_MS: env.duration({
-    default: 8 * DAY_MS,
-    min: 60_000,
-    doc: 'How long the delivery ledger remembers a delivered job; longer than failed jobs are kept (7 days), so a rerun of any kept job finds it.',
   }),
   SMTP_URL: documented(optionalSmtpUrl(), {
     doc: '`smtp://user:password@host:port` or `smtps://…` (percent-encode `@ : /` in credentials); unset: the file outbox in `EMAIL_OUTBOX_DIR`.',

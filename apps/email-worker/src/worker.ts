@@ -60,7 +60,8 @@ export const worker = defineWorker({
       handlers: ({ config, connection, prefix, resources }) =>
         createEmailHandlers({
           transport: resources.transport,
-          ledger: createRedisDeliveryLedger({ connection, prefix, ttlMs: config.emailLedgerTtlMs }),
+          ledger: createRedisDeliveryLedger({ connection, legacyPrefix: prefix }),
+          lockDurationMs: config.workerLockDurationMs,
           metrics: resources.metrics,
           from: config.emailFrom,
           brand: { appName: config.appName, appUrl: config.appUrl },

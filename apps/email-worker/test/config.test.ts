@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { emails } from '@jobfleet/queue-contracts';
 import { ConfigError } from '@jobfleet/service-kit';
 import { describe, expect, it } from 'vitest';
 import { parseMailbox } from '../src/mailbox.js';
@@ -22,7 +21,6 @@ describe('email worker config', () => {
       appName: 'jobfleet',
       appUrl: undefined,
       emailRateLimit: undefined,
-      emailLedgerTtlMs: 8 * 86_400_000,
       smtpUrl: undefined,
       smtpStarttls: 'auto',
       smtpTlsRejectUnauthorized: true,
@@ -56,9 +54,9 @@ describe('email worker config', () => {
     );
   });
 
-  it('keeps the ledger longer than the contract keeps failed jobs', () => {
-    const failedRetentionMs = emails.defaultJobOptions.removeOnFail.age * 1_000;
-    expect(worker.loadConfig({}).emailLedgerTtlMs).toBeGreaterThan(failedRetentionMs);
+  it('has no ledger expiry to set: the ledger lives in the jobs, and an old EMAIL_LEDGER_TTL_MS is ignored', () => {
+    expect(Object.keys(worker.configSpec)).not.toContain('EMAIL_LEDGER_TTL_MS');
+    expect(worker.loadConfig({ EMAIL_LEDGER_TTL_MS: '8d' })).not.toHaveProperty('emailLedgerTtlMs');
   });
 
   it('reads the SMTP keys', () => {
@@ -74,7 +72,6 @@ describe('email worker config', () => {
       SMTP_GREETING_TIMEOUT_MS: '3000',
       SMTP_SOCKET_TIMEOUT_MS: '2m',
       EMAIL_RATE_LIMIT: '2.5',
-      EMAIL_LEDGER_TTL_MS: '30d',
     });
     expect(config).toMatchObject({
       smtpUrl: {
@@ -93,7 +90,6 @@ describe('email worker config', () => {
       smtpGreetingTimeoutMs: 3_000,
       smtpSocketTimeoutMs: 120_000,
       emailRateLimit: 2.5,
-      emailLedgerTtlMs: 30 * 86_400_000,
     });
     expect(worker.loadConfig({ EMAIL_RATE_LIMIT: '0' }).emailRateLimit).toBeUndefined();
   });

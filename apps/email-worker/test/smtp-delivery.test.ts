@@ -2,7 +2,7 @@ import { emails } from '@jobfleet/queue-contracts';
 import { promtoolCheckMetrics } from '@jobfleet/test-utils';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import { ledgerKey } from '../src/delivery-ledger.js';
+import { DELIVERY_FIELD, jobHashKey } from '../src/delivery-ledger.js';
 import { PermanentSmtpError, SmtpDeliveryError } from '../src/smtp-errors.js';
 import { useSmtpWorker } from './smtp-setup.js';
 import type { ReceivedMessage } from './test-smtp-server.js';
@@ -33,17 +33,16 @@ describe('SMTP delivery', () => {
     expect(mail.html).toContain('<p>Hi &lt;b&gt;Ada&lt;/b&gt; &amp; &quot;co&quot;,</p>');
     expect(mail.html).not.toContain('<b>Ada</b>');
 
-    // The ledger recorded the delivery under the configured prefix, with an expiry.
-    const key = ledgerKey(redis.prefix, { queue: 'emails', jobId: job.id ?? '', createdAt: job.timestamp });
+    // The ledger recorded the delivery in the job's own hash (under the configured prefix), and nowhere else.
     const ledger = redis.connection();
-    expect(JSON.parse((await ledger.get(key)) ?? '{}')).toMatchObject({
+    const key = jobHashKey(job);
+    expect(key).toBe(`${redis.prefix}:emails:${job.id}`);
+    expect(JSON.parse((await ledger.hget(key, DELIVERY_FIELD)) ?? '{}')).toMatchObject({
       messageId,
       transport: 'smtp',
       response: expect.stringMatching(/^250 /),
     });
-    const ttl = await ledger.pttl(key);
-    expect(ttl).toBeGreaterThan(7 * 86_400_000);
-    expect(ttl).toBeLessThanOrEqual(8 * 86_400_000);
+    expect(await ledger.keys(`${redis.prefix}:email-ledger:*`)).toEqual([]);
 
     const metrics = await scrape();
     expect(metrics).toContain('jobfleet_emails_sent_total{template="welcome"} 1');
@@ -258,6 +257,23 @@ describe('SMTP delivery', () => {
     const first = await job.waitUntilFinished(events, 10_000);
     await job.retry('completed');
     // Subscribes, then checks the job's state: a rerun that finishes first is not missed.
+    await job.waitUntilFinished(events, 10_000);
+    expect(smtp.messages).toHaveLength(1);
+    expect(worker.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'e-mail already delivered by an earlier attempt; not sending it again',
+        job_id: job.id,
+        message_id: first.messageId,
+      }),
+    );
+  });
+
+  it('sends nothing again when a completed job is retried with its started attempts reset', async () => {
+    const { smtp, add, events, worker } = await setup();
+    const job = await add('welcome', { userId: 1, to: 'ada@example.com' });
+    const first = await job.waitUntilFinished(events, 10_000);
+    // Its next start is again its "first" by the started count; the finished attempt still counts.
+    await job.retry('completed', { resetAttemptsStarted: true });
     await job.waitUntilFinished(events, 10_000);
     expect(smtp.messages).toHaveLength(1);
     expect(worker.logs).toContainEqual(

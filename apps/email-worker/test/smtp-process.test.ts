@@ -4,7 +4,7 @@ import { promtoolCheckMetrics, useServiceProcesses, useTestRedis } from '@jobfle
 import { Queue, QueueEvents } from 'bullmq';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ledgerKey } from '../src/delivery-ledger.js';
+import { DELIVERY_FIELD, jobHashKey } from '../src/delivery-ledger.js';
 import { startRedisGate } from './redis-gate.js';
 import { startTestSmtpServer, type TestSmtpServerOptions } from './test-smtp-server.js';
 
@@ -57,24 +57,27 @@ describe('email-worker process over SMTP', () => {
     // once the server's 250 arrives: the worker is then exactly between "accepted" and "job completed".
     const gate = await startRedisGate(redis.url);
     cleanup.push(() => gate.close());
-    let key = '';
-    const { prefix, smtp, queue, events, start } = await setup({ beforeAccept: () => gate.arm(key) });
+    // Only the ledger's write carries the record's `deliveredAt`.
+    const { smtp, queue, events, start } = await setup({ beforeAccept: () => gate.arm('"deliveredAt"') });
     const job = await queue.add(
       'welcome',
       { userId: 7, to: 'ada@example.com', name: 'Ada' },
       { ...emails.defaultJobOptions, jobId: `welcome-${randomUUID()}` },
     );
     const jobId = job.id ?? '';
-    key = ledgerKey(prefix, { queue: emails.name, jobId, createdAt: job.timestamp });
+    const key = jobHashKey(job);
 
     const admin = redis.connection();
     const first = await start({ REDIS_URL: gate.url });
     await gate.frozen;
     // The ledger write went through (Redis executes what the gate forwarded); the completion did not.
-    for (const deadline = Date.now() + 5_000; !(await admin.exists(key)) && Date.now() < deadline; ) {
+    for (
+      const deadline = Date.now() + 5_000;
+      !(await admin.hexists(key, DELIVERY_FIELD)) && Date.now() < deadline;
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect(await admin.exists(key), 'the delivery must be recorded before the kill').toBe(1);
+    expect(await admin.hexists(key, DELIVERY_FIELD), 'the delivery must be recorded before the kill').toBe(1);
     expect(smtp.messages).toHaveLength(1);
     expect(await job.getState(), 'the job must not have completed before the kill').toBe('active');
 

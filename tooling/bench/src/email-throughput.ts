@@ -169,7 +169,9 @@ async function measureWorker(target: RedisTarget, port: number, messages: number
     contract: emails,
     handlers: createEmailHandlers({
       transport,
-      ledger: createRedisDeliveryLedger({ connection, prefix, ttlMs: 3_600_000 }),
+      ledger: createRedisDeliveryLedger({ connection }),
+      // BullMQ's default, which this runtime keeps (as WORKER_LOCK_DURATION_MS's default).
+      lockDurationMs: 30_000,
       metrics,
       from: FROM,
       brand: BRAND,
