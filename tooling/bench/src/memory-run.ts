@@ -47,8 +47,9 @@ import {
  * verdict compares peaks: a figure is flat when its peak over the second half
  * of the run (50–100% delivered) is within {@link RSS_RULE} of its peak over
  * the first half after warm-up (5–50%); a leak raises the second. At the
- * end the retained completed jobs, then the delivery ledger's records, are removed and the drop
- * in `used_memory` gives the bytes of each.
+ * end the retained completed jobs are removed and the drop in `used_memory`
+ * gives the bytes of each (the delivery ledger's record of each included: it
+ * is a field of the job's hash).
  */
 
 /** The built e-mail worker; `pnpm bench` builds every package first. */
@@ -120,11 +121,7 @@ export interface MemoryRunResult {
     retainedFailed: number;
     /** The drop in `used_memory` when the retained completed jobs were removed, per job. */
     bytesPerRetainedJob: number;
-    /** Delivery-ledger records at the end (one per delivered message). */
-    ledgerRecords: number;
-    /** The drop in `used_memory` when they were removed, per record. */
-    bytesPerLedgerRecord: number;
-    /** `used_memory` left above the baseline with both removed: event streams, metrics, counters. */
+    /** `used_memory` left above the baseline with them removed: event streams, metrics, counters. */
     residual: number;
   };
   /** The gateway's figures for each kind of request, over the whole run. */
@@ -193,15 +190,6 @@ export function growth(earlier: number, later: number, rule: GrowthRule): Growth
   const limit = Math.max(rule.relative * earlier, rule.absolute);
   const delta = later - earlier;
   return { delta, limit, flat: delta <= limit };
-}
-
-/**
- * Redis memory less the delivery ledger at a sample: the ledger holds one
- * record per delivered message for its TTL (days), so it grows with traffic
- * whatever retention does; the rest is what retention bounds.
- */
-export function queueMemory(sample: MemorySample, bytesPerLedgerRecord: number): number {
-  return sample.redisUsed - sample.delivered * bytesPerLedgerRecord;
 }
 
 /** The jobs of each part of one round of posting: one single-job part, then batches. */
@@ -437,15 +425,6 @@ export async function memoryRun(options: MemoryRunOptions): Promise<MemoryRunRes
     const beforeClean = await usedMemory();
     while ((await queue.clean(0, 10_000, 'completed')).length > 0) {}
     const afterClean = await usedMemory();
-    let ledgerRecords = 0;
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:email-ledger:*`, 'COUNT', 10_000);
-      cursor = next;
-      // DEL, not UNLINK: the memory is freed before the next reading.
-      if (found.length > 0) ledgerRecords += await redis.del(...found);
-    } while (cursor !== '0');
-    const afterLedger = await usedMemory();
 
     const singleJobs = singles.reduce((sum, { jobs }) => sum + jobs, 0);
     return {
@@ -472,9 +451,7 @@ export async function memoryRun(options: MemoryRunOptions): Promise<MemoryRunRes
         retainedFailed,
         bytesPerRetainedJob:
           retainedCompleted > 0 ? (beforeClean - afterClean) / retainedCompleted : Number.NaN,
-        ledgerRecords,
-        bytesPerLedgerRecord: ledgerRecords > 0 ? (afterClean - afterLedger) / ledgerRecords : 0,
-        residual: afterLedger - redisBaseline,
+        residual: afterClean - redisBaseline,
       },
       single: figuresOf(
         singles.map(({ run }) => run),
@@ -510,7 +487,7 @@ function verdictLine(name: string, g: Growth, rule: GrowthRule, word: string): s
 /** The run as `pnpm bench` prints it: a table of start, middle, end and maxima, then verdicts and Redis's costs. */
 export function describeMemoryRun(result: MemoryRunResult): string {
   const { start, middle, late, end, max, redis } = result;
-  const queue = (sample: MemorySample) => queueMemory(sample, redis.bytesPerLedgerRecord);
+  const redisUsed = (sample: MemorySample) => sample.redisUsed;
   const columns = [22, 11, 12, 11, 11, 12, 13, 10, 13];
   const row = (cells: string[]) =>
     `  ${cells.map((cell, i) => (i === 0 ? cell.padEnd(columns[0] ?? 22) : cell.padStart(columns[i] ?? 12))).join(' ')}`;
@@ -552,24 +529,20 @@ export function describeMemoryRun(result: MemoryRunResult): string {
     ]),
     line('gateway RSS', gatewayRss, mb(max.gatewayRss), RSS_RULE),
     line('worker RSS', workerRss, mb(max.workerRss), RSS_RULE),
-    line('Redis used_memory', (s) => s.redisUsed, mb(max.redisUsed), REDIS_RULE),
-    line('Redis less the ledger', queue, '—', REDIS_RULE),
+    line('Redis used_memory', redisUsed, mb(max.redisUsed), REDIS_RULE),
     row(['  jobs outstanding', ...[start, middle, late, end].map((s) => count(s.outstanding))]),
     row(['  at (s)', ...[start, middle, late, end].map((s) => s.seconds.toFixed(0))]),
     `verdicts (peaks over the second half against the first, ${count(result.samples.length)} samples):`,
     verdictLine('gateway RSS', grown(gatewayRss, RSS_RULE), RSS_RULE, 'flat'),
     verdictLine('worker RSS', grown(workerRss, RSS_RULE), RSS_RULE, 'flat'),
-    verdictLine('Redis less the ledger', grown(queue, REDIS_RULE), REDIS_RULE, 'bounded'),
+    verdictLine('Redis used_memory', grown(redisUsed, REDIS_RULE), REDIS_RULE, 'bounded'),
     `  Redis: ${mb(redis.baseline)} before the first job, ${mb(max.redisUsed)} at most in the samples, ` +
-      `used_memory_peak ${mb(redis.peak)}; ${mb(queue(end) - redis.baseline)} above the baseline at the end, less the ledger`,
+      `used_memory_peak ${mb(redis.peak)}; ${mb(end.redisUsed - redis.baseline)} above the baseline at the end`,
     `  retention (the emails contract: keep ${count(redis.keepCompleted)} completed, ${count(redis.keepFailed)} failed): ` +
       `${count(redis.retainedCompleted)} completed and ${count(redis.retainedFailed)} failed jobs kept at the end; ` +
-      `${count(redis.bytesPerRetainedJob)} bytes per retained job (the drop in used_memory when they were removed); ` +
+      `${count(redis.bytesPerRetainedJob)} bytes per retained job, its delivery record included (the drop in used_memory when they were removed); ` +
       `keeping all ${count(result.jobs)} would take about ${mb(keptAll)}`,
-    `  delivery ledger: ${count(redis.ledgerRecords)} records (one per delivered message, kept EMAIL_LEDGER_TTL_MS, 8 days by default), ` +
-      `${count(redis.bytesPerLedgerRecord)} bytes each, ${mb(redis.ledgerRecords * redis.bytesPerLedgerRecord)}: ` +
-      'it grows with the messages sent within its TTL, whatever the queue retention',
-    `  residual: ${mb(redis.residual)} above the baseline with both removed (event streams, metrics, counters)`,
+    `  residual: ${mb(redis.residual)} above the baseline with them removed (event streams, metrics, counters)`,
     `  gateway: single-job POST p50 ${ms(result.single.p50)}, p99 ${ms(result.single.p99)}, CPU ${us(result.single.cpuUsPerJob)}/job; ` +
       `batch POST p50 ${ms(result.batch.p50)}, p99 ${ms(result.batch.p99)}, CPU ${us(result.batch.cpuUsPerJob)}/job`,
   ].join('\n');

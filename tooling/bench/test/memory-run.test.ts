@@ -7,7 +7,6 @@ import {
   type MemorySample,
   peakOf,
   planRound,
-  queueMemory,
   RSS_RULE,
   rssBytes,
 } from '../src/memory-run.js';
@@ -91,8 +90,7 @@ const sample = (over: Partial<MemorySample>): MemorySample => ({
 
 /** A run whose samples are: one during warm-up, start, a quarter, middle, three quarters, late, end. */
 const result = (end: Partial<MemorySample>, late: Partial<MemorySample> = {}): MemoryRunResult => {
-  const at = (delivered: number, over: Partial<MemorySample> = {}) =>
-    sample({ delivered, redisUsed: 20 * MB + delivered * 300, ...over });
+  const at = (delivered: number, over: Partial<MemorySample> = {}) => sample({ delivered, ...over });
   const points = {
     start: at(50_000),
     middle: at(500_000),
@@ -124,17 +122,15 @@ const base = {
   connections: 64,
   backlog: 10_000,
   seconds: 500,
-  max: { gatewayRss: 160 * MB, workerRss: 140 * MB, redisUsed: 320 * MB },
+  max: { gatewayRss: 160 * MB, workerRss: 140 * MB, redisUsed: 26 * MB },
   redis: {
     baseline: MB,
-    peak: 330 * MB,
+    peak: 30 * MB,
     keepCompleted: 10_000,
     keepFailed: 10_000,
     retainedCompleted: 10_000,
     retainedFailed: 0,
     bytesPerRetainedJob: 1_400,
-    ledgerRecords: 1_000_000,
-    bytesPerLedgerRecord: 300,
     residual: 2 * MB,
   },
   single: { p50: 5, p99: 40, cpuUsPerJob: 300 },
@@ -152,32 +148,23 @@ describe('peakOf', () => {
   });
 });
 
-describe('queueMemory', () => {
-  it('takes the ledger records delivered so far out of used_memory', () => {
-    expect(queueMemory(sample({ delivered: 1_000, redisUsed: 5 * MB }), 300)).toBe(5 * MB - 300_000);
-  });
-});
-
 describe('describeMemoryRun', () => {
-  it('says flat and bounded when nothing grew from middle to end, less the ledger', () => {
+  it('says flat and bounded when nothing grew from middle to end', () => {
     const text = describeMemoryRun(result({}));
     expect(text).toContain('gateway RSS: flat');
     expect(text).toContain('worker RSS: flat');
-    expect(text).toContain('Redis less the ledger: bounded');
+    expect(text).toContain('Redis used_memory: bounded');
     expect(text).toContain(
       '10,000 completed and 0 failed jobs kept at the end; 1,400 bytes per retained job',
     );
-    expect(text).toContain('1,000,000 records');
     expect(text).not.toContain('GROWING');
   });
 
   it('says GROWING for a process or a Redis that grew beyond the noise', () => {
-    const text = describeMemoryRun(
-      result({ workerRss: 160 * MB, redisUsed: 20 * MB + 1_000_000 * 300 + 6 * MB }),
-    );
+    const text = describeMemoryRun(result({ workerRss: 160 * MB, redisUsed: 26 * MB }));
     expect(text).toContain('gateway RSS: flat');
     expect(text).toContain('worker RSS: GROWING (peak 50–100% − peak 5–50% +30.0 MB');
-    expect(text).toContain('Redis less the ledger: GROWING (peak 50–100% − peak 5–50% +6.0 MB');
+    expect(text).toContain('Redis used_memory: GROWING (peak 50–100% − peak 5–50% +6.0 MB');
   });
 
   it('judges by the peaks of each half, so a late peak under load counts when the idle end is low', () => {
