@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { FLEET_FILE, readFleet } from '@jobfleet/fleet';
 import { emails } from '@jobfleet/queue-contracts';
 import type { RedisClient } from '@jobfleet/service-kit';
 import { freePort, waitUntilReady } from '@jobfleet/test-utils';
@@ -13,6 +14,13 @@ import { formatRate, median } from './stats.js';
 
 /** The built gateway; `pnpm bench` builds every package first. */
 export const GATEWAY_MAIN = fileURLToPath(new URL('../../../apps/gateway/dist/main.js', import.meta.url));
+/**
+ * The gateway's Node options in fleet.json (`nodeOptions`), which `pnpm start`,
+ * compose and Kubernetes run it with: the bench runs it as deployed. The bare
+ * floor and raw BullMQ run with Node's defaults.
+ */
+export const GATEWAY_NODE_OPTIONS: readonly string[] =
+  readFleet(FLEET_FILE).apps.find((app) => app.name === 'gateway')?.nodeOptions ?? [];
 /** The bare Fastify floor, built next to this file. */
 const BARE_MAIN = fileURLToPath(new URL('./bare-server.js', import.meta.url));
 
@@ -134,6 +142,8 @@ export interface GatewayThroughputResult {
   /** What the gateway ran with, and what its log and metrics showed. */
   gatewaySetup: {
     logLevel: string;
+    /** The Node options it ran with (fleet.json's, then BENCH_GATEWAY_NODE_FLAGS). */
+    nodeOptions: readonly string[];
     /** Log lines (and bytes) on standard output per request served. */
     logLinesPerRequest: number;
     logBytesPerRequest: number;
@@ -297,8 +307,8 @@ const medianOf = (values: readonly (number | undefined)[]): number | undefined =
  * then the median is taken.
  *
  * Both servers run as their own processes; their CPU per request is read from
- * `/proc`. The gateway runs as a user runs it (`node apps/gateway/dist/main.js`):
- * its default log level with standard output to a drained pipe, an API key with
+ * `/proc`. The gateway runs as a user runs it (`node <fleet.json's nodeOptions>
+ * apps/gateway/dist/main.js`): its default log level with standard output to a drained pipe, an API key with
  * a rate limit (high enough never to refuse), metrics on and scraped once at the
  * end. Raw BullMQ runs in this process with the same payload and the contract's
  * default options.
@@ -328,11 +338,12 @@ export async function gatewayThroughput(
     METRICS_TOKEN,
     ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
   });
+  const gatewayFlags = [...GATEWAY_NODE_OPTIONS, ...(options.nodeFlags ?? [])];
   const gateway = await startServer(
     'the gateway',
     GATEWAY_MAIN,
     gatewayEnv(prefixes.gateway),
-    options.nodeFlags ?? [],
+    gatewayFlags,
     connections,
   );
   const bare = await startServer(
@@ -351,7 +362,7 @@ export async function gatewayThroughput(
           `the gateway with GATEWAY_WORKERS=${workerCount}`,
           GATEWAY_MAIN,
           { ...gatewayEnv(prefixes.workers), GATEWAY_WORKERS: String(workerCount) },
-          [],
+          GATEWAY_NODE_OPTIONS,
           connections,
         ).catch(async (error: unknown) => {
           await Promise.all([gateway.stop(), bare.stop()]);
@@ -365,7 +376,7 @@ export async function gatewayThroughput(
           `the baseline gateway (${options.baseline})`,
           options.baseline,
           gatewayEnv(prefixes.baseline),
-          [],
+          GATEWAY_NODE_OPTIONS,
           connections,
         ).catch(async (error: unknown) => {
           await Promise.all([gateway.stop(), bare.stop(), workers?.stop()]);
@@ -475,6 +486,7 @@ export async function gatewayThroughput(
       batchConcurrency,
       gatewaySetup: {
         logLevel: options.logLevel ?? 'info (the default)',
+        nodeOptions: gatewayFlags,
         // Counted after the gateway has stopped and flushed its buffered log.
         logLinesPerRequest: gateway.output.lines / servedRequests,
         logBytesPerRequest: gateway.output.bytes / servedRequests,
@@ -557,7 +569,8 @@ export function describeGatewayThroughput(
   return [
     `gateway vs bare Fastify vs raw BullMQ, one job per request, ${rate(result.jobs)} jobs per run, ` +
       `${result.connections} keep-alive connections / adds in flight, ${result.rounds} interleaved rounds`,
-    `  the gateway as a user runs it: LOG_LEVEL ${setup.logLevel}: ${setup.logLinesPerRequest.toFixed(2)} log lines and ` +
+    `  the gateway as a user runs it: node ${[...setup.nodeOptions, ''].join(' ')}main.js; ` +
+      `LOG_LEVEL ${setup.logLevel}: ${setup.logLinesPerRequest.toFixed(2)} log lines and ` +
       `${Math.round(setup.logBytesPerRequest)} bytes per request to a drained pipe; API key auth; ` +
       `rate limit ${rate(setup.rateLimit.max)} per ${setup.rateLimit.timeWindowMs} ms; ` +
       `metrics on (/metrics counted ${rate(setup.metricsCounted)} of ${rate(setup.singleRequests)} single-job requests)`,

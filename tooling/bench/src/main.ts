@@ -15,7 +15,8 @@ import { describeThroughput, runtimeThroughput } from './runtime-throughput.js';
  * Cluster or Sentinel setup that REDIS_CLUSTER_NODES or REDIS_SENTINELS (with
  * their keys, as every jobfleet process reads them) select, else its own
  * redis-server; BENCH_ONLY=runtime,gateway,email,report,replication picks parts.
- * BENCH_GATEWAY_NODE_FLAGS passes Node flags to the gateway process (profiling);
+ * BENCH_GATEWAY_NODE_FLAGS passes Node flags to the gateway process after
+ * fleet.json's `nodeOptions` (profiling);
  * BENCH_GATEWAY_BASELINE=<another build's apps/gateway/dist/main.js> measures that
  * gateway too, in the same single-job rounds (before/after a change).
  * `BENCH_ONLY=memory` (not in the default set) runs 1,000,000 jobs (BENCH_MEMORY_JOBS)

@@ -9,6 +9,7 @@ import { startSink } from './email-throughput.js';
 import {
   BENCH_SECRET,
   GATEWAY_MAIN,
+  GATEWAY_NODE_OPTIONS,
   JOB,
   percentile,
   RATE_LIMIT,
@@ -285,7 +286,7 @@ export async function memoryRun(options: MemoryRunOptions): Promise<MemoryRunRes
       GATEWAY_MAIN,
       // 750 ms by default: on a busy 2-core host an addBulk of 500 can take longer, and a 504 would end the run.
       { ...env, GATEWAY_API_KEYS: JSON.stringify(keys), REDIS_COMMAND_TIMEOUT_MS: '10000' },
-      [],
+      GATEWAY_NODE_OPTIONS,
       connections,
     );
     stops.unshift(() => gateway.stop());

@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import {
   BENCH_SECRET,
   GATEWAY_MAIN,
+  GATEWAY_NODE_OPTIONS,
   JOB,
   percentile,
   RATE_LIMIT,
@@ -82,7 +83,7 @@ export async function replicationCost(
           `the gateway (REDIS_MIN_REPLICAS_ACK=${ack})`,
           GATEWAY_MAIN,
           env(ack),
-          [],
+          GATEWAY_NODE_OPTIONS,
           options.connections,
         ),
       );

@@ -54,6 +54,7 @@ function appService(doc: Document, app: FleetApp): YAMLMap {
   const port = String(app.port);
   const environment = doc.createNode({
     [portVariable(app)]: quoted(port),
+    ...(app.nodeOptions?.length ? { NODE_OPTIONS: app.nodeOptions.join(' ') } : {}),
     ...app.compose?.environment,
   }) as YAMLMap;
   environment.items.unshift(doc.createPair('<<', new Alias(APP_ENV_ANCHOR)));

@@ -111,6 +111,7 @@ function env(app: FleetApp): Record<string, unknown>[] {
   return [
     { name: port, value: String(app.port) },
     { name: 'SHUTDOWN_TIMEOUT_MS', value: String(SHUTDOWN_TIMEOUT_MS) },
+    ...(app.nodeOptions?.length ? [{ name: 'NODE_OPTIONS', value: app.nodeOptions.join(' ') }] : []),
     ...Object.entries(k8s?.env ?? {}).map(([name, value]) => ({ name, value })),
     ...Object.entries(k8s?.secretFiles ?? {}).map(([name, secret]) => ({
       name,

@@ -68,6 +68,13 @@ export interface FleetApp {
    * `queues` may be empty.
    */
   readonly enabledBy?: string;
+  /**
+   * Node options the app runs with everywhere: `pnpm start` passes them to
+   * `node`, compose and Kubernetes set them as `NODE_OPTIONS` (the gateway's
+   * larger young generation, measured in `pnpm bench`). Each must be one that
+   * Node accepts in `NODE_OPTIONS`.
+   */
+  readonly nodeOptions?: readonly string[];
   readonly compose?: ComposeExtras;
   readonly kubernetes?: KubernetesExtras;
 }
@@ -90,12 +97,31 @@ export class FleetManifestError extends Error {
 
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-const APP_KEYS = new Set(['name', 'kind', 'port', 'team', 'queues', 'enabledBy', 'compose', 'kubernetes']);
+const APP_KEYS = new Set([
+  'name',
+  'kind',
+  'port',
+  'team',
+  'queues',
+  'enabledBy',
+  'nodeOptions',
+  'compose',
+  'kubernetes',
+]);
+/** One Node option, as `NODE_OPTIONS` carries it: `--name` or `--name=value`, no spaces. */
+const NODE_OPTION = /^--[a-z][a-z0-9-]*(=\S+)?$/;
 const KUBERNETES_KEYS = new Set(['env', 'secretEnv', 'secretFiles', 'volumes', 'resources', 'scaling']);
 const SCALING_KEYS = new Set(['minReplicas', 'maxReplicas', 'backlogPerReplica', 'oldestWaitingSeconds']);
 const COMPOSE_KEYS = new Set(['environment', 'secrets', 'volumes', 'dependsOn']);
-/** Set for every app from `kind` and `port`, or by the compose template: not for fleet.json to set. */
-const RESERVED_ENV = new Set(['PORT', 'METRICS_PORT', 'REDIS_URL', 'JOBFLEET_PREFIX', 'HOST']);
+/** Set for every app from `kind`, `port` and `nodeOptions`, or by the compose template: not for fleet.json to set. */
+const RESERVED_ENV = new Set([
+  'PORT',
+  'METRICS_PORT',
+  'REDIS_URL',
+  'JOBFLEET_PREFIX',
+  'HOST',
+  'NODE_OPTIONS',
+]);
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -138,7 +164,9 @@ function checkCompose(value: unknown, at: string, problems: string[]): void {
         if (!ENV_NAME.test(name))
           problems.push(`${at}.environment.${name}: not an environment variable name`);
         else if (RESERVED_ENV.has(name)) {
-          problems.push(`${at}.environment.${name}: set for every app from its kind and port; remove it`);
+          problems.push(
+            `${at}.environment.${name}: set for every app from its kind, port and nodeOptions; remove it`,
+          );
         }
         if (typeof setting !== 'string') {
           problems.push(`${at}.environment.${name}: must be a string (got ${shown(setting)})`);
@@ -294,6 +322,15 @@ export function parseFleet(data: unknown, source = 'fleet.json'): Fleet {
     }
     if (app.enabledBy !== undefined && (typeof app.enabledBy !== 'string' || !ENV_NAME.test(app.enabledBy))) {
       problems.push(`${label}.enabledBy: must be an environment variable name (got ${shown(app.enabledBy)})`);
+    }
+    if (app.nodeOptions !== undefined) {
+      stringList(app.nodeOptions, `${label}.nodeOptions`, problems);
+      (Array.isArray(app.nodeOptions) ? app.nodeOptions : []).forEach((option: unknown, k) => {
+        if (typeof option === 'string' && option !== '' && !NODE_OPTION.test(option))
+          problems.push(
+            `${label}.nodeOptions[${k}]: "${option}" is not a Node option (--name or --name=value)`,
+          );
+      });
     }
     if (app.compose !== undefined) checkCompose(app.compose, `${label}.compose`, problems);
     if (app.kubernetes !== undefined) checkKubernetes(app.kubernetes, app, `${label}.kubernetes`, problems);

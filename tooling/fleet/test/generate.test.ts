@@ -112,6 +112,14 @@ describe('a worker added to fleet.json', () => {
     }
   });
 
+  it("sets an app's nodeOptions as its NODE_OPTIONS, and none for an app without", () => {
+    const environment = (name: string) => compose.services[name]?.environment as Record<string, string>;
+    const gateway = fleet.apps.find((app) => app.name === 'gateway');
+    expect(gateway?.nodeOptions?.length).toBeGreaterThan(0);
+    expect(environment('gateway').NODE_OPTIONS).toBe(gateway?.nodeOptions?.join(' '));
+    expect(environment('invoices-worker').NODE_OPTIONS).toBeUndefined();
+  });
+
   it('gets a scrape job with its kind and owner', () => {
     expect(prometheus.scrape_configs.find((job) => job.job_name === 'invoices-worker')).toEqual({
       job_name: 'invoices-worker',

@@ -181,6 +181,8 @@ describe.each(overlays)('overlay %s', (overlay) => {
       // The port that serves /health: PORT (http) or METRICS_PORT (worker), as the apps read it.
       const portVariable = app?.kind === 'http' ? 'PORT' : 'METRICS_PORT';
       expect(env.get(portVariable)?.value).toBe(String(app?.port));
+      // fleet.json's nodeOptions, as Node reads them from the environment.
+      expect(env.get('NODE_OPTIONS')?.value).toBe(app?.nodeOptions?.join(' '));
       const portName = container.ports.find(
         (p: { containerPort: number }) => p.containerPort === app?.port,
       )?.name;

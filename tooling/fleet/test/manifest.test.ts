@@ -86,7 +86,7 @@ describe('parseFleet', () => {
       'apps[0] (Invoice_Worker).port: must be an integer from 1 to 65535 (got 70000)',
       'apps[0] (Invoice_Worker).team: must be a kebab-case team name (got "")',
       'apps[0] (Invoice_Worker).queues[1]: "Bad" must be kebab-case (e.g. "daily-reports")',
-      'apps[1].extra: unknown field (known: name, kind, port, team, queues, enabledBy, compose, kubernetes)',
+      'apps[1].extra: unknown field (known: name, kind, port, team, queues, enabledBy, nodeOptions, compose, kubernetes)',
       'apps[1] (b).queues: "invoices" is also worked by apps[0] (Invoice_Worker)',
       'apps[2] (c).port: 9105 is also the port of apps[1] (b)',
       'apps[3] (c).name: "c" is also apps[2]',
@@ -103,7 +103,7 @@ describe('parseFleet', () => {
     });
     expect(problems).toEqual([
       'apps[0] (invoice-worker).compose.ports: unknown field (known: environment, secrets, volumes, dependsOn)',
-      'apps[0] (invoice-worker).compose.environment.METRICS_PORT: set for every app from its kind and port; remove it',
+      'apps[0] (invoice-worker).compose.environment.METRICS_PORT: set for every app from its kind, port and nodeOptions; remove it',
       'apps[0] (invoice-worker).compose.environment.bad-name: not an environment variable name',
       'apps[0] (invoice-worker).compose.environment.N: must be a string (got 1)',
       'apps[0] (invoice-worker).compose.secrets: must be an array of strings (got "x")',
@@ -115,6 +115,29 @@ describe('parseFleet', () => {
     expect(fleet.apps[0]?.enabledBy).toBe('HTTP_WORKER_QUEUES');
     expect(problemsOf({ apps: [worker({ enabledBy: 'http-worker' })] })).toEqual([
       'apps[0] (invoice-worker).enabledBy: must be an environment variable name (got "http-worker")',
+    ]);
+  });
+
+  it('takes Node options as NODE_OPTIONS carries them, and no NODE_OPTIONS of its own', () => {
+    const fleet = parseFleet({ apps: [worker({ nodeOptions: ['--max-semi-space-size=32', '--jitless'] })] });
+    expect(fleet.apps[0]?.nodeOptions).toEqual(['--max-semi-space-size=32', '--jitless']);
+    expect(
+      problemsOf({
+        apps: [
+          worker({
+            nodeOptions: ['max-semi-space-size=32', '--max-old-space-size 512', 7, '--jitless', '--jitless'],
+            compose: { environment: { NODE_OPTIONS: '--jitless' } },
+            kubernetes: { env: { NODE_OPTIONS: '--jitless' } },
+          }),
+        ],
+      }),
+    ).toEqual([
+      'apps[0] (invoice-worker).nodeOptions[2]: must be a non-empty string (got 7)',
+      'apps[0] (invoice-worker).nodeOptions[4]: "--jitless" is listed twice',
+      'apps[0] (invoice-worker).nodeOptions[0]: "max-semi-space-size=32" is not a Node option (--name or --name=value)',
+      'apps[0] (invoice-worker).nodeOptions[1]: "--max-old-space-size 512" is not a Node option (--name or --name=value)',
+      'apps[0] (invoice-worker).compose.environment.NODE_OPTIONS: set for every app from its kind, port and nodeOptions; remove it',
+      'apps[0] (invoice-worker).kubernetes.env.NODE_OPTIONS: set for every app by the generator; remove it',
     ]);
   });
 

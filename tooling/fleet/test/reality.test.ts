@@ -2,6 +2,7 @@
  * fleet.json against the repository: the manifest is only the single source
  * of what the fleet runs if it agrees with the apps and the contracts.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catalog, deadLetters, type QueueContract } from '@jobfleet/queue-contracts';
@@ -63,6 +64,18 @@ describe('fleet.json agrees with the repository', () => {
   it('gives every team that owns a contract queue an Alertmanager receiver', () => {
     const teams = teamsOf(fleet);
     for (const contract of contracts.values()) expect(teams, contract.name).toContain(contract.team);
+  });
+
+  it("starts this Node with every app's nodeOptions as NODE_OPTIONS (compose and Kubernetes set them so)", () => {
+    const nodeWith = (options: string) =>
+      spawnSync(process.execPath, ['-e', ''], { env: { ...process.env, NODE_OPTIONS: options } });
+    for (const app of fleet.apps.filter((a) => a.nodeOptions?.length)) {
+      const started = nodeWith(app.nodeOptions?.join(' ') ?? '');
+      expect(started.stderr.toString(), app.name).toBe('');
+      expect(started.status, app.name).toBe(0);
+    }
+    // The check bites: an option Node refuses there stops the process (and the container) at once.
+    expect(nodeWith('--cpu-prof').status).not.toBe(0);
   });
 
   it('names the dead-letter queue as its contract does (the Kubernetes scaler treats it apart)', () => {

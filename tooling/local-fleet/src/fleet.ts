@@ -104,7 +104,7 @@ export function createFleet({ root, env, out, services, restart }: FleetOptions)
   const launch = (app: App): ChildProcess => {
     const { service } = app;
     // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the apps in order.
-    const child = spawn(process.execPath, [join(root, service.main)], {
+    const child = spawn(process.execPath, [...service.nodeOptions, join(root, service.main)], {
       cwd: root,
       env: { ...shared, [service.portKey]: String(app.port) },
       stdio: ['ignore', 'pipe', 'pipe'],

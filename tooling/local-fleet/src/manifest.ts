@@ -11,6 +11,8 @@ export interface FleetApp {
   readonly port: number;
   /** Run only when this environment variable is set (the http-worker's `HTTP_WORKER_QUEUES`). */
   readonly enabledBy?: string;
+  /** Options for `node` itself, given before the entrypoint (`--max-semi-space-size=32`). */
+  readonly nodeOptions?: readonly string[];
 }
 
 /** Whether `pnpm start` runs `app` under `env`: always, unless its `enabledBy` variable is unset or empty. */
@@ -42,7 +44,7 @@ export function parseFleetManifest(manifest: unknown, source = 'fleet.json'): Fl
   const seen = new Set<string>();
   const result: FleetApp[] = [];
   apps.forEach((entry: unknown, index) => {
-    const { name, kind, port, enabledBy } = (entry ?? {}) as Record<string, unknown>;
+    const { name, kind, port, enabledBy, nodeOptions } = (entry ?? {}) as Record<string, unknown>;
     const where = `apps[${index}]${typeof name === 'string' ? ` (${name})` : ''}`;
     const before = problems.length;
     if (typeof name !== 'string' || !NAME.test(name)) problems.push(`${where}: "name" must be kebab-case`);
@@ -52,6 +54,11 @@ export function parseFleetManifest(manifest: unknown, source = 'fleet.json'): Fl
       problems.push(`${where}: "port" must be an integer from 1 to 65535`);
     if (enabledBy !== undefined && (typeof enabledBy !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(enabledBy)))
       problems.push(`${where}: "enabledBy" must be an environment variable name`);
+    if (
+      nodeOptions !== undefined &&
+      !(Array.isArray(nodeOptions) && nodeOptions.every((o) => typeof o === 'string' && o.startsWith('--')))
+    )
+      problems.push(`${where}: "nodeOptions" must be an array of Node options ("--name" or "--name=value")`);
     if (problems.length > before) return;
     seen.add(name as string);
     result.push({
@@ -59,6 +66,7 @@ export function parseFleetManifest(manifest: unknown, source = 'fleet.json'): Fl
       kind: kind as FleetApp['kind'],
       port: port as number,
       ...(typeof enabledBy === 'string' ? { enabledBy } : {}),
+      ...(Array.isArray(nodeOptions) ? { nodeOptions: nodeOptions as string[] } : {}),
     });
   });
   if (problems.length > 0) throw new Error(`${source}: ${problems.join('; ')}`);

@@ -6,6 +6,8 @@ export interface FleetService {
   readonly kind: FleetApp['kind'];
   /** The entrypoint, relative to the repository root: `apps/<name>/dist/main.js`. */
   readonly main: string;
+  /** The manifest's `nodeOptions`, given to `node` before `main`. */
+  readonly nodeOptions: readonly string[];
   /** The env key the app reads its HTTP port from. */
   readonly portKey: 'PORT' | 'METRICS_PORT';
   /** Where `pnpm start` reads an override of that port: `<NAME>_PORT` or `<NAME>_METRICS_PORT`. */
@@ -41,6 +43,7 @@ export function fleetServices(apps: readonly FleetApp[]): FleetService[] {
       name: app.name,
       kind: app.kind,
       main: `apps/${app.name}/dist/main.js`,
+      nodeOptions: app.nodeOptions ?? [],
       portKey,
       overrideKey: `${envName(app.name)}_${portKey}`,
       defaultPort: app.port,

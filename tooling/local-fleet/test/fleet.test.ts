@@ -5,7 +5,7 @@ import { startRedisCluster } from '@jobfleet/test-utils';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import { redisAnswers } from '../src/index.js';
-import { appPid, busyPorts, descendants, launch, running, services } from './support/launch.js';
+import { appPid, busyPorts, commandLine, descendants, launch, running, services } from './support/launch.js';
 
 const launcher = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/main.js');
 
@@ -82,6 +82,11 @@ describe('pnpm start (local fleet)', () => {
       const before = Object.fromEntries(services.map((s) => [s.name, appPid(descendants(pid), s.name)]));
       const crashed = before['email-worker'];
       expect(crashed).toBeDefined();
+      // fleet.json's nodeOptions reach the app's node, before its entrypoint.
+      expect(commandLine(before.gateway ?? 0)).toMatch(
+        / --max-semi-space-size=32 \S*apps\/gateway\/dist\/main\.js$/,
+      );
+      expect(commandLine(crashed ?? 0)).not.toContain('--max-semi-space-size');
 
       process.kill(crashed ?? 0, 'SIGKILL');
       await fleet.line(

@@ -14,6 +14,7 @@ describe('the fleet manifest', () => {
   it('runs every app of fleet.json under the port variables the README names', () => {
     const services = fleetServices(readFleetManifest(root));
     // The five apps jobfleet ships, first and in this order; generated workers may follow.
+    expect(services[0]?.nodeOptions).toEqual(['--max-semi-space-size=32']);
     expect(
       services.slice(0, 5).map((s) => [s.name, s.main, s.portKey, s.overrideKey, s.defaultPort]),
     ).toEqual([
@@ -102,10 +103,11 @@ describe('the fleet manifest', () => {
           { name: 'a-worker', kind: 'cron', port: 0 },
           { name: 'b-worker', kind: 'worker', port: 9105 },
           { name: 'b-worker', kind: 'worker', port: 9106 },
+          { name: 'c-worker', kind: 'worker', port: 9107, nodeOptions: '--max-semi-space-size=32' },
         ],
       }),
     ).toThrow(
-      'fleet.json: apps[0] (Gateway): "name" must be kebab-case; apps[1] (a-worker): "kind" must be "http" or "worker"; apps[1] (a-worker): "port" must be an integer from 1 to 65535; apps[3] (b-worker): "name" is listed twice',
+      'fleet.json: apps[0] (Gateway): "name" must be kebab-case; apps[1] (a-worker): "kind" must be "http" or "worker"; apps[1] (a-worker): "port" must be an integer from 1 to 65535; apps[3] (b-worker): "name" is listed twice; apps[4] (c-worker): "nodeOptions" must be an array of Node options ("--name" or "--name=value")',
     );
   });
 });
