@@ -74,7 +74,7 @@ function context(
   const ensureOwned = async () => {
     if (!owned) throw new JobLockLostError(jobId);
   };
-  const ctx: JobContext = { job, log, signal, attempt: 1, ensureOwned };
+  const ctx: JobContext = { job, log, signal, attempt: 1, firstStart: isFirstStart(job), ensureOwned };
   return { ctx, lines };
 }
 

@@ -13,6 +13,16 @@ export interface JobContext {
   /** 1 on the first try, 2 on the first retry, … */
   attempt: number;
   /**
+   * True when no earlier run of this job ever started, so nothing of an earlier
+   * run can have had side effects: a handler may skip looking for them (the
+   * e-mail worker's delivery-ledger lookup). BullMQ's counters of starts,
+   * finished attempts and stalls are all at their first-run values; a retry, a
+   * stall recovery, a requeue at shutdown and `job.retry()` leave a count
+   * behind. Caveat: `job.retry()` with both `resetAttemptsStarted` and
+   * `resetAttemptsMade` makes a job that ran look like a first start again.
+   */
+  firstStart: boolean;
+  /**
    * Renews the job's lock, and throws `JobLockLostError` when this worker no
    * longer holds it. Call it right before a side effect that must not happen
    * twice (a message handed to a mail server): a worker cut off from Redis

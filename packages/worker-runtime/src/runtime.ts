@@ -31,6 +31,7 @@ import {
   UnknownJobError,
 } from './errors.js';
 import type { HandlerMap, JobContext } from './handlers.js';
+import { isFirstStart } from './job-run.js';
 import { type Outcome, workerMetrics } from './metrics.js';
 import { type RedisFault, RedisFaults } from './redis-faults.js';
 import { OUTCOMES, UsageLedger } from './usage-ledger.js';
@@ -266,6 +267,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
         },
         signal: jobSignal,
         attempt: job.attemptsMade + 1,
+        firstStart: isFirstStart(job),
         ensureOwned: async () => {
           if (token === undefined) return;
           // 0 when the lock is gone or another worker's token holds it.
