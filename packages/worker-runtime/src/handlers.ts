@@ -27,6 +27,13 @@ export interface JobContext {
    * longer holds it. Call it right before a side effect that must not happen
    * twice (a message handed to a mail server): a worker cut off from Redis
    * longer than its lock must not act on a job another worker now runs.
+   *
+   * While less than half the lock duration has passed since this worker
+   * fetched the job (`processedOn`), it resolves without asking Redis: the lock
+   * set by the fetch cannot have expired, so no other worker can have taken the
+   * job over. The trade-off: a lock taken away in that window otherwise (an
+   * operator removing the job, a failover to a replica that missed the fetch)
+   * is noticed only by the next check past the window or at completion.
    */
   ensureOwned(): Promise<void>;
 }

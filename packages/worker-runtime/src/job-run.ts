@@ -1,6 +1,7 @@
 /**
- * What the runtime can tell about a run of a job from BullMQ's counters alone,
- * with no Redis command: `JobContext.firstStart`.
+ * What the runtime can tell about a run of a job from BullMQ's counters and
+ * timestamps alone, with no Redis command: `JobContext.firstStart` and the
+ * fresh-lock shortcut of `JobContext.ensureOwned()`.
  */
 
 /**
@@ -18,4 +19,21 @@ export function isFirstStart(job: {
   stalledCounter: number;
 }): boolean {
   return job.attemptsStarted === 1 && job.attemptsMade === 0 && job.stalledCounter === 0;
+}
+
+/**
+ * Whether the lock this worker took when it fetched the job (`processedOn`, its
+ * own clock, read before the fetch was sent) cannot have expired yet: less than
+ * half the lock duration has passed. Another worker can take the job only once
+ * the lock has expired, so asking Redis would only confirm it. A `processedOn`
+ * in the future (the clock went back) is not trusted.
+ */
+export function holdsFreshLock(
+  processedOn: number | undefined,
+  lockDurationMs: number,
+  now = Date.now(),
+): boolean {
+  if (processedOn === undefined) return false;
+  const held = now - processedOn;
+  return held >= 0 && held < lockDurationMs / 2;
 }

@@ -31,7 +31,7 @@ import {
   UnknownJobError,
 } from './errors.js';
 import type { HandlerMap, JobContext } from './handlers.js';
-import { isFirstStart } from './job-run.js';
+import { holdsFreshLock, isFirstStart } from './job-run.js';
 import { type Outcome, workerMetrics } from './metrics.js';
 import { type RedisFault, RedisFaults } from './redis-faults.js';
 import { OUTCOMES, UsageLedger } from './usage-ledger.js';
@@ -270,8 +270,11 @@ export function createWorkerRuntime<Q extends QueueContract>(
         firstStart: isFirstStart(job),
         ensureOwned: async () => {
           if (token === undefined) return;
+          const lockDuration = worker.opts.lockDuration ?? DEFAULT_LOCK_DURATION_MS;
+          // The lock set by this fetch cannot have expired yet; BullMQ's own renewal extends it in time.
+          if (holdsFreshLock(job.processedOn, lockDuration)) return;
           // 0 when the lock is gone or another worker's token holds it.
-          const extended = await job.extendLock(token, worker.opts.lockDuration ?? DEFAULT_LOCK_DURATION_MS);
+          const extended = await job.extendLock(token, lockDuration);
           if (extended !== 1) throw new JobLockLostError(job.id);
         },
       });

@@ -1,9 +1,9 @@
 import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
-import { useTestRedis } from '@jobfleet/test-utils';
+import { type TestRedis, useTestRedis } from '@jobfleet/test-utils';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { createWorkerRuntime, type HandlerMap, type JobContext } from '../src/index.js';
-import { isFirstStart } from '../src/job-run.js';
+import { createWorkerRuntime, type HandlerMap, type JobContext, JobLockLostError } from '../src/index.js';
+import { holdsFreshLock, isFirstStart } from '../src/job-run.js';
 import { pings } from './fixture-contract.js';
 
 const silent = createLogger({ service: 'test', level: 'silent' });
@@ -19,6 +19,18 @@ describe('isFirstStart', () => {
       { attemptsStarted: 1, attemptsMade: 0, stalledCounter: 1 }, // both reset, after a stall
     ];
     for (const run of reruns) expect(isFirstStart(run), JSON.stringify(run)).toBe(false);
+  });
+});
+
+describe('holdsFreshLock', () => {
+  it('holds for less than half the lock duration after the fetch, and never for a fetch in the future', () => {
+    const now = 1_700_000_000_000;
+    expect(holdsFreshLock(now, 30_000, now)).toBe(true);
+    expect(holdsFreshLock(now - 14_999, 30_000, now)).toBe(true);
+    expect(holdsFreshLock(now - 15_000, 30_000, now)).toBe(false);
+    // The clock went back since the fetch: the time held is unknown.
+    expect(holdsFreshLock(now + 60_000, 30_000, now)).toBe(false);
+    expect(holdsFreshLock(undefined, 30_000, now)).toBe(false);
   });
 });
 
@@ -97,5 +109,130 @@ describe('JobContext.firstStart', () => {
     await runtime.close();
     await frozen.close(true);
     await Promise.all([events.close(), queue.close()]);
+  });
+});
+
+/**
+ * Watches the Redis server (MONITOR) for scripts run on a job's lock key (BullMQ's
+ * `extendLock`, which `ensureOwned()` runs): `count(lockKey)` settles (a marker
+ * command seen after everything sent before it) and returns how many ran so far.
+ */
+async function watchLockScripts(redis: TestRedis) {
+  const monitor = redis.connection().duplicate({ monitor: true, lazyConnect: false });
+  const monitoring = new Promise<void>((resolve, reject) => {
+    monitor.once('monitoring', resolve);
+    // ioredis enters monitoring mode a tick after MONITOR's OK, and reports lines that arrive in
+    // between as this error: commands run before the watch began, which it does not count anyway.
+    monitor.on('error', (error) => {
+      if (!error.message.startsWith('Command queue state error')) reject(error);
+    });
+  });
+  const seen: string[] = [];
+  const markers = new Map<string, () => void>();
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const command = (args[0] ?? '').toLowerCase();
+    if (command === 'echo') markers.get(args[1] ?? '')?.();
+    else if (command.startsWith('eval')) seen.push(...args.filter((arg) => arg.endsWith(':lock')));
+  });
+  await monitoring;
+  const client = redis.connection();
+  return {
+    async count(lockKey: string): Promise<number> {
+      const marker = `marker:${Math.random()}`;
+      const arrived = new Promise<void>((resolve) => markers.set(marker, resolve));
+      await client.echo(marker);
+      await arrived;
+      markers.delete(marker);
+      return seen.filter((key) => key === lockKey).length;
+    },
+    close: () => monitor.disconnect(),
+  };
+}
+
+describe('JobContext.ensureOwned', () => {
+  const redis = useTestRedis();
+  const LOCK_DURATION_MS = 1_000;
+
+  /**
+   * Runs one `ping` job on a runtime with a 1 s lock; `during` gets the running
+   * job's context, its lock key, a count of lock scripts run on it and a Redis client.
+   */
+  async function runJob(
+    during: (run: {
+      context: JobContext;
+      lockKey: string;
+      /** Lock scripts run on this job's lock so far. */
+      lockScripts: () => Promise<number>;
+      admin: ReturnType<TestRedis['connection']>;
+    }) => Promise<void>,
+  ) {
+    const admin = redis.connection();
+    const watch = await watchLockScripts(redis);
+    let failure: unknown;
+    const handlers: HandlerMap<typeof pings> = {
+      ping: async ({ text }, context) => {
+        const lockKey = `${context.job.queueQualifiedName}:${context.job.id}:lock`;
+        try {
+          await during({ context, lockKey, lockScripts: () => watch.count(lockKey), admin });
+        } catch (error) {
+          // Kept for the test to rethrow: a failed handler would only retry the job.
+          failure = error;
+        }
+        return { echoed: text };
+      },
+      pause: async () => null,
+    };
+    const runtime = createWorkerRuntime({
+      contract: pings,
+      handlers,
+      connection: redis.connection(),
+      prefix: redis.prefix,
+      logger: silent,
+      registry: createMetricsRegistry(),
+      recordUsage: false,
+      workerOptions: { lockDuration: LOCK_DURATION_MS },
+    });
+    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
+    const events = new QueueEvents(pings.name, { connection: { url: redis.url }, prefix: redis.prefix });
+    await Promise.all([runtime.worker.waitUntilReady(), events.waitUntilReady()]);
+    const job = await queue.add('ping', { text: 'a' }, { ...pings.defaultJobOptions, attempts: 1 });
+    await job.waitUntilFinished(events);
+    await runtime.close();
+    await Promise.all([events.close(), queue.close()]);
+    watch.close();
+    if (failure) throw failure;
+  }
+
+  /** Sets the lock to another worker's token; returns a function that gives it back. */
+  async function takeLock(admin: ReturnType<TestRedis['connection']>, lockKey: string) {
+    const token = await admin.get(lockKey);
+    expect(token).toBeTruthy();
+    await admin.set(lockKey, 'another-worker', 'PX', LOCK_DURATION_MS);
+    return async () => void (await admin.set(lockKey, token ?? '', 'PX', LOCK_DURATION_MS));
+  }
+
+  it('answers without a Redis command while the lock set by the fetch is fresh, even if it was taken away', async () => {
+    await runJob(async ({ context, lockKey, lockScripts, admin }) => {
+      await context.ensureOwned();
+      expect(await lockScripts()).toBe(0);
+      // The trade-off: within the window a lock taken away otherwise goes unnoticed.
+      const giveBack = await takeLock(admin, lockKey);
+      await context.ensureOwned();
+      expect(await lockScripts()).toBe(0);
+      await giveBack();
+    });
+  });
+
+  it('asks Redis once half the lock duration has passed since the fetch, and throws once the lock is lost', async () => {
+    await runJob(async ({ context, lockKey, lockScripts, admin }) => {
+      // As if fetched half a lock duration ago: the lock may have expired and been taken over since.
+      context.job.processedOn = Date.now() - LOCK_DURATION_MS / 2;
+      await context.ensureOwned();
+      expect(await lockScripts()).toBe(1);
+      const giveBack = await takeLock(admin, lockKey);
+      await expect(context.ensureOwned()).rejects.toBeInstanceOf(JobLockLostError);
+      expect(await lockScripts()).toBe(2);
+      await giveBack();
+    });
   });
 });
