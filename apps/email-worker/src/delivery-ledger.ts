@@ -126,7 +126,7 @@ export function createRedisDeliveryLedger({
   return {
     async lookup(job) {
       let raw = await connection.hget(job.key, DELIVERY_FIELD);
-      // Lookups are made for reruns only (see `isFirstStart`), so the second read is rare.
+      // Lookups are made for reruns only (see `JobContext.firstStart`), so the second read is rare.
       if (raw === null && legacyPrefix !== undefined)
         raw = await connection.get(legacyLedgerKey(legacyPrefix, job));
       if (raw === null) return undefined;

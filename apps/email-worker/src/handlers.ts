@@ -25,36 +25,6 @@ export interface EmailHandlerDeps {
   brand: Brand;
   /** A pause before each delivery (`EMAIL_SEND_DELAY_MS`); 0 for none. */
   sendDelayMs?: number;
-  /**
-   * The lock duration of the worker that runs these handlers (`WORKER_LOCK_DURATION_MS`): a lock
-   * taken less than half of it ago is not checked again before sending. Unset: always checked.
-   */
-  lockDurationMs?: number;
-}
-
-/**
- * Whether this is the job's first start, so no earlier attempt can have
- * delivered its message. BullMQ counts in the job's hash every start (`ats`,
- * on each move to active), every finished attempt (`atm`, on completion and on
- * failure) and every stall (`stc`); a retry, a stalled-job recovery, a requeue
- * at shutdown and `job.retry()` leave them counted. Only `job.retry()` with
- * both `resetAttemptsStarted` and `resetAttemptsMade` makes a job that ran
- * look new again (jobfleet never calls it so; see the README).
- */
-export function isFirstStart(job: { attemptsStarted: number; attemptsMade: number; stalledCounter: number }) {
-  return job.attemptsStarted === 1 && job.attemptsMade === 0 && job.stalledCounter === 0;
-}
-
-/**
- * Whether this worker took the job's lock less than half the lock duration
- * ago (`processedOn` is this worker's clock when it fetched the job): the
- * lock it set then is still its own, since another worker can take the job
- * only once the lock has expired, so asking Redis would only confirm it.
- */
-export function holdsFreshLock(job: { processedOn?: number | undefined }, lockDurationMs: number): boolean {
-  if (job.processedOn === undefined) return false;
-  const held = Date.now() - job.processedOn;
-  return held >= 0 && held < lockDurationMs / 2;
 }
 
 type EmailResult = JobResult<typeof emails, 'welcome'>;
@@ -73,7 +43,7 @@ const HEADERS = { 'Auto-Submitted': 'auto-generated' } as const;
  * and Message-ID, never the recipient (personal data).
  */
 export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof emails> {
-  const { transport, ledger, metrics, from, brand, sendDelayMs = 0, lockDurationMs = 0 } = deps;
+  const { transport, ledger, metrics, from, brand, sendDelayMs = 0 } = deps;
   const domain = domainOf(from.address);
   const sent = new Map<EmailTemplate, { inc(): void }>();
   const countSent = (template: EmailTemplate) => {
@@ -92,7 +62,7 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
     context: JobContext,
   ): Promise<EmailResult> {
     // `log` is read only where a line is written: the runtime builds the job's child logger on first use.
-    const { job, signal, ensureOwned } = context;
+    const { job, signal, firstStart, ensureOwned } = context;
     if (job.id === undefined) throw new Error('the job has no id');
     const ledgerJob: LedgerJob = {
       key: jobHashKey(job),
@@ -103,13 +73,13 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
     const messageId = messageIdFor({ queue: emails.name, jobId: job.id, createdAt: job.timestamp, domain });
 
     // Cut off from Redis past its lock, this worker may find the job run by another: then it must not
-    // send. Without a pause before sending, a lock taken moments ago by this fetch needs no check;
-    // an older one is renewed together with the ledger lookup (two commands in one turn, one round
-    // trip). With a pause, it is checked right after the pause, as late as it can be.
+    // send. Without a pause before sending, the lock is checked together with the ledger lookup (two
+    // commands in one turn, one round trip; none for a lock this fetch took moments ago, which the
+    // runtime answers itself). With a pause, it is checked right after the pause, as late as it can be.
     // A first start has nothing to look up: the message goes out with no Redis command before it.
     const [earlier] = await Promise.all([
-      isFirstStart(job) ? undefined : ledger.lookup(ledgerJob),
-      sendDelayMs > 0 || holdsFreshLock(job, lockDurationMs) ? undefined : ensureOwned(),
+      firstStart ? undefined : ledger.lookup(ledgerJob),
+      sendDelayMs > 0 ? undefined : ensureOwned(),
     ]);
     if (earlier) {
       // An unreadable record still means "delivered"; the result is then rebuilt from this attempt.

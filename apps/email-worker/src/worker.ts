@@ -61,7 +61,6 @@ export const worker = defineWorker({
         createEmailHandlers({
           transport: resources.transport,
           ledger: createRedisDeliveryLedger({ connection, legacyPrefix: prefix }),
-          lockDurationMs: config.workerLockDurationMs,
           metrics: resources.metrics,
           from: config.emailFrom,
           brand: { appName: config.appName, appUrl: config.appUrl },

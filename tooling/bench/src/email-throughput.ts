@@ -170,8 +170,6 @@ async function measureWorker(target: RedisTarget, port: number, messages: number
     handlers: createEmailHandlers({
       transport,
       ledger: createRedisDeliveryLedger({ connection }),
-      // BullMQ's default, which this runtime keeps (as WORKER_LOCK_DURATION_MS's default).
-      lockDurationMs: 30_000,
       metrics,
       from: FROM,
       brand: BRAND,
