@@ -1,12 +1,11 @@
 import { CANCELLED_REASON, cancelChannel, cancelMarkerKey, deadLetters } from '@jobfleet/queue-contracts';
-import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
+import type { createMetricsRegistry } from '@jobfleet/service-kit';
 import { useTestRedis } from '@jobfleet/test-utils';
-import { type Job, Queue, QueueEvents } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import { describe, expect, it, vi } from 'vitest';
-import { createWorkerRuntime, type HandlerMap } from '../src/index.js';
+import type { HandlerMap } from '../src/index.js';
 import { pings } from './fixture-contract.js';
-
-const silent = createLogger({ service: 'test', level: 'silent' });
+import { startPings } from './pings-runtime.js';
 
 describe('cancelling an active job', () => {
   const redis = useTestRedis();
@@ -16,19 +15,9 @@ describe('cancelling an active job', () => {
    * length, so that only the message, not the marker sweep, can cancel the job.
    */
   async function start(handlers: HandlerMap<typeof pings>, sweepMs = 200) {
-    const registry = createMetricsRegistry();
-    const runtime = createWorkerRuntime({
-      contract: pings,
-      handlers,
-      connection: redis.connection(),
-      prefix: redis.prefix,
-      logger: silent,
-      registry,
+    const { runtime, registry, queue, events, stop } = await startPings(redis, handlers, {
       cancelSweepMs: sweepMs,
     });
-    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
-    const events = new QueueEvents(pings.name, { connection: { url: redis.url }, prefix: redis.prefix });
-    await Promise.all([runtime.worker.waitUntilReady(), events.waitUntilReady()]);
     // The listener subscribes in the background; a request published before that would be lost.
     const channel = cancelChannel(redis.prefix, pings.name);
     const admin = redis.connection();
@@ -39,10 +28,6 @@ describe('cancelling an active job', () => {
           if (jobId === job.id) resolve();
         }),
       );
-    const stop = async () => {
-      await runtime.close();
-      await Promise.all([events.close(), queue.close()]);
-    };
     return { runtime, registry, queue, events, active, stop };
   }
 

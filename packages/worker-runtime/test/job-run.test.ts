@@ -1,12 +1,13 @@
-import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
 import { type TestRedis, useTestRedis } from '@jobfleet/test-utils';
-import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { createWorkerRuntime, type HandlerMap, type JobContext, JobLockLostError } from '../src/index.js';
+import { type HandlerMap, type JobContext, JobLockLostError } from '../src/index.js';
 import { holdsFreshLock, isFirstStart } from '../src/job-run.js';
 import { pings } from './fixture-contract.js';
+import { frozenWorker } from './frozen-worker.js';
+import { startPings } from './pings-runtime.js';
 
-const silent = createLogger({ service: 'test', level: 'silent' });
+const redis = useTestRedis();
 
 describe('isFirstStart', () => {
   it("is true only for BullMQ's counters of a job that never ran", () => {
@@ -35,13 +36,11 @@ describe('holdsFreshLock', () => {
 });
 
 describe('JobContext.firstStart', () => {
-  const redis = useTestRedis();
-
-  /** A runtime whose `ping` handler records each run's `firstStart` and fails the first run of `fail-once`. */
-  async function start(workerOptions: { stalledInterval?: number; maxStalledCount?: number } = {}) {
+  /** `ping` records each run's `firstStart`, and fails the first run of `fail-once`. */
+  function recordingRuns() {
     const runs: Array<{ text: string; firstStart: boolean }> = [];
     const handlers: HandlerMap<typeof pings> = {
-      ping: async ({ text }, { firstStart }: JobContext) => {
+      ping: async ({ text }, { firstStart }) => {
         runs.push({ text, firstStart });
         if (text === 'fail-once' && runs.filter((run) => run.text === text).length === 1) {
           throw new Error('first attempt fails');
@@ -50,65 +49,36 @@ describe('JobContext.firstStart', () => {
       },
       pause: async () => null,
     };
-    const runtime = createWorkerRuntime({
-      contract: pings,
-      handlers,
-      connection: redis.connection(),
-      prefix: redis.prefix,
-      logger: silent,
-      registry: createMetricsRegistry(),
-      recordUsage: false,
-      workerOptions,
-    });
-    const events = new QueueEvents(pings.name, { connection: { url: redis.url }, prefix: redis.prefix });
-    await Promise.all([runtime.worker.waitUntilReady(), events.waitUntilReady()]);
-    return { runtime, events, runs };
+    return { runs, handlers };
   }
 
   it('is true on the first run and false on the retry after a failed attempt', async () => {
-    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
-    const { runtime, events, runs } = await start();
+    const { runs, handlers } = recordingRuns();
+    const { queue, events, stop } = await startPings(redis, handlers);
     const job = await queue.add('ping', { text: 'fail-once' }, pings.defaultJobOptions);
     await job.waitUntilFinished(events);
     expect(runs).toEqual([
       { text: 'fail-once', firstStart: true },
       { text: 'fail-once', firstStart: false },
     ]);
-    await runtime.close();
-    await Promise.all([events.close(), queue.close()]);
+    await stop();
   });
 
   it('is false on the run after a stall (the first run never finished an attempt)', async () => {
-    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
-    // A worker that takes the job and then goes silent, as a frozen or killed process would.
-    let entered = () => {};
-    const taken = new Promise<void>((resolve) => {
-      entered = resolve;
+    const producer = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
+    const frozen = frozenWorker(redis, pings.name);
+    const job = await producer.add('ping', { text: 'stalled' }, pings.defaultJobOptions);
+    await frozen.taken;
+    const { runs, handlers } = recordingRuns();
+    const { queue, events, stop } = await startPings(redis, handlers, {
+      workerOptions: { stalledInterval: 300, maxStalledCount: 1 },
     });
-    const frozen = new Worker(
-      pings.name,
-      async () => {
-        entered();
-        await new Promise(() => {});
-      },
-      {
-        connection: redis.connection(),
-        prefix: redis.prefix,
-        lockDuration: 500,
-        skipLockRenewal: true,
-        skipStalledCheck: true,
-      },
-    );
-    const job = await queue.add('ping', { text: 'stalled' }, pings.defaultJobOptions);
-    await taken;
-    const { runtime, events, runs } = await start({ stalledInterval: 300, maxStalledCount: 1 });
     await job.waitUntilFinished(events);
     expect(runs).toEqual([{ text: 'stalled', firstStart: false }]);
-    const finished = await queue.getJob(job.id ?? '');
-    expect(finished?.stalledCounter).toBe(1);
-    await runtime.close();
-    await frozen.close(true);
-    await Promise.all([events.close(), queue.close()]);
+    expect((await queue.getJob(job.id ?? ''))?.stalledCounter).toBe(1);
+    await stop();
+    await frozen.close();
+    await producer.close();
   });
 });
 
@@ -150,7 +120,6 @@ async function watchLockScripts(redis: TestRedis) {
 }
 
 describe('JobContext.ensureOwned', () => {
-  const redis = useTestRedis();
   const LOCK_DURATION_MS = 1_000;
 
   /**
@@ -169,36 +138,26 @@ describe('JobContext.ensureOwned', () => {
     const admin = redis.connection();
     const watch = await watchLockScripts(redis);
     let failure: unknown;
-    const handlers: HandlerMap<typeof pings> = {
-      ping: async ({ text }, context) => {
-        const lockKey = `${context.job.queueQualifiedName}:${context.job.id}:lock`;
-        try {
-          await during({ context, lockKey, lockScripts: () => watch.count(lockKey), admin });
-        } catch (error) {
-          // Kept for the test to rethrow: a failed handler would only retry the job.
-          failure = error;
-        }
-        return { echoed: text };
+    const { queue, events, stop } = await startPings(
+      redis,
+      {
+        ping: async ({ text }, context) => {
+          const lockKey = `${context.job.queueQualifiedName}:${context.job.id}:lock`;
+          try {
+            await during({ context, lockKey, lockScripts: () => watch.count(lockKey), admin });
+          } catch (error) {
+            // Kept for the test to rethrow: a failed handler would only retry the job.
+            failure = error;
+          }
+          return { echoed: text };
+        },
+        pause: async () => null,
       },
-      pause: async () => null,
-    };
-    const runtime = createWorkerRuntime({
-      contract: pings,
-      handlers,
-      connection: redis.connection(),
-      prefix: redis.prefix,
-      logger: silent,
-      registry: createMetricsRegistry(),
-      recordUsage: false,
-      workerOptions: { lockDuration: LOCK_DURATION_MS },
-    });
-    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
-    const events = new QueueEvents(pings.name, { connection: { url: redis.url }, prefix: redis.prefix });
-    await Promise.all([runtime.worker.waitUntilReady(), events.waitUntilReady()]);
+      { workerOptions: { lockDuration: LOCK_DURATION_MS } },
+    );
     const job = await queue.add('ping', { text: 'a' }, { ...pings.defaultJobOptions, attempts: 1 });
     await job.waitUntilFinished(events);
-    await runtime.close();
-    await Promise.all([events.close(), queue.close()]);
+    await stop();
     watch.close();
     if (failure) throw failure;
   }

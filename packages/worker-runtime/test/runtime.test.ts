@@ -1,10 +1,12 @@
 import { deadLetters } from '@jobfleet/queue-contracts';
 import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
 import { promtoolCheckMetrics, useTestRedis, workerContractSuite } from '@jobfleet/test-utils';
-import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createWorkerRuntime, type HandlerMap } from '../src/index.js';
 import { pings } from './fixture-contract.js';
+import { frozenWorker } from './frozen-worker.js';
+import { startPings } from './pings-runtime.js';
 
 const silent = createLogger({ service: 'test', level: 'silent' });
 
@@ -37,21 +39,7 @@ workerContractSuite({
 describe('worker runtime', () => {
   const redis = useTestRedis();
 
-  async function start() {
-    const registry = createMetricsRegistry();
-    const runtime = createWorkerRuntime({
-      contract: pings,
-      handlers,
-      connection: redis.connection(),
-      prefix: redis.prefix,
-      logger: silent,
-      registry,
-    });
-    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
-    const events = new QueueEvents(pings.name, { connection: { url: redis.url }, prefix: redis.prefix });
-    await Promise.all([runtime.worker.waitUntilReady(), events.waitUntilReady()]);
-    return { runtime, registry, queue, events };
-  }
+  const start = () => startPings(redis, handlers);
 
   it('counts outcomes and durations in the core metrics, with closed label sets', async () => {
     const { runtime, registry, queue, events } = await start();
@@ -87,42 +75,18 @@ describe('worker runtime', () => {
 
   it('dead-letters a job that stalled past the limit, once', async () => {
     const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
-    // A worker that takes the job and then goes silent, as a frozen or killed process would.
-    let entered = () => {};
-    const taken = new Promise<void>((resolve) => {
-      entered = resolve;
-    });
-    const frozen = new Worker(
-      pings.name,
-      async () => {
-        entered();
-        await new Promise(() => {});
-      },
-      {
-        connection: redis.connection(),
-        prefix: redis.prefix,
-        lockDuration: 500,
-        skipLockRenewal: true,
-        skipStalledCheck: true,
-      },
-    );
+    const frozen = frozenWorker(redis, pings.name);
     const job = await queue.add('ping', { text: 'a' }, pings.defaultJobOptions);
-    await taken;
-    const registry = createMetricsRegistry();
-    const runtime = createWorkerRuntime({
-      contract: pings,
-      handlers,
-      connection: redis.connection(),
-      prefix: redis.prefix,
-      logger: silent,
-      registry,
-      workerOptions: { stalledInterval: 300, maxStalledCount: 0 },
-    });
+    await frozen.taken;
     const dlqEvents = new QueueEvents(deadLetters.name, {
       connection: { url: redis.url },
       prefix: redis.prefix,
     });
     const recorded = new Promise<string>((resolve) => dlqEvents.on('added', ({ jobId }) => resolve(jobId)));
+    await dlqEvents.waitUntilReady();
+    const { registry, stop } = await startPings(redis, handlers, {
+      workerOptions: { stalledInterval: 300, maxStalledCount: 0 },
+    });
     const recordId = await recorded;
     const dlq = new Queue(deadLetters.name, { connection: redis.connection(), prefix: redis.prefix });
     const record = await dlq.getJob(recordId);
@@ -133,24 +97,13 @@ describe('worker runtime', () => {
     expect(await dlq.count()).toBe(1);
     const text = await registry.metrics();
     expect(text).toMatch(/jobfleet_jobs_stalled_total\{queue="pings"\} 1/);
-    await runtime.close();
-    await frozen.close(true);
+    await stop();
+    await frozen.close();
     await Promise.all([dlqEvents.close(), dlq.close(), queue.close()]);
   });
 
   it('writes no dead-letter record when told not to (the consumer of dead-letters itself)', async () => {
-    const runtime = createWorkerRuntime({
-      contract: pings,
-      handlers,
-      connection: redis.connection(),
-      prefix: redis.prefix,
-      logger: silent,
-      registry: createMetricsRegistry(),
-      deadLetterFailures: false,
-    });
-    const queue = new Queue(pings.name, { connection: redis.connection(), prefix: redis.prefix });
-    const events = new QueueEvents(pings.name, { connection: { url: redis.url }, prefix: redis.prefix });
-    await events.waitUntilReady();
+    const { runtime, queue, events } = await startPings(redis, handlers, { deadLetterFailures: false });
     const job = await queue.add('ping', { text: 1 }, pings.defaultJobOptions);
     await expect(job.waitUntilFinished(events)).rejects.toThrow(/invalid payload/);
     await runtime.close();
