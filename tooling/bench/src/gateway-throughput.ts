@@ -57,10 +57,12 @@ export interface GatewayThroughputOptions {
   nodeFlags?: readonly string[];
   /**
    * The `main.js` of another gateway build (an earlier commit's, say), measured
-   * as a further contestant in the same single-job rounds, set up alike: a
-   * before/after comparison on one machine at one time.
+   * as a further contestant in the same single-job and batch rounds, set up
+   * alike: a before/after comparison on one machine at one time.
    */
   baseline?: string;
+  /** The baseline's Node options; by default fleet.json's, as the gateway's (`[]`: Node's defaults). */
+  baselineNodeOptions?: readonly string[];
 }
 
 /** One measured run. */
@@ -115,6 +117,7 @@ export interface SingleComparison {
   /** The other gateway build, when measured. */
   baseline?: {
     main: string;
+    nodeOptions: readonly string[];
     figures: ServerFigures;
     /** this gateway / the baseline, throughput and CPU per request, paired per round, medians over rounds. */
     rateRatio: number;
@@ -132,6 +135,8 @@ export interface BatchComparison {
   gateway: ServerFigures;
   /** gateway / raw, paired per round, median over rounds. */
   ratio: number;
+  /** The baseline gateway's batch route, when measured, with this gateway / the baseline as in `single.baseline`. */
+  baseline?: { figures: ServerFigures; rateRatio: number; cpuRatio: number | undefined };
 }
 
 export interface GatewayThroughputResult {
@@ -369,6 +374,7 @@ export async function gatewayThroughput(
           throw error;
         })
       : undefined;
+  const baselineFlags = options.baselineNodeOptions ?? GATEWAY_NODE_OPTIONS;
   const baseline =
     options.baseline === undefined
       ? undefined
@@ -376,7 +382,7 @@ export async function gatewayThroughput(
           `the baseline gateway (${options.baseline})`,
           options.baseline,
           gatewayEnv(prefixes.baseline),
-          GATEWAY_NODE_OPTIONS,
+          baselineFlags,
           connections,
         ).catch(async (error: unknown) => {
           await Promise.all([gateway.stop(), bare.stop(), workers?.stop()]);
@@ -422,6 +428,9 @@ export async function gatewayThroughput(
         return { rate: (count * size) / seconds, latencies: [], cpuUs: undefined };
       },
       gateway: (count: number) => serve(gateway, BATCH_PATH, body, count, batchConcurrency, size),
+      ...(baseline
+        ? { baseline: (count: number) => serve(baseline, BATCH_PATH, body, count, batchConcurrency, size) }
+        : {}),
     };
   };
   const clean = async () => {
@@ -456,6 +465,14 @@ export async function gatewayThroughput(
   const perRound = (a: Run[], b: Run[], of: (run: Run) => number) =>
     median(a.map((run, i) => of(run) / of(b[i] ?? { rate: Number.NaN, latencies: [], cpuUs: undefined })));
   const p99 = (run: Run) => percentile(run.latencies, 99);
+  /** This gateway against the baseline's runs of the same rounds. */
+  const overBaseline = (mine: Run[], theirs: Run[]) => ({
+    figures: figures(theirs),
+    rateRatio: perRound(mine, theirs, (run) => run.rate),
+    cpuRatio: [...mine, ...theirs].some((run) => run.cpuUs === undefined)
+      ? undefined
+      : perRound(mine, theirs, (run) => run.cpuUs ?? Number.NaN),
+  });
 
   try {
     const s = await rounds(
@@ -467,12 +484,17 @@ export async function gatewayThroughput(
     const batches: BatchComparison[] = [];
     for (const size of batchSizes) {
       const count = Math.max(1, Math.round(batchJobs / size));
-      const b = await rounds(batch(size), count, Math.min(4, count));
+      const b = await rounds(
+        batch(size) as Record<'raw' | 'gateway' | 'baseline', (count: number) => Promise<Run>>,
+        count,
+        Math.min(4, count),
+      );
       batches.push({
         size,
         raw: median(b.raw.map((run) => run.rate)),
         gateway: figures(b.gateway),
         ratio: perRound(b.gateway, b.raw, (run) => run.rate),
+        ...(b.baseline ? { baseline: overBaseline(b.gateway, b.baseline) } : {}),
       });
     }
     const metricsCounted = await countedByMetrics(gateway);
@@ -520,11 +542,8 @@ export async function gatewayThroughput(
           ? {
               baseline: {
                 main: options.baseline,
-                figures: figures(s.baseline),
-                rateRatio: perRound(s.gateway, s.baseline, (run) => run.rate),
-                cpuRatio: s.gateway.some((run) => run.cpuUs === undefined)
-                  ? undefined
-                  : perRound(s.gateway, s.baseline, (run) => run.cpuUs ?? Number.NaN),
+                nodeOptions: baselineFlags,
+                ...overBaseline(s.gateway, s.baseline),
                 rounds: s.baseline.map((run) => ({ rate: run.rate, cpuUs: run.cpuUs })),
               },
             }
@@ -617,7 +636,7 @@ export function describeGatewayThroughput(
       : [`gateway with GATEWAY_WORKERS: not measured (${availableParallelism()} core)`]),
     ...(single.baseline
       ? [
-          `baseline gateway ${single.baseline.main}, same rounds:`,
+          `baseline gateway node ${[...single.baseline.nodeOptions, ''].join(' ')}${single.baseline.main}, same rounds:`,
           `  per round                    ${single.baseline.rounds.map((r) => `${rate(r.rate)} jobs/s ${us(r.cpuUs)}`).join(', ')}`,
           server('baseline POST /jobs', single.baseline.figures),
           `  gateway/baseline             ${single.baseline.rateRatio.toFixed(2)} jobs/s, ${single.baseline.cpuRatio === undefined ? 'n/a' : single.baseline.cpuRatio.toFixed(2)} CPU per request`,
@@ -628,6 +647,12 @@ export function describeGatewayThroughput(
       `  raw queue.addBulk            ${pad(formatRate(batch.raw), 15)}`,
       server('gateway POST /jobs/batch', batch.gateway, 'job'),
       `  gateway/raw                  ${batch.ratio.toFixed(2)} ${verdict(batch.ratio >= targets.batch, `>= ${targets.batch}`)}`,
+      ...(batch.baseline
+        ? [
+            server('baseline POST /jobs/batch', batch.baseline.figures, 'job'),
+            `  gateway/baseline             ${batch.baseline.rateRatio.toFixed(2)} jobs/s, ${batch.baseline.cpuRatio === undefined ? 'n/a' : batch.baseline.cpuRatio.toFixed(2)} CPU per job`,
+          ]
+        : []),
     ]),
   ].join('\n');
 }

@@ -18,7 +18,9 @@ import { describeThroughput, runtimeThroughput } from './runtime-throughput.js';
  * BENCH_GATEWAY_NODE_FLAGS passes Node flags to the gateway process after
  * fleet.json's `nodeOptions` (profiling);
  * BENCH_GATEWAY_BASELINE=<another build's apps/gateway/dist/main.js> measures that
- * gateway too, in the same single-job rounds (before/after a change).
+ * gateway too, in the same single-job and batch rounds (before/after a change),
+ * with fleet.json's Node options or BENCH_GATEWAY_BASELINE_NODE_OPTIONS
+ * (set and empty: Node's defaults).
  * `BENCH_ONLY=memory` (not in the default set) runs 1,000,000 jobs (BENCH_MEMORY_JOBS)
  * through the gateway and the e-mail worker on a redis-server of its own and
  * reports their RSS and Redis's memory (see memory-run.ts).
@@ -60,6 +62,8 @@ try {
           // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the gateway's time goes.
           nodeFlags: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
           baseline: process.env.BENCH_GATEWAY_BASELINE || undefined,
+          // Unset: fleet.json's, as the gateway's; empty: Node's defaults.
+          baselineNodeOptions: process.env.BENCH_GATEWAY_BASELINE_NODE_OPTIONS?.split(' ').filter(Boolean),
         }),
       ),
     );
