@@ -313,9 +313,9 @@ const medianOf = (values: readonly (number | undefined)[]): number | undefined =
  *
  * Both servers run as their own processes; their CPU per request is read from
  * `/proc`. The gateway runs as a user runs it (`node <fleet.json's nodeOptions>
- * apps/gateway/dist/main.js`): its default log level with standard output to a drained pipe, an API key with
- * a rate limit (high enough never to refuse), metrics on and scraped once at the
- * end. Raw BullMQ runs in this process with the same payload and the contract's
+ * apps/gateway/dist/main.js`): its default log level with standard output to a
+ * drained pipe, an API key with a rate limit (high enough never to refuse),
+ * metrics on and scraped once at the end. Raw BullMQ runs in this process with the same payload and the contract's
  * default options.
  */
 export async function gatewayThroughput(
