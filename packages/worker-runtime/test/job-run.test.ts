@@ -120,10 +120,11 @@ async function watchLockScripts(redis: TestRedis) {
 }
 
 describe('JobContext.ensureOwned', () => {
-  const LOCK_DURATION_MS = 1_000;
+  // Long enough that a loaded machine stays well inside the fresh half between the fetch and the checks.
+  const LOCK_DURATION_MS = 10_000;
 
   /**
-   * Runs one `ping` job on a runtime with a 1 s lock; `during` gets the running
+   * Runs one `ping` job on a runtime with a 10 s lock; `during` gets the running
    * job's context, its lock key, a count of lock scripts run on it and a Redis client.
    */
   async function runJob(
