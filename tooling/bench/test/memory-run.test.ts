@@ -5,9 +5,9 @@ import {
   infoField,
   type MemoryRunResult,
   type MemorySample,
-  peakOf,
   planRound,
   RSS_RULE,
+  rangeOf,
   rssBytes,
 } from '../src/memory-run.js';
 
@@ -137,14 +137,17 @@ const base = {
   batch: { p50: 60, p99: 200, cpuUsPerJob: 20 },
 };
 
-describe('peakOf', () => {
-  it('takes the largest figure of the samples in the range of delivered messages', () => {
+describe('rangeOf', () => {
+  it('takes the lowest and the largest figure of the samples in the range of delivered messages', () => {
     const samples = [0, 10, 20, 30].map((delivered) =>
       sample({ delivered, workerRss: (40 - delivered) * MB }),
     );
-    expect(peakOf(samples, 10, 30, (s) => s.workerRss)).toBe(30 * MB);
-    expect(peakOf(samples, 20, Number.POSITIVE_INFINITY, (s) => s.workerRss)).toBe(20 * MB);
-    expect(peakOf(samples, 31, 40, (s) => s.workerRss)).toBeNaN();
+    expect(rangeOf(samples, 10, 30, (s) => s.workerRss)).toEqual({ floor: 20 * MB, peak: 30 * MB });
+    expect(rangeOf(samples, 20, Number.POSITIVE_INFINITY, (s) => s.workerRss)).toEqual({
+      floor: 10 * MB,
+      peak: 20 * MB,
+    });
+    expect(rangeOf(samples, 31, 40, (s) => s.workerRss)).toEqual({ floor: Number.NaN, peak: Number.NaN });
   });
 });
 
@@ -160,22 +163,25 @@ describe('describeMemoryRun', () => {
     expect(text).not.toContain('GROWING');
   });
 
-  it('says GROWING for a process or a Redis that grew beyond the noise', () => {
-    const text = describeMemoryRun(result({ workerRss: 160 * MB, redisUsed: 26 * MB }));
+  it('says GROWING for a process whose lowest RSS rose over the last quarter, or a Redis whose peak rose', () => {
+    const leaking = { workerRss: 160 * MB };
+    const run = result({ ...leaking, redisUsed: 26 * MB }, leaking);
+    run.samples[4] = { ...(run.samples[4] as MemorySample), ...leaking };
+    const text = describeMemoryRun(run);
     expect(text).toContain('gateway RSS: flat');
-    expect(text).toContain('worker RSS: GROWING (peak 50–100% − peak 5–50% +30.0 MB');
+    expect(text).toContain('worker RSS: GROWING (lowest 75–100% − lowest 5–50% +30.0 MB');
     expect(text).toContain('Redis used_memory: GROWING (peak 50–100% − peak 5–50% +6.0 MB');
   });
 
-  it('judges by the peaks of each half, so a late peak under load counts when the idle end is low', () => {
-    const text = describeMemoryRun(result({ gatewayRss: 120 * MB }, { gatewayRss: 175 * MB }));
-    expect(text).toContain('gateway RSS: GROWING (peak 50–100% − peak 5–50% +25.0 MB');
+  it('does not take a late peak under load for growth when the process falls back to its floor', () => {
+    const text = describeMemoryRun(result({ gatewayRss: 150 * MB }, { gatewayRss: 230 * MB }));
+    expect(text).toContain('gateway RSS: flat (lowest 75–100% − lowest 5–50% +0.0 MB');
   });
 
-  it('counts a garbage-collector peak in each half as flat', () => {
+  it('counts garbage-collector peaks in either half as flat', () => {
     const run = result({});
     run.samples[2] = { ...(run.samples[2] as MemorySample), gatewayRss: 240 * MB };
-    run.samples[4] = { ...(run.samples[4] as MemorySample), gatewayRss: 250 * MB };
-    expect(describeMemoryRun(run)).toContain('gateway RSS: flat (peak 50–100% − peak 5–50% +10.0 MB');
+    run.samples[4] = { ...(run.samples[4] as MemorySample), gatewayRss: 290 * MB };
+    expect(describeMemoryRun(run)).toContain('gateway RSS: flat (lowest 75–100% − lowest 5–50% +0.0 MB');
   });
 });
