@@ -510,37 +510,46 @@ function verdictLine(name: string, g: Growth, rule: GrowthRule, word: string, ju
 /** The run as `pnpm bench` prints it: a table of start, middle, end and maxima, then verdicts and Redis's costs. */
 export function describeMemoryRun(result: MemoryRunResult): string {
   const { start, middle, late, end, max, redis } = result;
-  const redisUsed = (sample: MemorySample) => sample.redisUsed;
   const columns = [22, 11, 12, 11, 11, 12, 13, 12, 13, 10, 13];
   const row = (cells: string[]) =>
     `  ${cells.map((cell, i) => (i === 0 ? cell.padEnd(columns[0] ?? 22) : cell.padStart(columns[i] ?? 12))).join(' ')}`;
-  /** The first half (after warm-up), and a later part: from `share` of the jobs delivered on. */
-  const firstHalf = (of: (sample: MemorySample) => number) =>
-    rangeOf(result.samples, start.delivered, middle.delivered, of);
-  const from = (share: number, of: (sample: MemorySample) => number) =>
-    rangeOf(result.samples, share * result.jobs, Number.POSITIVE_INFINITY, of);
-  const secondHalf = (of: (sample: MemorySample) => number) => from(0.5, of);
-  const grown = (of: (sample: MemorySample) => number, rule: GrowthRule, judged: Judged) =>
-    growth(firstHalf(of)[judged], from(judgedPart[judged].from, of)[judged], rule);
-  const line = (
+  /** A figure over the parts of the run the table shows: the first half (after warm-up), the last quarter, the second half. */
+  const partsOf = (of: (sample: MemorySample) => number) => ({
+    first: rangeOf(result.samples, start.delivered, middle.delivered, of),
+    floor: rangeOf(result.samples, judgedPart.floor.from * result.jobs, Number.POSITIVE_INFINITY, of),
+    peak: rangeOf(result.samples, judgedPart.peak.from * result.jobs, Number.POSITIVE_INFINITY, of),
+  });
+  /** One figure of the table, its parts read once: its row and its verdict. */
+  const figure = (
     name: string,
     of: (sample: MemorySample) => number,
-    maximum: string,
+    maximum: number,
     rule: GrowthRule,
     judged: Judged,
-  ) =>
-    row([
-      name,
-      ...[start, middle, late, end].map((sample) => mb(of(sample))),
-      mb(firstHalf(of).floor),
-      mb(from(0.75, of).floor),
-      mb(firstHalf(of).peak),
-      mb(secondHalf(of).peak),
-      maximum,
-      `${signedMb(grown(of, rule, judged).delta)} ${judgedPart[judged].name}`,
-    ]);
-  const gatewayRss = (sample: MemorySample) => sample.gatewayRss;
-  const workerRss = (sample: MemorySample) => sample.workerRss;
+    word: string,
+  ) => {
+    const parts = partsOf(of);
+    // From the first half to the later part `judged` is judged over.
+    const grown = growth(parts.first[judged], parts[judged][judged], rule);
+    return {
+      row: row([
+        name,
+        ...[start, middle, late, end].map((sample) => mb(of(sample))),
+        mb(parts.first.floor),
+        mb(parts.floor.floor),
+        mb(parts.first.peak),
+        mb(parts.peak.peak),
+        mb(maximum),
+        `${signedMb(grown.delta)} ${judgedPart[judged].name}`,
+      ]),
+      verdict: verdictLine(name, grown, rule, word, judged),
+    };
+  };
+  const figures = [
+    figure('gateway RSS', (sample) => sample.gatewayRss, max.gatewayRss, RSS_RULE, 'floor', 'flat'),
+    figure('worker RSS', (sample) => sample.workerRss, max.workerRss, RSS_RULE, 'floor', 'flat'),
+    figure('Redis used_memory', (sample) => sample.redisUsed, max.redisUsed, REDIS_RULE, 'peak', 'bounded'),
+  ];
   const keptAll = result.jobs * redis.bytesPerRetainedJob;
   return [
     `memory run: ${count(result.jobs)} welcome jobs, gateway → e-mail worker → SMTP sink answering at once, ` +
@@ -555,21 +564,17 @@ export function describeMemoryRun(result: MemoryRunResult): string {
       'late (95%)',
       'end (100%)',
       'lowest 5–50%',
-      'lowest 75–100%',
+      `lowest ${judgedPart.floor.label}`,
       'peak 5–50%',
-      'peak 50–100%',
+      `peak ${judgedPart.peak.label}`,
       'max',
       'growth',
     ]),
-    line('gateway RSS', gatewayRss, mb(max.gatewayRss), RSS_RULE, 'floor'),
-    line('worker RSS', workerRss, mb(max.workerRss), RSS_RULE, 'floor'),
-    line('Redis used_memory', redisUsed, mb(max.redisUsed), REDIS_RULE, 'peak'),
+    ...figures.map((f) => f.row),
     row(['  jobs outstanding', ...[start, middle, late, end].map((s) => count(s.outstanding))]),
     row(['  at (s)', ...[start, middle, late, end].map((s) => s.seconds.toFixed(0))]),
     `verdicts (${count(result.samples.length)} samples; RSS by its lowest samples, which follow the live heap, Redis by its peaks):`,
-    verdictLine('gateway RSS', grown(gatewayRss, RSS_RULE, 'floor'), RSS_RULE, 'flat', 'floor'),
-    verdictLine('worker RSS', grown(workerRss, RSS_RULE, 'floor'), RSS_RULE, 'flat', 'floor'),
-    verdictLine('Redis used_memory', grown(redisUsed, REDIS_RULE, 'peak'), REDIS_RULE, 'bounded', 'peak'),
+    ...figures.map((f) => f.verdict),
     `  Redis: ${mb(redis.baseline)} before the first job, ${mb(max.redisUsed)} at most in the samples, ` +
       `used_memory_peak ${mb(redis.peak)}; ${mb(end.redisUsed - redis.baseline)} above the baseline at the end`,
     `  retention (the emails contract: keep ${count(redis.keepCompleted)} completed, ${count(redis.keepFailed)} failed): ` +
