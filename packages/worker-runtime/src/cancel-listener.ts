@@ -1,19 +1,23 @@
 import { CANCELLED_REASON, cancelChannel, cancelMarkerKey } from '@jobfleet/queue-contracts';
 import { closeRedis, queuePrefix, type RedisClient } from '@jobfleet/service-kit';
-import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { JobCancelledError } from './errors.js';
 
 export interface CancelListenerOptions {
-  worker: Worker;
   connection: RedisClient;
   prefix: string;
   queue: string;
   logger: Logger;
   /** How often the markers of this process's active jobs are re-read, for requests whose message was missed. */
   sweepMs: number;
-  /** The jobs this process runs now, kept by the processor, each with the function that ends it as cancelled. */
-  active: ReadonlyMap<string, (error: JobCancelledError) => void>;
+  /** The jobs this process runs now, kept by the processor. */
+  active: ReadonlyMap<string, CancellableRun>;
+}
+
+/** A job this process runs: its handler's signal, and the end of the wait for it. */
+export interface CancellableRun {
+  abort(reason: unknown): void;
+  end(error: Error): void;
 }
 
 /**
@@ -21,7 +25,7 @@ export interface CancelListenerOptions {
  * and aborts the signal of the job if this process runs it.
  */
 export class CancelListener {
-  private readonly active: ReadonlyMap<string, (error: JobCancelledError) => void>;
+  private readonly active: ReadonlyMap<string, CancellableRun>;
   private readonly subscriber: RedisClient;
   private readonly channel: string;
   /** The queue's own prefix: its markers lie in its slot on Redis Cluster. */
@@ -45,11 +49,11 @@ export class CancelListener {
 
   /** Ends the job as cancelled and aborts its handler's signal, if this process runs it; true when it did. */
   cancel(jobId: string): boolean {
-    const end = this.active.get(jobId);
-    if (!end) return false;
+    const run = this.active.get(jobId);
+    if (!run) return false;
     this.options.logger.info({ job_id: jobId, queue: this.options.queue }, 'cancelling job on request');
-    this.options.worker.cancelJob(jobId, CANCELLED_REASON);
-    end(new JobCancelledError());
+    run.abort(CANCELLED_REASON);
+    run.end(new JobCancelledError());
     return true;
   }
 

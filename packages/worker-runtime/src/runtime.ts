@@ -31,7 +31,7 @@ import {
   UnknownJobError,
 } from './errors.js';
 import type { HandlerMap, JobContext } from './handlers.js';
-import { holdsFreshLock, isFirstStart } from './job-run.js';
+import { JobRun, type JobRunScope } from './job-run.js';
 import { type Outcome, workerMetrics } from './metrics.js';
 import { type RedisFault, RedisFaults } from './redis-faults.js';
 import { OUTCOMES, UsageLedger } from './usage-ledger.js';
@@ -164,13 +164,13 @@ export function createWorkerRuntime<Q extends QueueContract>(
       .finally(() => pendingRecords.delete(adding));
     pendingRecords.add(adding);
   };
-  /** The jobs this process runs now, each with the function that ends it as cancelled. */
-  const activeJobs = new Map<string, (error: JobCancelledError) => void>();
-  /** The same jobs, for shutdown: the job, its lock token, the end of its handler, and a way to stop waiting for it. */
-  const inFlight = new Map<
-    string,
-    { job: Job; token: string | undefined; handler: Promise<unknown>; end: (error: Error) => void }
-  >();
+  /** The jobs this process runs now, by id: for cancel requests and for shutdown. */
+  const runs = new Map<string, JobRun>();
+  const runScope: JobRunScope = {
+    logger,
+    queue,
+    lockDuration: () => worker.opts.lockDuration ?? DEFAULT_LOCK_DURATION_MS,
+  };
   /** Set once `close()` begins: from then on a handler's `ShuttingDownError` puts its job back to wait. */
   let stopping = false;
   /** Jobs whose signal was aborted at the shutdown deadline: whatever their handler throws puts them back. */
@@ -243,9 +243,11 @@ export function createWorkerRuntime<Q extends QueueContract>(
     }
   }
 
-  const processor = async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
+  // Two parameters: BullMQ then makes no AbortSignal per job; a run makes its own when its handler reads it.
+  const processor = async (job: Job, token?: string): Promise<unknown> => {
     const started = performance.now();
     activeCount += 1;
+    const run = new JobRun(job, token, runScope);
     try {
       const definition = findJob(contract, job.name);
       if (job.attemptsStarted <= 1 && job.processedOn) {
@@ -256,36 +258,16 @@ export function createWorkerRuntime<Q extends QueueContract>(
       if (!definition || !handler) throw new UnknownJobError(queue, job.name);
       const check = validate(definition.data, job.data);
       if (!check.ok) throw new InvalidPayloadError(job.name, check.issues);
-      let log: Logger | undefined;
-      const jobSignal = signal ?? new AbortController().signal;
-      const running = handler(job.data, {
-        job,
-        // Created on first use: a child logger per job costs more than many handlers do.
-        get log() {
-          log ??= logger.child({ job_id: job.id, queue, job_name: job.name });
-          return log;
-        },
-        signal: jobSignal,
-        attempt: job.attemptsMade + 1,
-        firstStart: isFirstStart(job),
-        ensureOwned: async () => {
-          if (token === undefined) return;
-          const lockDuration = worker.opts.lockDuration ?? DEFAULT_LOCK_DURATION_MS;
-          // The lock set by this fetch cannot have expired yet; BullMQ's own renewal extends it in time.
-          if (holdsFreshLock(job.processedOn, lockDuration)) return;
-          // 0 when the lock is gone or another worker's token holds it.
-          const extended = await job.extendLock(token, lockDuration);
-          if (extended !== 1) throw new JobLockLostError(job.id);
-        },
-      });
+      const running = handler(job.data, run);
       if (!job.id) return await running;
       const id = job.id;
+      run.handler = running;
       // A cancelled job ends now, whether or not its handler honours the signal. The cancel
-      // listener calls `reject` directly: an abort listener per job would cost more than the rest.
+      // listener calls `end` directly: an abort listener per job would cost more than the rest.
       try {
         return await new Promise<unknown>((resolve, reject) => {
-          activeJobs.set(id, reject);
-          inFlight.set(id, { job, token, handler: running, end: reject });
+          run.end = reject;
+          runs.set(id, run);
           running.then(resolve, reject);
         });
       } catch (error) {
@@ -306,10 +288,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
         throw error;
       }
     } finally {
-      if (job.id) {
-        activeJobs.delete(job.id);
-        inFlight.delete(job.id);
-      }
+      if (job.id) runs.delete(job.id);
       (job as TimedJob)[ATTEMPT_SECONDS] = (performance.now() - started) / 1000;
       activeCount -= 1;
     }
@@ -366,13 +345,12 @@ export function createWorkerRuntime<Q extends QueueContract>(
       })
     : undefined;
   const cancels = new CancelListener({
-    worker,
     connection,
     prefix,
     queue,
     logger,
     sweepMs: options.cancelSweepMs ?? 2_000,
-    active: activeJobs,
+    active: runs,
   });
 
   // BullMQ emits `completed` once the job is recorded as completed, with its result.
@@ -446,20 +424,20 @@ export function createWorkerRuntime<Q extends QueueContract>(
       const finished = await Promise.race([closed.then(() => true as const), deadline.promise]);
       deadline.clear();
       if (!finished) {
-        const ids = [...inFlight.keys()];
+        const ids = [...runs.keys()];
         logger.warn(
           { queue, timeoutMs, jobs: ids.length, abort_grace_ms: abortGraceMs },
           'jobs still running at the shutdown deadline; aborting them and putting them back to wait',
         );
         for (const id of ids) {
           abortedForShutdown.add(id);
-          worker.cancelJob(id, SHUTDOWN_ABORT_REASON);
+          runs.get(id)?.abort(SHUTDOWN_ABORT_REASON);
         }
         const grace = timeout(abortGraceMs);
-        await Promise.race([Promise.allSettled(ids.map((id) => inFlight.get(id)?.handler)), grace.promise]);
+        await Promise.race([Promise.allSettled(ids.map((id) => runs.get(id)?.handler)), grace.promise]);
         grace.clear();
         // Handlers that ignore their signal: their jobs go back now; whatever they still do is theirs.
-        for (const [id, entry] of inFlight) {
+        for (const [id, entry] of runs) {
           if (!abortedForShutdown.has(id)) continue;
           logger.warn(
             { job_id: id, queue, job_name: entry.job.name },

@@ -3,7 +3,7 @@ import type { createMetricsRegistry } from '@jobfleet/service-kit';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { type Job, Queue } from 'bullmq';
 import { describe, expect, it, vi } from 'vitest';
-import type { HandlerMap } from '../src/index.js';
+import type { HandlerMap, JobContext } from '../src/index.js';
 import { pings } from './fixture-contract.js';
 import { startPings } from './pings-runtime.js';
 
@@ -73,19 +73,33 @@ describe('cancelling an active job', () => {
 
   it('ends a job whose handler ignores the signal, and finds a request whose message it missed', async () => {
     let release = () => {};
+    let context: JobContext | undefined;
     const ctx = await start({
       ping: async ({ text }) => ({ echoed: text }),
-      pause: () =>
+      pause: (_data, jobContext) =>
         new Promise<null>((resolve) => {
+          context = jobContext;
           release = () => resolve(null);
         }),
     });
     const job = await ctx.queue.add('pause', { ms: 10_000 }, pings.defaultJobOptions);
     await ctx.active(job);
+    await vi.waitFor(() => expect(context).toBeDefined());
+    expect(() => context?.throwIfAborted()).not.toThrow();
     // Only the marker, no message: the periodic sweep must find it.
     await redis.connection().set(cancelMarkerKey(redis.prefix, pings.name, job.id ?? ''), '{}', 'EX', 60);
     await expect(job.waitUntilFinished(ctx.events, 5_000)).rejects.toThrow(CANCELLED_REASON);
     await expectCancelled(ctx.queue, ctx.registry, job);
+    // The handler had not read its signal (a run makes it on first read): it is aborted all the same.
+    let thrown: unknown;
+    try {
+      context?.throwIfAborted();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBe(CANCELLED_REASON);
+    expect(context?.signal.aborted).toBe(true);
+    expect(context?.signal.reason).toBe(CANCELLED_REASON);
     release();
     await ctx.stop();
   });
