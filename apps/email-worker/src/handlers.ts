@@ -62,7 +62,8 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
     context: JobContext,
   ): Promise<EmailResult> {
     // `log` is read only where a line is written: the runtime builds the job's child logger on first use.
-    const { job, signal, firstStart, ensureOwned } = context;
+    // `signal` too, where a pause needs it: a run makes its signal when first read; the send checks `context`.
+    const { job, firstStart, ensureOwned } = context;
     if (job.id === undefined) throw new Error('the job has no id');
     const ledgerJob: LedgerJob = {
       key: jobHashKey(job),
@@ -95,12 +96,15 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
 
     const rendered = render();
     if (sendDelayMs > 0) {
-      await sleep(sendDelayMs, undefined, { signal });
+      await sleep(sendDelayMs, undefined, { signal: context.signal });
       await ensureOwned();
     }
     let result: SendResult;
     try {
-      result = await transport.send({ messageId, from, to, headers: HEADERS, ...rendered }, { signal });
+      result = await transport.send(
+        { messageId, from, to, headers: HEADERS, ...rendered },
+        { cancellation: context },
+      );
     } catch (error) {
       if (isSmtpError(error)) {
         context.log.warn(

@@ -99,12 +99,12 @@ export function createOutboxTransport({ dir }: OutboxOptions): OutboxTransport {
   const fileOf = (messageId: string) => join(dir, outboxFileName(messageId));
 
   async function send(message: OutgoingMessage, options: SendOptions = {}) {
-    options.signal?.throwIfAborted();
+    options.cancellation?.throwIfAborted();
     const refusal = failureReplyFor(message.to);
     if (refusal) throw smtpError(classifySmtpError({ ...refusal, command: 'RCPT TO' }), message.to);
     const info = await composer.sendMail(toMailOptions(message));
     if (!Buffer.isBuffer(info.message)) throw new Error('the stream transport returned no message buffer');
-    options.signal?.throwIfAborted();
+    options.cancellation?.throwIfAborted();
     await mkdir(dir, { recursive: true });
     await writeFileAtomic(fileOf(info.messageId), info.message);
     return { messageId: info.messageId };

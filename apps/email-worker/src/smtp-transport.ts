@@ -116,7 +116,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     // job, because a message cannot be taken back once sent. (Waiting for a free connection
     // here instead, where a cancel could still stop it, cost a tenth of the throughput: the
     // pool's own queue hands a connection its next message without a turn of the event loop.)
-    sendOptions.signal?.throwIfAborted();
+    sendOptions.cancellation?.throwIfAborted();
     if (draining) throw new ShuttingDownError('the worker is shutting down; the message was not sent');
     const started = performance.now();
     const sending = transporter.sendMail(toMailOptions(message));

@@ -41,8 +41,12 @@ export interface SendResult {
 }
 
 export interface SendOptions {
-  /** Aborted when the job is cancelled. */
-  signal?: AbortSignal;
+  /**
+   * The job's cancellation, checked right before the message is handed over:
+   * the job's context (`JobContext.throwIfAborted` makes no signal) or an
+   * `AbortSignal`.
+   */
+  cancellation?: { throwIfAborted(): void };
 }
 
 /**

@@ -42,7 +42,7 @@ function fakeTransport() {
   const transport: MailTransport = {
     kind: 'outbox',
     async send(message, options) {
-      options?.signal?.throwIfAborted();
+      options?.cancellation?.throwIfAborted();
       sent.push(message);
       return { messageId: message.messageId };
     },
@@ -66,7 +66,15 @@ function context(jobId = '42', signal = new AbortController().signal, owned = tr
   const ensureOwned = async () => {
     if (!owned) throw new JobLockLostError(jobId);
   };
-  const ctx: JobContext = { job, log, signal, attempt: 1, firstStart, ensureOwned };
+  const ctx: JobContext = {
+    job,
+    log,
+    signal,
+    throwIfAborted: () => signal.throwIfAborted(),
+    attempt: 1,
+    firstStart,
+    ensureOwned,
+  };
   return { ctx, lines };
 }
 

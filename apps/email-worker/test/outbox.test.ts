@@ -100,7 +100,7 @@ describe('outbox transport', () => {
     const transport = createOutboxTransport({ dir });
     const controller = new AbortController();
     controller.abort(new Error('cancelled'));
-    await expect(transport.send(message(), { signal: controller.signal })).rejects.toThrow('cancelled');
+    await expect(transport.send(message(), { cancellation: controller.signal })).rejects.toThrow('cancelled');
     expect(readdirSync(dir)).toEqual([]);
   });
 
