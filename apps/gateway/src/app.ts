@@ -21,6 +21,7 @@ import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { redisPlugin } from './plugins/redis.js';
 import { sendFrameworkProblem } from './problem.js';
 import { requestIdOf } from './request-id.js';
+import { lazyRequestLogger } from './request-log.js';
 import {
   cancelRoutes,
   deadLetterRoutes,
@@ -101,6 +102,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     routerOptions: { maxParamLength: 512 },
     // One line per request instead of Fastify's two: see `requestLogWriter`.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    childLoggerFactory: lazyRequestLogger,
   });
   // Same judgement as the worker's TypeBox checks, except that query strings are coerced.
   installValidators(app);

@@ -178,6 +178,26 @@ describe('POST /v1/queues/:queue/jobs', () => {
     expect(JSON.stringify(lines)).not.toContain(SECRETS.signup);
   });
 
+  it("logs a route's own line with the request's id, and keeps a quieter route's request line out", async () => {
+    const { logger, lines } = memoryLogger();
+    const app = await startApp({ logger });
+    // A refused payload: the error handler logs the problem through `request.log`.
+    const refused = await enqueue(
+      app,
+      SECRETS.signup,
+      { name: 'welcome', data: { userId: 'one' } },
+      { headers: { 'x-request-id': 'refused-1' } },
+    );
+    expect(refused.statusCode).toBe(400);
+    expect(
+      lines.filter((l) => l.request_id === 'refused-1' && l.status === 400 && l.msg !== 'request completed'),
+    ).toHaveLength(1);
+    // The OpenAPI document's route logs at `warn`: its request line, at `info`, is not written.
+    const before = lines.length;
+    expect((await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode).toBe(200);
+    expect(lines.slice(before)).toEqual([]);
+  });
+
   it('answers GET for an unknown or removed job with 404', async () => {
     const app = await startApp();
     const missing = await app.inject({
