@@ -39,8 +39,9 @@ import {
  * at most `backlog` jobs posted but not yet delivered: Redis then holds what
  * retention keeps, not a queue growing faster than the worker drains it.
  *
- * Sampled every 250 ms: VmRSS of both processes (`/proc/<pid>/status`),
- * `used_memory` of Redis and the messages the sink accepted. The figures are
+ * Sampled every 250 ms: VmRSS of both processes (`/proc/<pid>/status`), the
+ * worker's `nodejs_heap_size_used_bytes` (its `/metrics`), `used_memory` of
+ * Redis and the messages the sink accepted. The figures are
  * taken at start (5% delivered, after warm-up), middle (50%), late (95%, still
  * under load, so comparable with the middle) and end (all completed, the
  * queue empty, the processes idle), with the maxima. One sample is at the
@@ -52,7 +53,8 @@ import {
  * follow when the collector happens to run (in a 400,000-job run the worker's
  * peak rose 22 MB from the first half to the second while its live heap, the
  * lowest `nodejs_heap_size_used_bytes` of each tenth, stayed at 36–39 MB), so
- * they are printed, not judged. Redis's `used_memory` is exact: it is judged by its peak
+ * they are printed, not judged. The worker's used heap is judged as its RSS,
+ * by its lowest samples, with {@link HEAP_RULE}. Redis's `used_memory` is exact: it is judged by its peak
  * over the second half (50–100%) against its peak over the first. At the
  * end the retained completed jobs are removed and the drop in `used_memory`
  * gives the bytes of each (the delivery ledger's record of each included: it
@@ -93,6 +95,8 @@ export interface MemorySample {
   /** VmRSS, bytes. */
   gatewayRss: number;
   workerRss: number;
+  /** The worker's `nodejs_heap_size_used_bytes`, from its `/metrics`; `NaN` when it could not be read. */
+  workerHeapUsed: number;
   /** Redis `used_memory`, bytes. */
   redisUsed: number;
 }
@@ -113,7 +117,7 @@ export interface MemoryRunResult {
   late: MemorySample;
   end: MemorySample;
   /** Maxima over every sample of the run. */
-  max: { gatewayRss: number; workerRss: number; redisUsed: number };
+  max: { gatewayRss: number; workerRss: number; workerHeapUsed: number; redisUsed: number };
   /** Every sample of the run, in order (one per 250 ms). */
   samples: MemorySample[];
   redis: {
@@ -153,6 +157,22 @@ export function rssBytes(pid: number | undefined): number {
   }
 }
 
+/** The value of an unlabelled series in Prometheus's text format; `NaN` when it is not there. */
+export function metricValue(text: string, name: string): number {
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+/** The worker's used V8 heap (bytes) from its `/metrics`; `NaN` when it does not answer in time. */
+async function heapUsed(metricsUrl: string): Promise<number> {
+  try {
+    const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(2_000) });
+    return metricValue(await response.text(), 'nodejs_heap_size_used_bytes');
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** A field of `INFO memory` (bytes). */
 export function infoField(info: string, field: string): number {
   const match = new RegExp(`^${field}:(\\d+)\\r?$`, 'm').exec(info);
@@ -162,7 +182,7 @@ export function infoField(info: string, field: string): number {
 
 /**
  * The lowest and the largest figure over the samples with `from` ≤ delivered
- * < `to` (`to` may be `Infinity`); `NaN` when none.
+ * < `to` (`to` may be `Infinity`), leaving out those it is `NaN` in; `NaN` when none.
  */
 export function rangeOf(
   samples: readonly MemorySample[],
@@ -175,6 +195,8 @@ export function rangeOf(
   for (const sample of samples) {
     if (sample.delivered < from || sample.delivered >= to) continue;
     const value = of(sample);
+    // A figure that could not be read (a scrape that timed out) is left out.
+    if (Number.isNaN(value)) continue;
     floor = Number.isNaN(floor) ? value : Math.min(floor, value);
     peak = Number.isNaN(peak) ? value : Math.max(peak, value);
   }
@@ -191,6 +213,8 @@ export interface GrowthRule {
 export const RSS_RULE: GrowthRule = { relative: 0.1, absolute: 20 * MB };
 /** Redis queue memory: 10% or 5 MB (the event streams are trimmed approximately, in steps). */
 export const REDIS_RULE: GrowthRule = { relative: 0.1, absolute: 5 * MB };
+/** The worker's used heap: 10% or 8 MB (its lowest per tenth of a 400,000-job run moved within 3 MB). */
+export const HEAP_RULE: GrowthRule = { relative: 0.1, absolute: 8 * MB };
 
 export interface Growth {
   /** later − earlier, bytes (negative: it shrank). */
@@ -221,6 +245,8 @@ export function planRound(
 
 interface WorkerProcess {
   readonly pid: number | undefined;
+  /** Its Prometheus endpoint. */
+  readonly metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -254,6 +280,7 @@ async function startWorker(env: Record<string, string>): Promise<WorkerProcess> 
   });
   return {
     pid: child.pid,
+    metricsUrl: `http://127.0.0.1:${port}/metrics`,
     stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
@@ -319,23 +346,29 @@ export async function memoryRun(options: MemoryRunOptions): Promise<MemoryRunRes
     // The poller: every POLL_MS one sample, the maxima, and a wake-up for the producer waiting on the backlog.
     const started = performance.now();
     let posted = 0;
-    const max = { gatewayRss: 0, workerRss: 0, redisUsed: 0 };
+    const max = { gatewayRss: 0, workerRss: 0, workerHeapUsed: 0, redisUsed: 0 };
     const samples: MemorySample[] = [];
     let latest: MemorySample | undefined;
     let lastProgress = performance.now();
     const waiters: Array<() => void> = [];
     const sample = async (): Promise<MemorySample> => {
-      const [delivered, redisUsed] = await Promise.all([sink.count(), usedMemory()]);
+      const [delivered, redisUsed, workerHeapUsed] = await Promise.all([
+        sink.count(),
+        usedMemory(),
+        heapUsed(worker.metricsUrl),
+      ]);
       const next = {
         seconds: (performance.now() - started) / 1_000,
         delivered: delivered - sinkBefore,
         outstanding: posted - (delivered - sinkBefore),
         gatewayRss: rssBytes(gateway.pid),
         workerRss: rssBytes(worker.pid),
+        workerHeapUsed,
         redisUsed,
       };
       max.gatewayRss = Math.max(max.gatewayRss, next.gatewayRss);
       max.workerRss = Math.max(max.workerRss, next.workerRss);
+      if (!Number.isNaN(workerHeapUsed)) max.workerHeapUsed = Math.max(max.workerHeapUsed, workerHeapUsed);
       max.redisUsed = Math.max(max.redisUsed, next.redisUsed);
       if (next.delivered !== latest?.delivered) lastProgress = performance.now();
       latest = next;
@@ -548,6 +581,14 @@ export function describeMemoryRun(result: MemoryRunResult): string {
   const figures = [
     figure('gateway RSS', (sample) => sample.gatewayRss, max.gatewayRss, RSS_RULE, 'floor', 'flat'),
     figure('worker RSS', (sample) => sample.workerRss, max.workerRss, RSS_RULE, 'floor', 'flat'),
+    figure(
+      'worker heap used',
+      (sample) => sample.workerHeapUsed,
+      max.workerHeapUsed,
+      HEAP_RULE,
+      'floor',
+      'flat',
+    ),
     figure('Redis used_memory', (sample) => sample.redisUsed, max.redisUsed, REDIS_RULE, 'peak', 'bounded'),
   ];
   const keptAll = result.jobs * redis.bytesPerRetainedJob;
@@ -573,7 +614,7 @@ export function describeMemoryRun(result: MemoryRunResult): string {
     ...figures.map((f) => f.row),
     row(['  jobs outstanding', ...[start, middle, late, end].map((s) => count(s.outstanding))]),
     row(['  at (s)', ...[start, middle, late, end].map((s) => s.seconds.toFixed(0))]),
-    `verdicts (${count(result.samples.length)} samples; RSS by its lowest samples, which follow the live heap, Redis by its peaks):`,
+    `verdicts (${count(result.samples.length)} samples; RSS and heap by their lowest samples, which follow the live heap, Redis by its peaks):`,
     ...figures.map((f) => f.verdict),
     `  Redis: ${mb(redis.baseline)} before the first job, ${mb(max.redisUsed)} at most in the samples, ` +
       `used_memory_peak ${mb(redis.peak)}; ${mb(end.redisUsed - redis.baseline)} above the baseline at the end`,

@@ -5,6 +5,7 @@ import {
   infoField,
   type MemoryRunResult,
   type MemorySample,
+  metricValue,
   planRound,
   RSS_RULE,
   rangeOf,
@@ -84,6 +85,7 @@ const sample = (over: Partial<MemorySample>): MemorySample => ({
   outstanding: 0,
   gatewayRss: 150 * MB,
   workerRss: 130 * MB,
+  workerHeapUsed: 38 * MB,
   redisUsed: 20 * MB,
   ...over,
 });
@@ -122,7 +124,7 @@ const base = {
   connections: 64,
   backlog: 10_000,
   seconds: 500,
-  max: { gatewayRss: 160 * MB, workerRss: 140 * MB, redisUsed: 26 * MB },
+  max: { gatewayRss: 160 * MB, workerRss: 140 * MB, workerHeapUsed: 40 * MB, redisUsed: 26 * MB },
   redis: {
     baseline: MB,
     peak: 30 * MB,
@@ -149,6 +151,26 @@ describe('rangeOf', () => {
     });
     expect(rangeOf(samples, 31, 40, (s) => s.workerRss)).toEqual({ floor: Number.NaN, peak: Number.NaN });
   });
+
+  it('leaves out samples whose figure could not be read', () => {
+    const samples = [0, 10, 20].map((delivered) =>
+      sample({ delivered, workerHeapUsed: delivered === 10 ? Number.NaN : (40 + delivered) * MB }),
+    );
+    expect(rangeOf(samples, 0, 30, (s) => s.workerHeapUsed)).toEqual({ floor: 40 * MB, peak: 60 * MB });
+  });
+});
+
+describe('metricValue', () => {
+  it("reads an unlabelled series of Prometheus's text format", () => {
+    const text = [
+      '# HELP nodejs_heap_size_used_bytes Process heap size used from Node.js in bytes.',
+      '# TYPE nodejs_heap_size_used_bytes gauge',
+      'nodejs_heap_size_used_bytes 39845672',
+      'nodejs_heap_size_used_bytes_other 1',
+    ].join('\n');
+    expect(metricValue(text, 'nodejs_heap_size_used_bytes')).toBe(39_845_672);
+    expect(metricValue(text, 'nodejs_heap_size_total_bytes')).toBeNaN();
+  });
 });
 
 describe('describeMemoryRun', () => {
@@ -156,6 +178,7 @@ describe('describeMemoryRun', () => {
     const text = describeMemoryRun(result({}));
     expect(text).toContain('gateway RSS: flat');
     expect(text).toContain('worker RSS: flat');
+    expect(text).toContain('worker heap used: flat');
     expect(text).toContain('Redis used_memory: bounded');
     expect(text).toContain(
       '10,000 completed and 0 failed jobs kept at the end; 1,400 bytes per retained job',
@@ -171,6 +194,15 @@ describe('describeMemoryRun', () => {
     expect(text).toContain('gateway RSS: flat');
     expect(text).toContain('worker RSS: GROWING (lowest 75–100% − lowest 5–50% +30.0 MB');
     expect(text).toContain('Redis used_memory: GROWING (peak 50–100% − peak 5–50% +6.0 MB');
+  });
+
+  it("says GROWING for a worker whose used heap's lowest samples rose beyond the heap's rule", () => {
+    const leaking = { workerHeapUsed: 50 * MB };
+    const run = result(leaking, leaking);
+    run.samples[4] = { ...(run.samples[4] as MemorySample), ...leaking };
+    const text = describeMemoryRun(run);
+    expect(text).toContain('worker RSS: flat');
+    expect(text).toContain('worker heap used: GROWING (lowest 75–100% − lowest 5–50% +12.0 MB');
   });
 
   it('does not take a late peak under load for growth when the process falls back to its floor', () => {
