@@ -67,14 +67,17 @@ export class JobRun implements JobContext {
   end: (error: Error) => void = () => {};
   /** The handler's promise, once it was called. */
   handler: Promise<unknown> | undefined;
+  /** The lock token of this worker's fetch; the handler does not see it. */
+  readonly #token: string | undefined;
   #controller: AbortController | undefined;
   #log: Logger | undefined;
 
   constructor(
     readonly job: Job,
-    readonly token: string | undefined,
+    token: string | undefined,
     private readonly scope: JobRunScope,
   ) {
+    this.#token = token;
     this.attempt = job.attemptsMade + 1;
     this.firstStart = isFirstStart(job);
   }
@@ -110,7 +113,8 @@ export class JobRun implements JobContext {
   }
 
   async #ensureOwned(): Promise<void> {
-    const { job, token } = this;
+    const { job } = this;
+    const token = this.#token;
     if (token === undefined) return;
     const lockDuration = this.scope.lockDuration();
     // The lock set by this fetch cannot have expired yet; BullMQ's own renewal extends it in time.
