@@ -63,6 +63,26 @@ describe('gateway config', () => {
     expect(JSON.stringify(list)).not.toContain(sha256Hex(SECRETS.signup));
   });
 
+  it('finds each of many keys by its secret, a keySha256 in upper-case hex too', () => {
+    const secretOf = (i: number) => `team-${i}-secret-0123456789abcdef`;
+    const list = parseApiKeys(
+      JSON.stringify(
+        Array.from({ length: 500 }, (_, i) =>
+          i % 2 === 0
+            ? { id: `team-${i}`, key: secretOf(i), scopes: ['emails:enqueue'] }
+            : { id: `team-${i}`, keySha256: sha256Hex(secretOf(i)).toUpperCase(), scopes: ['emails:read'] },
+        ),
+      ),
+    );
+    const ring = new ApiKeyRing(list);
+    expect(ring.size).toBe(500);
+    for (const i of [0, 1, 2, 250, 499]) expect(ring.find(secretOf(i))?.id).toBe(`team-${i}`);
+    // A secret's digest, or a near miss, is no secret.
+    expect(ring.find(sha256Hex(secretOf(0)))).toBeUndefined();
+    expect(ring.find(`${secretOf(7)} `)).toBeUndefined();
+    expect(ring.find('')).toBeUndefined();
+  });
+
   it('bad JSON: one error naming the variable, without echoing the secret', () => {
     const error = configError({ GATEWAY_API_KEYS: `[{"id":"a","key":"${SECRET}"` });
     expect(error.issues).toHaveLength(1);
