@@ -37,8 +37,14 @@ export function scopeFor(queue: string, action: QueueAction): string {
   return `${queue}:${action}`;
 }
 
-/** Whether `scopes` allow `action` on `queue`; `*` covers the catalog queues, not the dead letters. */
+/** The scopes any one of which allows `action` on `queue`; `*` covers the catalog queues, not the dead letters. */
+export function scopesGranting(queue: string, action: QueueAction): string[] {
+  const scopes = [ADMIN_SCOPE, scopeFor(queue, action)];
+  if (queue !== deadLetters.name) scopes.push(scopeFor('*', action));
+  return scopes;
+}
+
+/** Whether `scopes` allow `action` on `queue` (see {@link scopesGranting}). */
 export function grants(scopes: ReadonlySet<string>, queue: string, action: QueueAction): boolean {
-  if (scopes.has(ADMIN_SCOPE) || scopes.has(scopeFor(queue, action))) return true;
-  return queue !== deadLetters.name && scopes.has(scopeFor('*', action));
+  return scopesGranting(queue, action).some((scope) => scopes.has(scope));
 }

@@ -52,7 +52,12 @@ describe('API keys', () => {
 
   it('scopes a key to its queues', async () => {
     const app = await startApp();
-    expect((await enqueue(app, SECRETS.reportsOnly)).statusCode).toBe(403);
+    const refused = await enqueue(app, SECRETS.reportsOnly);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.headers['www-authenticate']).toBe(
+      'Bearer realm="jobfleet", error="insufficient_scope", scope="emails:enqueue"',
+    );
+    expect((await enqueue(app, SECRETS.ops)).statusCode).toBe(202); // *:enqueue
     const report = { name: 'daily-report', data: { tenantId: 'globex' } };
     expect((await enqueue(app, SECRETS.reportsOnly, report, { queue: 'reports' })).statusCode).toBe(202);
     expect((await enqueue(app, SECRETS.signup, report, { queue: 'reports' })).statusCode).toBe(403);
