@@ -65,6 +65,8 @@ export class JobRun implements JobContext {
   readonly firstStart: boolean;
   /** Ends the attempt now, whatever its handler still does; set by the runtime while it waits. */
   end: (error: Error) => void = () => {};
+  /** Aborted at the shutdown deadline: whatever its handler throws puts the job back to wait. */
+  abortedForShutdown = false;
   /** The handler's promise, once it was called. */
   handler: Promise<unknown> | undefined;
   /** The lock token of this worker's fetch; the handler does not see it. */

@@ -173,8 +173,6 @@ export function createWorkerRuntime<Q extends QueueContract>(
   };
   /** Set once `close()` begins: from then on a handler's `ShuttingDownError` puts its job back to wait. */
   let stopping = false;
-  /** Jobs whose signal was aborted at the shutdown deadline: whatever their handler throws puts them back. */
-  const abortedForShutdown = new Set<string>();
   const faults = new RedisFaults({ queue, logger, ...options.errorBackoff });
   // Label values stay a closed set even when a job was added with a name the contract lacks.
   const label = (name: string) => (findJob(contract, name) ? name : 'unknown');
@@ -274,7 +272,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
         if (
           stopping &&
           !(error instanceof JobCancelledError) &&
-          (abortedForShutdown.has(id) || error instanceof ShuttingDownError)
+          (run.abortedForShutdown || error instanceof ShuttingDownError)
         ) {
           await requeue(job, token, error);
           // Tells BullMQ the job has left `active` already: no failure, no attempt, no retry.
@@ -430,15 +428,17 @@ export function createWorkerRuntime<Q extends QueueContract>(
           'jobs still running at the shutdown deadline; aborting them and putting them back to wait',
         );
         for (const id of ids) {
-          abortedForShutdown.add(id);
-          runs.get(id)?.abort(SHUTDOWN_ABORT_REASON);
+          const run = runs.get(id);
+          if (!run) continue;
+          run.abortedForShutdown = true;
+          run.abort(SHUTDOWN_ABORT_REASON);
         }
         const grace = timeout(abortGraceMs);
         await Promise.race([Promise.allSettled(ids.map((id) => runs.get(id)?.handler)), grace.promise]);
         grace.clear();
         // Handlers that ignore their signal: their jobs go back now; whatever they still do is theirs.
         for (const [id, entry] of runs) {
-          if (!abortedForShutdown.has(id)) continue;
+          if (!entry.abortedForShutdown) continue;
           logger.warn(
             { job_id: id, queue, job_name: entry.job.name },
             'handler still running after its signal was aborted; putting its job back to wait anyway',
