@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FLEET_FILE, readFleet } from '@jobfleet/fleet';
 import {
   freePort,
   type RedisServer,
@@ -14,6 +15,30 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
 const APPS_DIR = fileURLToPath(new URL('../../../apps/', import.meta.url));
+
+/** Each app's Node options in fleet.json (`nodeOptions`), so the suite runs the apps as they are deployed. */
+const NODE_OPTIONS = new Map(readFleet(FLEET_FILE).apps.map((app) => [app.name, app.nodeOptions ?? []]));
+/** The Node options each app was started with in this run, for the report. */
+const startedWith = new Map<AppName, readonly string[]>();
+
+/** The Node options a running app has, read from its command line (Linux); else those it was given. */
+function nodeOptionsOf(pid: number | undefined, main: string, given: readonly string[]): readonly string[] {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const at = argv.indexOf(main);
+    if (at > 0) return argv.slice(1, at);
+  } catch {
+    // Not Linux, or the process is gone already.
+  }
+  return given;
+}
+
+/** `gateway --max-semi-space-size=32, email-worker (none)`: what the run's apps were started with. */
+export function nodeOptionsInUse(): string {
+  return [...startedWith]
+    .map(([name, options]) => `${name} ${options.length > 0 ? options.join(' ') : '(none)'}`)
+    .join(', ');
+}
 
 /** The API key every client of the suite uses: every queue, no rate limit to speak of. */
 export const API_KEY = 'chaos-client-secret-0123456789';
@@ -139,9 +164,12 @@ export class Fleet {
   async start(name: AppName, redisUrl: string, env: Record<string, string> = {}): Promise<App> {
     const port = await freePort();
     const portKey = name === 'gateway' ? 'PORT' : 'METRICS_PORT';
+    const main = join(APPS_DIR, name, 'dist', 'main.js');
+    const nodeArgs = NODE_OPTIONS.get(name) ?? [];
     const proc = spawnService({
       name,
-      main: join(APPS_DIR, name, 'dist', 'main.js'),
+      main,
+      nodeArgs,
       cwd: this.dataDir,
       env: {
         REDIS_URL: redisUrl,
@@ -184,6 +212,7 @@ export class Fleet {
       timeoutMs: 60_000,
       output: () => `${proc.logs.map((line) => JSON.stringify(line)).join('\n')}\n${proc.stderr()}`,
     });
+    startedWith.set(name, nodeOptionsOf(proc.child.pid, main, nodeArgs));
     return app;
   }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { nodeOptionsInUse } from './fleet.js';
 import { PROFILES, type Profile } from './profile.js';
 import { formatTable, passed } from './result.js';
 import { SCENARIOS } from './scenarios/index.js';
@@ -66,6 +67,7 @@ if (interrupted) await new Promise(() => {});
 const ok = results.every(passed);
 console.log(`\njobfleet chaos, profile ${profile.name}, ${new Date().toISOString()}\n`);
 console.log(formatTable(results));
+console.log(`\nNode options (fleet.json): ${nodeOptionsInUse()}`);
 console.log(
   `\n${ok ? 'PASS' : 'FAIL'}: ${results.filter(passed).length} of ${results.length} scenarios passed in ${((performance.now() - started) / 1_000).toFixed(0)} s`,
 );

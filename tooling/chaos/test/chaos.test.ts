@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { FLEET_FILE, readFleet } from '@jobfleet/fleet';
 import { runToExit } from '@jobfleet/test-utils';
 import { describe, expect, it } from 'vitest';
 
@@ -28,6 +29,11 @@ describe('pnpm chaos --profile ci', () => {
     ]) {
       expect(stdout).toContain(`| ${scenario} `);
     }
+    // The apps run as deployed: with fleet.json's Node options.
+    const gatewayOptions =
+      readFleet(FLEET_FILE).apps.find((app) => app.name === 'gateway')?.nodeOptions ?? [];
+    expect(gatewayOptions.length).toBeGreaterThan(0);
+    expect(stdout).toContain(`gateway ${gatewayOptions.join(' ')}`);
     expect(stdout, stderr).toMatch(/^PASS: /m);
     expect(code, `${stdout}\n${stderr}`).toBe(0);
     // No bound on the time: under 2 minutes on an idle 2-core machine, much more when it is shared.
