@@ -131,6 +131,7 @@ export async function buildGateway(options: BuildGatewayOptions): Promise<Fastif
     await app.register(rateLimitPlugin, {
       prefix,
       defaults: { max: config.rateLimitMax, timeWindowMs: config.rateLimitWindowMs },
+      maxWaitMs: config.rateLimitCountWaitMs,
     });
     for (const routes of [
       enqueueRoutes,

@@ -9,6 +9,7 @@ import {
   secretSetting,
 } from '@jobfleet/service-kit';
 import { parseApiKeys } from './api-keys.js';
+import { DEFAULT_COUNT_WAIT_MS } from './rate-limit-store.js';
 
 export { DEFAULT_HTTP_TIMEOUTS } from '@jobfleet/service-kit';
 
@@ -121,6 +122,12 @@ export const gatewayConfig = {
     min: 1,
     max: 86_400_000,
     doc: 'The window of `RATE_LIMIT_MAX`.',
+  }),
+  RATE_LIMIT_COUNT_WAIT_MS: env.duration({
+    default: DEFAULT_COUNT_WAIT_MS,
+    min: 1,
+    max: 60_000,
+    doc: 'How long a request waits for its rate-limit count when the local lease is spent (a refresh from Redis, well under a millisecond when Redis is healthy) before it is let through uncounted, so a slow Redis never holds requests back.',
   }),
   PRESSURE_MAX_EVENT_LOOP_DELAY_MS: env.duration({
     default: 1_000,

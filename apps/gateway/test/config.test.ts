@@ -40,6 +40,7 @@ describe('gateway config', () => {
       idempotencyTtl: 86_400_000,
       rateLimitMax: 100,
       rateLimitWindowMs: 1_000,
+      rateLimitCountWaitMs: 100,
       pressureMaxEventLoopDelayMs: 1_000,
       pressureMaxEventLoopUtilization: 0,
       pressureMaxHeapUsedBytes: 0,

@@ -12,9 +12,12 @@ import {
 
 const { redis, startApp } = useGateway();
 
+// Exact counts: a lease refresh slower than the default 100 ms (a loaded machine) would let a request through uncounted.
+const COUNTED = { RATE_LIMIT_COUNT_WAIT_MS: '10s' };
+
 describe('rate limits', () => {
   it("a key's own budget: over it → 429 with Retry-After, nothing enqueued; other keys unaffected", async () => {
-    const app = await startApp();
+    const app = await startApp({ config: testConfig(redis, COUNTED) });
     const answers = [];
     for (let i = 0; i < 5; i++) answers.push(await enqueue(app, SECRETS.limited));
     expect(answers.map((a) => a.statusCode)).toEqual([202, 202, 202, 429, 429]);
@@ -38,7 +41,7 @@ describe('rate limits', () => {
 
   it('the configured default applies to keys without their own, counted in Redis under the prefix', async () => {
     const app = await startApp({
-      config: testConfig(redis, { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '1m' }),
+      config: testConfig(redis, { ...COUNTED, RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '1m' }),
     });
     const codes = [];
     for (let i = 0; i < 3; i++) codes.push((await enqueue(app, SECRETS.signup)).statusCode);
@@ -51,9 +54,24 @@ describe('rate limits', () => {
     ).toBe(401);
   });
 
+  it('RATE_LIMIT_COUNT_WAIT_MS: a count Redis is slow to give lets the request through uncounted after it', async () => {
+    const quick = await startApp({ config: testConfig(redis, { RATE_LIMIT_COUNT_WAIT_MS: '50ms' }) });
+    const patient = await startApp({ config: testConfig(redis, COUNTED) });
+    const pauseWrites = () => redis.connection().call('CLIENT', 'PAUSE', '400', 'WRITE');
+    // Each gateway's first request needs a lease, a write: Redis holds it (and the job's add) for 400 ms.
+    await pauseWrites();
+    const uncounted = await enqueue(quick, SECRETS.limited);
+    expect(uncounted.statusCode).toBe(202);
+    expect(uncounted.headers['x-ratelimit-limit']).toBeUndefined();
+    await pauseWrites();
+    const counted = await enqueue(patient, SECRETS.limited);
+    expect(counted.statusCode).toBe(202);
+    expect(counted.headers['x-ratelimit-limit']).toBe('3');
+  });
+
   it('two gateways on one Redis share one budget', async () => {
-    const app = await startApp();
-    const other = await startApp();
+    const app = await startApp({ config: testConfig(redis, COUNTED) });
+    const other = await startApp({ config: testConfig(redis, COUNTED) });
     const codes = [];
     for (const gateway of [app, other, app, other])
       codes.push((await enqueue(gateway, SECRETS.limited)).statusCode);
