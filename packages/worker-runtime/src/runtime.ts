@@ -422,19 +422,17 @@ export function createWorkerRuntime<Q extends QueueContract>(
       const finished = await Promise.race([closed.then(() => true as const), deadline.promise]);
       deadline.clear();
       if (!finished) {
-        const ids = [...runs.keys()];
+        const stuck = [...runs.values()];
         logger.warn(
-          { queue, timeoutMs, jobs: ids.length, abort_grace_ms: abortGraceMs },
+          { queue, timeoutMs, jobs: stuck.length, abort_grace_ms: abortGraceMs },
           'jobs still running at the shutdown deadline; aborting them and putting them back to wait',
         );
-        for (const id of ids) {
-          const run = runs.get(id);
-          if (!run) continue;
+        for (const run of stuck) {
           run.abortedForShutdown = true;
           run.abort(SHUTDOWN_ABORT_REASON);
         }
         const grace = timeout(abortGraceMs);
-        await Promise.race([Promise.allSettled(ids.map((id) => runs.get(id)?.handler)), grace.promise]);
+        await Promise.race([Promise.allSettled(stuck.map((run) => run.handler)), grace.promise]);
         grace.clear();
         // Handlers that ignore their signal: their jobs go back now; whatever they still do is theirs.
         for (const [id, entry] of runs) {
