@@ -56,6 +56,22 @@ describe('POST /v1/queues/:queue/jobs/batch', () => {
     expect(third?.opts).toMatchObject({ delay: 60_000, attempts: 2, backoff: { type: 'exponential' } });
   });
 
+  it('adds a batch of one with add, not addBulk, with the same options and answer', async () => {
+    const addBulk = vi.spyOn(Queue.prototype, 'addBulk');
+    const add = vi.spyOn(Queue.prototype, 'add');
+    const response = await batch({ jobs: [{ ...user(7), options: { delay: 60_000, attempts: 2 } }] });
+    expect(response.statusCode, response.body).toBe(202);
+    const [answered] = response.json<{ jobs: { id: string; name: string; duplicate: boolean }[] }>().jobs;
+    expect(answered).toMatchObject({ name: 'welcome', duplicate: false });
+    expect(add).toHaveBeenCalledTimes(1);
+    expect(addBulk).not.toHaveBeenCalled();
+
+    const job = await inspectQueue(redis, 'emails').getJob(answered?.id ?? '');
+    expect(job?.data).toEqual(user(7).data);
+    expect(job?.opts).toMatchObject({ delay: 60_000, attempts: 2, backoff: { type: 'exponential' } });
+    expect(originOf(job ?? { opts: {} })).toEqual({ client: 'signup-service', tenant: 'acme' });
+  });
+
   it('takes 1000 jobs and refuses 0 or 1001', async () => {
     const thousand = Array.from({ length: 1_000 }, (_, i) => user(i));
     const ok = await batch({ jobs: thousand });
