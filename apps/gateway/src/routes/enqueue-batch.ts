@@ -31,10 +31,11 @@ const asReplay = (body: BatchAccepted): BatchAccepted => ({
 });
 
 /**
- * A batch's new jobs, added in one round trip. One job goes through `add`:
- * `addBulk` builds an ioredis pipeline per call, and ioredis copies every one
- * of BullMQ's scripts onto each new pipeline (44 µs of a batch of one's CPU in
- * a profile), where `add` sends the one script call as it is.
+ * A batch's new jobs, added in one round trip. One job goes through `add`,
+ * which sends its one script call as it is: `addBulk` builds an ioredis
+ * pipeline per call (ioredis copies every one of BullMQ's scripts onto each
+ * new pipeline), which cost a batch of one about as much CPU again as the rest
+ * of its request (see the README, Performance).
  */
 const addJobs = async (queue: GatewayQueue['queue'], jobs: PreparedJob[]) => {
   const [only] = jobs;
