@@ -27,36 +27,41 @@ const batch = (payload: unknown, secret = SECRETS.signup, queue = 'emails') =>
 const user = (n: number) => ({ name: 'welcome', data: { userId: n, to: `u${n}@example.com` } });
 
 describe('POST /v1/queues/:queue/jobs/batch', () => {
-  it('adds every job with one addBulk → 202 with the ids in request order', async () => {
-    const addBulk = vi.spyOn(Queue.prototype, 'addBulk');
-    const add = vi.spyOn(Queue.prototype, 'add');
-    const jobs = [
-      user(1),
-      { name: 'notification', data: { to: 'ada@example.com', subject: 'Hi', text: 'Hello' } },
-      { ...user(3), options: { delay: 60_000, attempts: 2 } },
-    ];
-    const response = await batch({ jobs });
-    expect(response.statusCode, response.body).toBe(202);
-    const body = response.json<{ jobs: { id: string; name: string; duplicate: boolean }[] }>();
-    expect(body.jobs.map((j) => [j.name, j.duplicate])).toEqual([
-      ['welcome', false],
-      ['notification', false],
-      ['welcome', false],
-    ]);
-    expect(addBulk).toHaveBeenCalledTimes(1);
-    expect(add).not.toHaveBeenCalled();
+  it.each([
+    { size: 3, adds: 3, bulks: 0 },
+    { size: 10, adds: 10, bulks: 0 },
+    { size: 11, adds: 0, bulks: 1 },
+  ])(
+    'adds a batch of $size jobs (an add each up to 10, one addBulk above) → 202 with the ids in request order',
+    async ({ size, adds, bulks }) => {
+      const addBulk = vi.spyOn(Queue.prototype, 'addBulk');
+      const add = vi.spyOn(Queue.prototype, 'add');
+      const jobs = [
+        user(1),
+        { name: 'notification', data: { to: 'ada@example.com', subject: 'Hi', text: 'Hello' } },
+        { ...user(3), options: { delay: 60_000, attempts: 2 } },
+        ...Array.from({ length: size - 3 }, (_, i) => user(4 + i)),
+      ];
+      const response = await batch({ jobs });
+      expect(response.statusCode, response.body).toBe(202);
+      const body = response.json<{ jobs: { id: string; name: string; duplicate: boolean }[] }>();
+      expect(body.jobs.map((j) => [j.name, j.duplicate])).toEqual(jobs.map((job) => [job.name, false]));
+      expect(new Set(body.jobs.map((j) => j.id)).size).toBe(size);
+      expect(addBulk).toHaveBeenCalledTimes(bulks);
+      expect(add).toHaveBeenCalledTimes(adds);
 
-    const queue = inspectQueue(redis, 'emails');
-    for (const [i, { id }] of body.jobs.entries()) {
-      const job = await queue.getJob(id);
-      expect(job?.data).toEqual(jobs[i]?.data);
-      expect(originOf(job ?? { opts: {} })).toEqual({ client: 'signup-service', tenant: 'acme' });
-    }
-    const third = await queue.getJob(body.jobs[2]?.id ?? '');
-    expect(third?.opts).toMatchObject({ delay: 60_000, attempts: 2, backoff: { type: 'exponential' } });
-  });
+      const queue = inspectQueue(redis, 'emails');
+      for (const [i, { id }] of body.jobs.entries()) {
+        const job = await queue.getJob(id);
+        expect(job?.data).toEqual(jobs[i]?.data);
+        expect(originOf(job ?? { opts: {} })).toEqual({ client: 'signup-service', tenant: 'acme' });
+      }
+      const third = await queue.getJob(body.jobs[2]?.id ?? '');
+      expect(third?.opts).toMatchObject({ delay: 60_000, attempts: 2, backoff: { type: 'exponential' } });
+    },
+  );
 
-  it('adds a batch of one with add, not addBulk, with the same options and answer', async () => {
+  it('adds a batch of one with add, not addBulk, with its options and origin', async () => {
     const addBulk = vi.spyOn(Queue.prototype, 'addBulk');
     const add = vi.spyOn(Queue.prototype, 'add');
     const response = await batch({ jobs: [{ ...user(7), options: { delay: 60_000, attempts: 2 } }] });

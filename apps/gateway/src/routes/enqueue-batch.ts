@@ -31,17 +31,21 @@ const asReplay = (body: BatchAccepted): BatchAccepted => ({
 });
 
 /**
- * A batch's new jobs, added in one round trip. One job goes through `add`,
- * which sends its one script call as it is: `addBulk` builds an ioredis
- * pipeline per call (ioredis copies every one of BullMQ's scripts onto each
- * new pipeline), which cost a batch of one about as much CPU again as the rest
- * of its request (see the README, Performance).
+ * Up to this many new jobs are added with one `add` each, sent together (the
+ * producer connection writes one turn's commands at once); more with one
+ * `addBulk`. `addBulk` builds an ioredis pipeline per call (ioredis copies
+ * every one of BullMQ's scripts onto each new pipeline), which costs a small
+ * batch more than its jobs do (see the README, Performance). BullMQ checks a
+ * job's options as it adds it, so separate adds are all or nothing only
+ * because the body's schema refuses what BullMQ would (custom ids, priority).
  */
-const addJobs = async (queue: GatewayQueue['queue'], jobs: PreparedJob[]) => {
-  const [only] = jobs;
-  if (jobs.length === 1 && only) return [await queue.add(only.name, only.data, only.opts)];
-  return queue.addBulk(jobs);
-};
+const SEPARATE_ADDS_UP_TO = 10;
+
+/** A batch's new jobs, added in one round trip, in order. */
+const addJobs = (queue: GatewayQueue['queue'], jobs: PreparedJob[]) =>
+  jobs.length <= SEPARATE_ADDS_UP_TO
+    ? Promise.all(jobs.map((job) => queue.add(job.name, job.data, job.opts)))
+    : queue.addBulk(jobs);
 
 /** The jobs of a validated batch body. */
 const jobsOf = (body: unknown) => (body as BatchBody).jobs;
@@ -51,7 +55,7 @@ const at = (i: number) => `/jobs/${i}`;
 /**
  * `POST /v1/queues/<queue>/jobs/batch` `{ jobs: [{ name, data, options? }] }`:
  * 1 to 1000 jobs, validated all or nothing (a 400 names every failing index and
- * path), then added with one `addBulk` (`add` for one job) — one Redis round trip (two when the
+ * path), then added in one Redis round trip (`addBulk`, or an `add` each for up to 10 jobs; two when the
  * batch carries custom job ids, which are looked up first). → 202 `{ jobs: [{
  * id, name, duplicate }] }` in request order; 200 when nothing new was added.
  */
