@@ -5,6 +5,7 @@ import { catalog } from '@jobfleet/queue-contracts';
 import type { FastifyInstance } from 'fastify';
 import { PROBLEM_CONTENT_TYPE } from './problem.js';
 import { ProblemSchema } from './schemas/common.js';
+import { HTML_PAGE_HEADERS } from './security-headers.js';
 
 /** What each error status means, as the OpenAPI document says it. */
 const ERROR_MEANINGS: Record<number, string> = {
@@ -142,6 +143,12 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     staticCSP: true,
     transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
     uiConfig: { docExpansion: 'list', deepLinking: true },
+    uiHooks: {
+      onRequest: (_request, reply, done) => {
+        reply.headers(HTML_PAGE_HEADERS);
+        done();
+      },
+    },
   });
   app.get('/openapi.json', { schema: { hide: true }, logLevel: 'warn' }, async () => app.swagger());
 }

@@ -23,14 +23,16 @@ export function helmetHeaders(options: HelmetOptions): Readonly<Record<string, s
 }
 
 /**
- * The security headers of a JSON API (OWASP's REST list): HSTS, `nosniff`,
- * no framing (`X-Frame-Options: DENY`, `frame-ancestors`), no caching, no referrer, a
- * same-origin resource policy, and a content security policy under which
- * nothing may load. helmet's headers that only guard HTML documents in old or
- * particular browsers (`X-XSS-Protection`, `X-Download-Options`,
- * `X-DNS-Prefetch-Control`, `X-Permitted-Cross-Domain-Policies`,
- * `Origin-Agent-Cluster`, `Cross-Origin-Opener-Policy`) are left out: every
- * header costs the server and every client on each answer.
+ * The security headers every answer of a JSON API should carry, by OWASP's
+ * REST Security Cheat Sheet: HSTS, `nosniff`, no framing (`X-Frame-Options:
+ * DENY`, `frame-ancestors`), no caching, and a content security policy under
+ * which nothing may load. helmet's other headers guard HTML documents
+ * (`Referrer-Policy`, `Cross-Origin-Resource-Policy`, `X-XSS-Protection`,
+ * `X-Download-Options`, `X-DNS-Prefetch-Control`,
+ * `X-Permitted-Cross-Domain-Policies`, `Origin-Agent-Cluster`,
+ * `Cross-Origin-Opener-Policy`) and are left out: an answer here is JSON sent
+ * to a bearer of an API key, and every header costs the server and every
+ * client on each answer (see the README, Performance).
  */
 export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   ...helmetHeaders({
@@ -39,7 +41,9 @@ export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.fre
       directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
     },
     crossOriginOpenerPolicy: false,
+    crossOriginResourcePolicy: false,
     originAgentCluster: false,
+    referrerPolicy: false,
     xDnsPrefetchControl: false,
     xDownloadOptions: false,
     xFrameOptions: { action: 'deny' },
@@ -48,4 +52,14 @@ export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.fre
   }),
   // Answers carry job payloads (addresses, names): no cache may keep them.
   'cache-control': 'no-store',
+});
+
+/**
+ * What the gateway's one HTML page (Swagger UI under `/docs`) adds to
+ * {@link API_SECURITY_HEADERS}: the page links out, so it sends no referrer,
+ * and its files are for this origin only.
+ */
+export const HTML_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
 });

@@ -202,6 +202,8 @@ export async function post(send: (path: string, body: string) => Promise<unknown
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     expect(page.body).toContain('swagger-ui');
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.headers['cross-origin-resource-policy']).toBe('same-origin');
     const redirect = await app.inject({ method: 'GET', url: '/docs' });
     expect([200, 302]).toContain(redirect.statusCode);
     const bundle = await app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' });
