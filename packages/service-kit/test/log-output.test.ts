@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createLogger, gatherTurns, jsonField, preformattedLine, turnBufferedOutput } from '../src/logger.js';
+import {
+  createLogger,
+  gatherTurns,
+  isoTime,
+  jsonField,
+  preformattedLine,
+  turnBufferedOutput,
+} from '../src/logger.js';
 
 const file = () => join(mkdtempSync(join(tmpdir(), 'log-output-')), 'out.log');
 const lines = (path: string) =>
@@ -127,5 +134,25 @@ describe('preformattedLine', () => {
     const logger = pino({ base: null, mixin: () => ({ mixed: true }) }, out);
     preformattedLine(logger, 'info')(serialised, 'mixed');
     expect(JSON.parse(written[0] ?? '')).toMatchObject({ mixed: true, request_id: 'r-1', msg: 'mixed' });
+  });
+});
+
+describe('isoTime', () => {
+  it("writes what pino's isoTime writes, across milliseconds, seconds, days and years", () => {
+    const at = [
+      Date.UTC(2026, 11, 7, 4, 25, 13, 0),
+      Date.UTC(2026, 11, 7, 4, 25, 13, 7),
+      Date.UTC(2026, 11, 7, 4, 25, 13, 42),
+      Date.UTC(2026, 11, 7, 4, 25, 13, 999),
+      Date.UTC(2026, 11, 7, 4, 25, 14, 100),
+      Date.UTC(2026, 11, 31, 23, 59, 59, 999),
+      Date.UTC(2027, 0, 1, 0, 0, 0, 5),
+      Date.UTC(2026, 11, 7, 4, 25, 13, 500),
+    ];
+    let i = 0;
+    const time = isoTime(() => at[i] ?? 0);
+    for (; i < at.length; i++) {
+      expect(time()).toBe(`,"time":"${new Date(at[i] ?? 0).toISOString()}"`);
+    }
   });
 });
