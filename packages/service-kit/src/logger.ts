@@ -40,13 +40,13 @@ export function createLogger({ service, level = 'info', destination }: LoggerCon
  * pino's `isoTime` (`,"time":"2026-12-07T04:25:13.042Z"`), with the part up to
  * the second formatted once a second instead of by `toISOString` on every
  * line: the date formatting was a few thousand instructions of every
- * request's log line. `now` is for tests.
+ * request's log line.
  */
-export function isoTime(now: () => number = Date.now): () => string {
+export function isoTime(): () => string {
   let second = Number.NaN;
   let head = '';
   return () => {
-    const ms = now();
+    const ms = Date.now();
     const at = Math.floor(ms / 1_000);
     if (at !== second) {
       second = at;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   createLogger,
   gatherTurns,
@@ -138,8 +138,14 @@ describe('preformattedLine', () => {
 });
 
 describe('isoTime', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("writes what pino's isoTime writes, across milliseconds, seconds, days and years", () => {
-    const at = [
+    const time = isoTime();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    for (const at of [
       Date.UTC(2026, 11, 7, 4, 25, 13, 0),
       Date.UTC(2026, 11, 7, 4, 25, 13, 7),
       Date.UTC(2026, 11, 7, 4, 25, 13, 42),
@@ -147,12 +153,11 @@ describe('isoTime', () => {
       Date.UTC(2026, 11, 7, 4, 25, 14, 100),
       Date.UTC(2026, 11, 31, 23, 59, 59, 999),
       Date.UTC(2027, 0, 1, 0, 0, 0, 5),
+      // Back to an earlier second: the cached date part must not stay.
       Date.UTC(2026, 11, 7, 4, 25, 13, 500),
-    ];
-    let i = 0;
-    const time = isoTime(() => at[i] ?? 0);
-    for (; i < at.length; i++) {
-      expect(time()).toBe(`,"time":"${new Date(at[i] ?? 0).toISOString()}"`);
+    ]) {
+      vi.setSystemTime(at);
+      expect(time()).toBe(pino.stdTimeFunctions.isoTime());
     }
   });
 });
