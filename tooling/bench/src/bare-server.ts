@@ -1,6 +1,7 @@
 /**
  * The floor the gateway is measured against: a bare Fastify server that takes
- * one job as a JSON body, adds it with `queue.add` and answers 202 — no auth,
+ * one job as a JSON body, adds it with `queue.add` and answers 202, or a batch
+ * (`{ jobs: [{ name, data }] }`) and adds it with `queue.addBulk` — no auth,
  * no validation, no rate limit, no idempotency, no metrics, no log. Started by
  * the gateway bench as its own process, like the gateway, with the Redis
  * topology's keys (REDIS_URL, or REDIS_CLUSTER_NODES / REDIS_SENTINELS …),
@@ -33,6 +34,15 @@ app.post('/v1/queues/emails/jobs', async (request, reply) => {
   const job = await queue.add(name, data, emails.defaultJobOptions);
   reply.code(202);
   return { id: String(job.id), queue: emails.name, name, duplicate: false };
+});
+
+app.post('/v1/queues/emails/jobs/batch', async (request, reply) => {
+  const { jobs } = request.body as { jobs: { name: string; data: unknown }[] };
+  const added = await queue.addBulk(
+    jobs.map(({ name, data }) => ({ name, data, opts: emails.defaultJobOptions })),
+  );
+  reply.code(202);
+  return { jobs: added.map((job) => ({ id: String(job.id), name: job.name, duplicate: false })) };
 });
 
 process.once('SIGTERM', () => {

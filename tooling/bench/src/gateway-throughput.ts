@@ -131,10 +131,14 @@ export interface BatchComparison {
   size: number;
   /** Raw `addBulk` jobs per second, median over rounds. */
   raw: number;
+  /** The bare server's batch route (JSON body → `addBulk` → 202); CPU per job, latency per request. */
+  bare: ServerFigures;
   /** The gateway's batch route; CPU is per job, latency per batch request. */
   gateway: ServerFigures;
   /** gateway / raw, paired per round, median over rounds. */
   ratio: number;
+  /** gateway / bare, paired per round, median over rounds: what the gateway costs over the HTTP hop. */
+  overBare: number;
   /** The baseline gateway's batch route, when measured, with this gateway / the baseline as in `single.baseline`. */
   baseline?: { figures: ServerFigures; rateRatio: number; cpuRatio: number | undefined };
 }
@@ -307,7 +311,8 @@ const medianOf = (values: readonly (number | undefined)[]): number | undefined =
  * gateway and to a bare Fastify server (JSON body → `queue.add` → 202, nothing
  * else), against raw `queue.add` with as many in flight, and (where the host
  * has more than one core) a gateway with `GATEWAY_WORKERS`; (b) gateway batches
- * of each of `batchSizes` against raw `addBulk` of as many. Each round rotates which goes
+ * of each of `batchSizes` against raw `addBulk` of as many and against the bare
+ * server's batch route (JSON body → `addBulk` → 202). Each round rotates which goes
  * first, so drift of a shared machine hits all; ratios are paired per round,
  * then the median is taken.
  *
@@ -427,6 +432,7 @@ export async function gatewayThroughput(
         });
         return { rate: (count * size) / seconds, latencies: [], cpuUs: undefined };
       },
+      bare: (count: number) => serve(bare, BATCH_PATH, body, count, batchConcurrency, size),
       gateway: (count: number) => serve(gateway, BATCH_PATH, body, count, batchConcurrency, size),
       ...(baseline
         ? { baseline: (count: number) => serve(baseline, BATCH_PATH, body, count, batchConcurrency, size) }
@@ -485,15 +491,17 @@ export async function gatewayThroughput(
     for (const size of batchSizes) {
       const count = Math.max(1, Math.round(batchJobs / size));
       const b = await rounds(
-        batch(size) as Record<'raw' | 'gateway' | 'baseline', (count: number) => Promise<Run>>,
+        batch(size) as Record<'raw' | 'bare' | 'gateway' | 'baseline', (count: number) => Promise<Run>>,
         count,
         Math.min(4, count),
       );
       batches.push({
         size,
         raw: median(b.raw.map((run) => run.rate)),
+        bare: figures(b.bare),
         gateway: figures(b.gateway),
         ratio: perRound(b.gateway, b.raw, (run) => run.rate),
+        overBare: perRound(b.gateway, b.bare, (run) => run.rate),
         ...(b.baseline ? { baseline: overBaseline(b.gateway, b.baseline) } : {}),
       });
     }
@@ -645,8 +653,10 @@ export function describeGatewayThroughput(
     ...batches.flatMap((batch) => [
       `gateway vs raw BullMQ, batches of ${batch.size}, ${result.batchConcurrency} in flight:`,
       `  raw queue.addBulk            ${pad(formatRate(batch.raw), 15)}`,
+      server('bare Fastify POST /jobs/batch', batch.bare, 'job'),
       server('gateway POST /jobs/batch', batch.gateway, 'job'),
       `  gateway/raw                  ${batch.ratio.toFixed(2)} ${verdict(batch.ratio >= targets.batch, `>= ${targets.batch}`)}`,
+      `  gateway/bare                 ${batch.overBare.toFixed(2)}`,
       ...(batch.baseline
         ? [
             server('baseline POST /jobs/batch', batch.baseline.figures, 'job'),
