@@ -139,6 +139,8 @@ export interface BatchComparison {
   ratio: number;
   /** gateway / bare, paired per round, median over rounds: what the gateway costs over the HTTP hop. */
   overBare: number;
+  /** bare / raw, paired per round, median over rounds: what the HTTP hop alone costs. */
+  bareOverRaw: number;
   /** The baseline gateway's batch route, when measured, with this gateway / the baseline as in `single.baseline`. */
   baseline?: { figures: ServerFigures; rateRatio: number; cpuRatio: number | undefined };
 }
@@ -502,6 +504,7 @@ export async function gatewayThroughput(
         gateway: figures(b.gateway),
         ratio: perRound(b.gateway, b.raw, (run) => run.rate),
         overBare: perRound(b.gateway, b.bare, (run) => run.rate),
+        bareOverRaw: perRound(b.bare, b.raw, (run) => run.rate),
         ...(b.baseline ? { baseline: overBaseline(b.gateway, b.baseline) } : {}),
       });
     }
@@ -657,6 +660,7 @@ export function describeGatewayThroughput(
       server('gateway POST /jobs/batch', batch.gateway, 'job'),
       `  gateway/raw                  ${batch.ratio.toFixed(2)} ${verdict(batch.ratio >= targets.batch, `>= ${targets.batch}`)}`,
       `  gateway/bare                 ${batch.overBare.toFixed(2)}`,
+      `  bare/raw                     ${batch.bareOverRaw.toFixed(2)}`,
       ...(batch.baseline
         ? [
             server('baseline POST /jobs/batch', batch.baseline.figures, 'job'),
