@@ -35,7 +35,7 @@ import { formatRate, median } from './stats.js';
  * longer), where the question is whether the worker keeps the pool busy.
  * Each side is set up once and kept for every run, as a running service keeps
  * its connections and warmed-up code: a worker made afresh for each run spent
- * its first 120–160 ms connecting and loading scripts, and ran its new
+ * its first 120–190 ms connecting and loading scripts, and ran its new
  * closures cold, so short runs measured its start-up more than its sending.
  */
 
