@@ -102,6 +102,20 @@ export const webhooks = defineQueue({
   },
 });
 
+/**
+ * ZSET of a queue's jobs that asked for a completion webhook and have started
+ * (job id → when its latest attempt started, ms), until their delivery is
+ * queued: the worker adds a job before running it and removes it once the
+ * delivery is added. An entry left behind (the worker died between BullMQ
+ * recording the ending and the delivery's add, or Redis refused the add) is
+ * found by the DLQ processor, which queues the delivery then. `prefix` is the
+ * queue's BullMQ prefix (service-kit's `queuePrefix`): the key is in the
+ * queue's slot.
+ */
+export function pendingCallbacksKey(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:jobfleet:callbacks`;
+}
+
 /** The job name of a delivery. */
 export const WEBHOOK_DELIVERY_JOB = 'deliver';
 
@@ -154,6 +168,19 @@ export interface WebhookDelivery {
   name: typeof WEBHOOK_DELIVERY_JOB;
   data: Static<typeof WebhooksDeliverData>;
   opts: { jobId: string } & Record<string, unknown>;
+}
+
+/**
+ * Whether `job`'s ending is announced by a completion webhook: exactly when
+ * {@link webhookDeliveryFor} gives a delivery for it.
+ */
+export function announcesEnding(queue: string, job: { id?: string; opts: object }): boolean {
+  return (
+    queue !== webhooks.name &&
+    job.id !== undefined &&
+    callbackOf(job) !== undefined &&
+    originOf(job) !== undefined
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  announcesEnding,
   CALLBACK_OPTION,
   callbackOf,
   validate,
@@ -61,5 +62,21 @@ describe('completion webhook deliveries', () => {
         'job.failed',
       ),
     ).toBeUndefined();
+  });
+
+  it('announce an ending exactly when there is a delivery for it', () => {
+    const shapes = [
+      ['emails', { id: '1', name: 'welcome', opts }],
+      ['emails', { id: undefined, name: 'welcome', opts }],
+      [webhooks.name, { id: '1', name: 'deliver', opts }],
+      ['emails', { id: '1', name: 'welcome', opts: withOrigin({}, { client: 'x' }) }],
+      ['emails', { id: '1', name: 'welcome', opts: withCallback({}, { url: 'https://e.com' }) }],
+      ['emails', { id: '1', name: 'welcome', opts: {} }],
+    ] as const;
+    const announced = shapes.map(([queue, job]) => announcesEnding(queue, job));
+    expect(announced).toEqual([true, false, false, false, false, false]);
+    for (const [i, [queue, job]] of shapes.entries()) {
+      expect(webhookDeliveryFor(queue, job, 'job.completed') !== undefined).toBe(announced[i]);
+    }
   });
 });
