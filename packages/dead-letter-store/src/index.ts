@@ -1,3 +1,4 @@
+export * from './callbacks.js';
 export * from './cursor.js';
 export * from './errors.js';
 export * from './index-scan.js';

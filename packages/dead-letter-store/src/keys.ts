@@ -1,5 +1,5 @@
-import { deadLetters } from '@jobfleet/queue-contracts';
-import { queueKeyBase } from '@jobfleet/service-kit';
+import { deadLetters, pendingCallbacksKey } from '@jobfleet/queue-contracts';
+import { queuePrefix as bullmqPrefix, queueKeyBase } from '@jobfleet/service-kit';
 
 /** The hash field of a record's job in which a redrive claims the record (JSON, see `redrive.ts`). */
 export const REDRIVE_CLAIM_FIELD = 'jobfleet:redrive';
@@ -45,6 +45,10 @@ export interface DeadLetterKeys {
   alertCooldown(queue: string): string;
   /** The BullMQ key of a source queue's `failed` set. */
   failed(queue: string): string;
+  /** ZSET: a source queue's started jobs whose completion webhook is not queued yet (see `pendingCallbacksKey`). */
+  pendingCallbacks(queue: string): string;
+  /** STRING: held while one process reconciles a source queue's completion webhooks. */
+  callbacksLock(queue: string): string;
 }
 
 /** The store's keys; `client` tells whether they live on Redis Cluster (hash-tagged per queue). */
@@ -70,5 +74,7 @@ export function deadLetterKeys(
     alertWindow: (queue) => `${own}:alert:window:${queue}`,
     alertCooldown: (queue) => `${own}:alert:cooldown:${queue}`,
     failed: (queue) => `${queueKeyBase(client, prefix, queue)}:failed`,
+    pendingCallbacks: (queue) => pendingCallbacksKey(bullmqPrefix(client, prefix, queue), queue),
+    callbacksLock: (queue) => `${own}:callbacks:lock:${queue}`,
   };
 }

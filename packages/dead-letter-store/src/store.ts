@@ -1,3 +1,8 @@
+import {
+  type CallbackReconcileOptions,
+  type CallbackReconcileResult,
+  reconcileCallbacks,
+} from './callbacks.js';
 import { type ReconcileOptions, type ReconcileResult, reconcile } from './reconcile.js';
 import { DeadLetterRecords } from './records.js';
 import {
@@ -38,5 +43,10 @@ export class DeadLetterStore extends DeadLetterRecords {
   /** See {@link reconcile}. */
   reconcile(options: ReconcileOptions = {}): Promise<ReconcileResult> {
     return reconcile(this, options);
+  }
+
+  /** See {@link reconcileCallbacks}. */
+  reconcileCallbacks(options: CallbackReconcileOptions = {}): Promise<CallbackReconcileResult> {
+    return reconcileCallbacks(this, options);
   }
 }
