@@ -1,6 +1,8 @@
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
 import {
+  announcesEnding,
   findJob,
+  pendingCallbacksKey,
   type QueueContract,
   tenantOf,
   toDeadLetter,
@@ -140,11 +142,14 @@ export function createWorkerRuntime<Q extends QueueContract>(
   const pendingRecords = new Set<Promise<unknown>>();
   /** The `webhooks` queue, opened at the first completion webhook this process announces. */
   let webhookQueue: Queue | undefined;
+  /** Started jobs whose completion webhook is not queued yet (see `pendingCallbacksKey`). */
+  const pendingCallbacks = pendingCallbacksKey(queuePrefix(connection, prefix, queue), queue);
   /**
    * Adds the delivery of `job`'s completion event when it asked for one. The
    * event is read after BullMQ has recorded the ending, and the delivery's id is
    * derived from the job and the kind of ending, so that a second announcement
-   * (another path, a replayed event) adds nothing.
+   * (another path, a replayed event) adds nothing. Once it is added, the job
+   * leaves the pending set; until then the DLQ processor would add it.
    */
   const announce = (job: Job, type: WebhookEventType) => {
     const delivery = webhookDeliveryFor(queue, job, type);
@@ -158,8 +163,19 @@ export function createWorkerRuntime<Q extends QueueContract>(
     const adding = webhookQueue
       .add(delivery.name, delivery.data, delivery.opts)
       .then(
-        () => logger.debug(fields, 'completion webhook queued'),
-        (err: unknown) => logger.error({ ...fields, err }, 'could not queue the completion webhook'),
+        () => {
+          logger.debug(fields, 'completion webhook queued');
+          return connection
+            .zrem(pendingCallbacks, delivery.data.event.data.id)
+            .catch((err: unknown) =>
+              logger.warn({ ...fields, err }, 'could not clear the pending completion webhook'),
+            );
+        },
+        (err: unknown) =>
+          logger.error(
+            { ...fields, err },
+            'could not queue the completion webhook; the DLQ processor will queue it',
+          ),
       )
       .finally(() => pendingRecords.delete(adding));
     pendingRecords.add(adding);
@@ -247,6 +263,9 @@ export function createWorkerRuntime<Q extends QueueContract>(
     activeCount += 1;
     const run = new JobRun(job, token, runScope);
     try {
+      // Before anything can end the job: should this process die between BullMQ recording the
+      // ending and the webhook's add, the pending entry lets the DLQ processor add it.
+      if (job.id && announcesEnding(queue, job)) await connection.zadd(pendingCallbacks, Date.now(), job.id);
       const definition = findJob(contract, job.name);
       if (job.attemptsStarted <= 1 && job.processedOn) {
         const readyAt = job.timestamp + (job.opts.delay ?? 0);

@@ -1,4 +1,12 @@
-import { deadLetters } from '@jobfleet/queue-contracts';
+import { DeadLetterStore } from '@jobfleet/dead-letter-store';
+import {
+  deadLetters,
+  pendingCallbacksKey,
+  webhookDeliveryId,
+  webhooks,
+  withCallback,
+  withOrigin,
+} from '@jobfleet/queue-contracts';
 import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
 import { promtoolCheckMetrics, useTestRedis, workerContractSuite } from '@jobfleet/test-utils';
 import { Queue, QueueEvents } from 'bullmq';
@@ -121,5 +129,67 @@ describe('worker runtime', () => {
     const metrics = await queue.getMetrics('completed');
     expect(metrics.meta.count).toBe(1);
     await queue.close();
+  });
+});
+
+describe('worker runtime: completion webhooks', () => {
+  const redis = useTestRedis();
+  const withWebhook = withOrigin(
+    withCallback({ ...pings.defaultJobOptions, attempts: 1 }, { url: 'https://example.com/hooks/jobfleet' }),
+    { client: 'signup-service' },
+  );
+  const pending = () => pendingCallbacksKey(redis.prefix, pings.name);
+  const deliveryOf = async (jobId: string | undefined) => {
+    const deliveries = new Queue(webhooks.name, { connection: redis.connection(), prefix: redis.prefix });
+    const job = await deliveries.getJob(webhookDeliveryId(pings.name, String(jobId), 'job.completed'));
+    await deliveries.close();
+    return job?.data as { event?: { data?: { result?: unknown } } } | undefined;
+  };
+
+  it('keeps a job that asked for a webhook pending while it runs, and clears it once the delivery is queued', async () => {
+    const client = redis.connection();
+    const seen: (string | null)[] = [];
+    const { queue, events, stop } = await startPings(redis, {
+      ...handlers,
+      ping: async ({ text }, { job }) => {
+        seen.push(await client.zscore(pending(), String(job.id)));
+        return { echoed: text };
+      },
+    });
+    const asked = await queue.add('ping', { text: 'a' }, withWebhook);
+    const plain = await queue.add('ping', { text: 'b' }, pings.defaultJobOptions);
+    await asked.waitUntilFinished(events);
+    await plain.waitUntilFinished(events);
+    await stop();
+    // Scored with the time its attempt started; a job without a callback never has an entry.
+    expect(seen).toEqual([expect.stringMatching(/^\d{13}$/), null]);
+    expect(await client.zcard(pending())).toBe(0);
+    expect((await deliveryOf(asked.id))?.event?.data?.result).toEqual({ echoed: 'a' });
+  });
+
+  it('leaves the entry when Redis refuses the delivery, and the DLQ store queues it later', async () => {
+    const client = redis.connection();
+    // The `webhooks` queue's meta key of the wrong type: BullMQ's add fails before it writes anything.
+    const meta = `${redis.prefix}:${webhooks.name}:meta`;
+    await client.set(meta, 'not a hash');
+    const { queue, events, stop } = await startPings(redis, handlers);
+    const job = await queue.add('ping', { text: 'c' }, withWebhook);
+    await job.waitUntilFinished(events);
+    // `close` waits for the delivery's add to settle, refused here.
+    await stop();
+    expect(await deliveryOf(job.id)).toBeUndefined();
+    expect(await client.zrange(pending(), 0, -1)).toEqual([job.id]);
+
+    await client.del(meta);
+    const store = new DeadLetterStore({
+      connection: redis.connection(),
+      prefix: redis.prefix,
+      queues: [pings],
+    });
+    const result = await store.reconcileCallbacks({ settleMs: 0 });
+    await store.close();
+    expect(result.queued).toEqual({ pings: 1 });
+    expect((await deliveryOf(job.id))?.event?.data?.result).toEqual({ echoed: 'c' });
+    expect(await client.zcard(pending())).toBe(0);
   });
 });
