@@ -38,13 +38,13 @@ export const dlqConfig = {
     default: 60_000,
     min: 10,
     max: DAY_MS,
-    doc: "How often reconciliation reads the source queues' `failed` sets for missing records.",
+    doc: "How often reconciliation reads the source queues' `failed` sets for missing records, and their pending sets for completion webhooks the workers did not queue.",
   }),
   DLQ_RECONCILE_BATCH_SIZE: env.integer({
     default: 500,
     min: 1,
     max: 10_000,
-    doc: 'Failed jobs read per reconciliation step.',
+    doc: 'Failed jobs read per reconciliation step; also pending completion webhooks read per queue per pass.',
   }),
   DLQ_RECONCILE_MAX_BATCHES: env.integer({
     default: 20,
@@ -60,7 +60,7 @@ export const dlqConfig = {
   DLQ_RECONCILE_SETTLE_MS: env.duration({
     default: 10_000,
     max: 3_600_000,
-    doc: "Failures younger than this are left to the workers' live path.",
+    doc: "Failures, and pending completion webhooks, younger than this are left to the workers' live path.",
   }),
   DLQ_ALERT_WEBHOOK_URL: optionalWebhookUrl({
     doc: 'Where spike alerts are POSTed (Slack-compatible JSON); unset: spikes are only logged and counted.',

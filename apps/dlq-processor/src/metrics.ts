@@ -1,5 +1,5 @@
 import type { DeadLetterStore } from '@jobfleet/dead-letter-store';
-import type { QueueContract } from '@jobfleet/queue-contracts';
+import { type QueueContract, webhooks } from '@jobfleet/queue-contracts';
 import { type Logger, withTimeout } from '@jobfleet/service-kit';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
@@ -13,6 +13,11 @@ export interface DlqMetrics {
   records: Gauge<'queue'>;
   /** `jobfleet_dead_letters_reconciled_total{queue}`: missing records reconciliation wrote. */
   reconciled: Counter<'queue'>;
+  /**
+   * `jobfleet_webhooks_reconciled_total{queue,outcome}`: completion webhooks the workers had not
+   * queued: `queued` by reconciliation, or `lost` (the job was removed first).
+   */
+  webhooksReconciled: Counter<'queue' | 'outcome'>;
   /** `jobfleet_dead_letters_trimmed_total{queue,reason}`: records retention removed, by rule. */
   trimmed: Counter<'queue' | 'reason'>;
   /** `jobfleet_dlq_alerts_total{queue,outcome}`: spike alerts, by delivery outcome. */
@@ -72,6 +77,12 @@ export function dlqMetrics(options: {
       labelNames: ['queue'],
       registers,
     }),
+    webhooksReconciled: new Counter({
+      name: 'jobfleet_webhooks_reconciled_total',
+      help: 'Completion webhooks the workers had not queued: queued by reconciliation, or lost (the job was removed first).',
+      labelNames: ['queue', 'outcome'],
+      registers,
+    }),
     trimmed: new Counter({
       name: 'jobfleet_dead_letters_trimmed_total',
       help: 'Dead-letter records removed by retention, by rule (age or count).',
@@ -89,6 +100,9 @@ export function dlqMetrics(options: {
     const queue = contract.name;
     for (const name of Object.keys(contract.jobs)) metrics.captured.inc({ queue, job_name: name }, 0);
     metrics.reconciled.inc({ queue }, 0);
+    if (queue !== webhooks.name) {
+      for (const outcome of ['queued', 'lost']) metrics.webhooksReconciled.inc({ queue, outcome }, 0);
+    }
     for (const reason of ['age', 'count']) metrics.trimmed.inc({ queue, reason }, 0);
     for (const outcome of ALERT_OUTCOMES) metrics.alerts.inc({ queue, outcome }, 0);
   }

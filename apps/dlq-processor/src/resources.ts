@@ -1,4 +1,9 @@
-import { DeadLetterStore, type ReconcileResult, type RetentionResult } from '@jobfleet/dead-letter-store';
+import {
+  type CallbackReconcileResult,
+  DeadLetterStore,
+  type ReconcileResult,
+  type RetentionResult,
+} from '@jobfleet/dead-letter-store';
 import { catalog, type DEAD_LETTER_JOB, type QueueContract } from '@jobfleet/queue-contracts';
 import { activeTelemetry } from '@jobfleet/service-kit';
 import type { HandlerMap, WorkerContext } from '@jobfleet/worker-runtime';
@@ -26,6 +31,11 @@ export interface DlqResources {
   readonly index: HandlerMap<typeof deadLetterIntake>[typeof DEAD_LETTER_JOB];
   /** One reconciliation pass now (it also runs every `DLQ_RECONCILE_INTERVAL_MS`), counted in the metrics. */
   reconcile(): Promise<ReconcileResult>;
+  /**
+   * One pass over the completion webhooks the workers did not queue (it also
+   * runs every `DLQ_RECONCILE_INTERVAL_MS`), counted in the metrics.
+   */
+  reconcileCallbacks(): Promise<CallbackReconcileResult>;
   /** One retention pass now (it also runs every `DLQ_RETENTION_INTERVAL_MS`), counted in the metrics. */
   applyRetention(): Promise<RetentionResult>;
   /** Starts the alert delivery and the periodic tasks. */
@@ -91,6 +101,27 @@ export function createDlqResources(
     }
     return result;
   };
+  const reconcileCallbacks = async () => {
+    const result = await store.reconcileCallbacks({
+      batchSize: config.dlqReconcileBatchSize,
+      settleMs: config.dlqReconcileSettleMs,
+    });
+    for (const [queue, queued] of Object.entries(result.queued)) {
+      const lost = result.lost[queue] ?? 0;
+      if (queued > 0) {
+        metrics.webhooksReconciled.inc({ queue, outcome: 'queued' }, queued);
+        logger.warn({ queue, queued }, 'reconciliation queued completion webhooks the workers had not');
+      }
+      if (lost > 0) {
+        metrics.webhooksReconciled.inc({ queue, outcome: 'lost' }, lost);
+        logger.error(
+          { queue, lost },
+          'jobs ended and were removed before their completion webhook was queued; those webhooks cannot be sent',
+        );
+      }
+    }
+    return result;
+  };
   const applyRetention = async () => {
     const result = await store.trim({
       maxAgeMs: config.dlqRetentionDays * DAY_MS,
@@ -111,6 +142,12 @@ export function createDlqResources(
       logger,
     ),
     new PeriodicTask(
+      'webhook reconciliation',
+      config.dlqReconcileIntervalMs,
+      async () => void (await reconcileCallbacks()),
+      logger,
+    ),
+    new PeriodicTask(
       'retention',
       config.dlqRetentionIntervalMs,
       async () => void (await applyRetention()),
@@ -124,6 +161,7 @@ export function createDlqResources(
     alerts,
     index,
     reconcile,
+    reconcileCallbacks,
     applyRetention,
     start() {
       alerts?.start();

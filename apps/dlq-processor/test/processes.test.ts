@@ -1,5 +1,15 @@
+import { once } from 'node:events';
 import { DeadLetterStore } from '@jobfleet/dead-letter-store';
-import { deadLetters, emails, reports } from '@jobfleet/queue-contracts';
+import {
+  deadLetters,
+  emails,
+  pendingCallbacksKey,
+  reports,
+  webhookDeliveryId,
+  webhooks,
+  withCallback,
+  withOrigin,
+} from '@jobfleet/queue-contracts';
 import {
   promtoolCheckMetrics,
   type ServiceProcess,
@@ -139,6 +149,46 @@ describe('dlq-processor processes', () => {
     expect(await a.proc.exited).toEqual({ code: 0, signal: null });
     expect(await b.proc.exited).toEqual({ code: 0, signal: null });
   }, 60_000);
+
+  it('queues a completion webhook a worker left pending, and counts it', async () => {
+    // What a jobfleet worker that died right after BullMQ completed the job leaves: the job completed
+    // (here by a plain BullMQ worker, which announces nothing) and its pending entry.
+    const queue = new Queue(emails.name, { connection: redis.connection(), prefix: redis.prefix });
+    cleanup.push(() => queue.close());
+    const opts = withOrigin(withCallback({ attempts: 1 }, { url: 'https://example.com/hooks' }), {
+      client: 'signup-service',
+    });
+    const job = await queue.add('welcome', { userId: 1, to: 'ada@example.com' }, opts);
+    const plain = new Worker(emails.name, async () => ({ messageId: '<1@example.com>' }), {
+      connection: redis.connection(),
+      prefix: redis.prefix,
+    });
+    cleanup.push(() => plain.close());
+    await once(plain, 'completed');
+    await plain.close();
+    await redis.connection().zadd(pendingCallbacksKey(redis.prefix, emails.name), 1, String(job.id));
+
+    const { metricsUrl } = await start({ DLQ_RECONCILE_INTERVAL_MS: '100', DLQ_RECONCILE_SETTLE_MS: '0' });
+    const deliveries = new Queue(webhooks.name, { connection: redis.connection(), prefix: redis.prefix });
+    cleanup.push(() => deliveries.close());
+    const deliveryId = webhookDeliveryId(emails.name, String(job.id), 'job.completed');
+    // Counted once the pass that queued it ends.
+    const queued = 'queue="emails",outcome="queued"';
+    await waitFor(
+      async () =>
+        sumMetric(await (await fetch(metricsUrl)).text(), 'jobfleet_webhooks_reconciled_total', queued) === 1,
+      'the delivery to be queued and counted',
+    );
+    expect((await deliveries.getJob(deliveryId))?.data).toMatchObject({
+      url: 'https://example.com/hooks',
+      event: { type: 'job.completed', data: { id: job.id, result: { messageId: '<1@example.com>' } } },
+    });
+    const text = await (await fetch(metricsUrl)).text();
+    expect(promtoolCheckMetrics(text)).toBe('');
+    expect(sumMetric(text, 'jobfleet_webhooks_reconciled_total', queued)).toBe(1);
+    expect(sumMetric(text, 'jobfleet_webhooks_reconciled_total', 'outcome="lost"')).toBe(0);
+    expect(await redis.connection().zcard(pendingCallbacksKey(redis.prefix, emails.name))).toBe(0);
+  });
 
   it('answers /health/ready, and refuses a bad configuration naming every bad key', async () => {
     const { proc, metricsUrl } = await start({});
