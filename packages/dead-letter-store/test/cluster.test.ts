@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { deadLetters, emails, reports } from '@jobfleet/queue-contracts';
+import {
+  deadLetters,
+  emails,
+  pendingCallbacksKey,
+  reports,
+  webhookDeliveryId,
+  webhooks,
+  withCallback,
+  withOrigin,
+} from '@jobfleet/queue-contracts';
 import { createRedisConnection, queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import { type RedisCluster, startRedisCluster } from '@jobfleet/test-utils';
 import { Queue, Worker } from 'bullmq';
@@ -120,5 +129,36 @@ describe('dead-letter store on Redis Cluster', () => {
     const [record] = (await store.deadLetterQueue.getWaiting(0, -1)).map((j) => j.data as { jobId: string });
     expect(record?.jobId).toBe(job.id);
     await Promise.all([queue.close(), store.close()]);
+  });
+
+  it('queues a pending completion webhook: the entry in the source queue’s slot, the delivery in the webhooks slot', async () => {
+    const base = `${prefix}-w`;
+    const store = new DeadLetterStore({ connection, prefix: base });
+    const tag = queuePrefix(connection, base, emails.name);
+    const pending = pendingCallbacksKey(tag, emails.name);
+    expect(store.keys.pendingCallbacks(emails.name)).toBe(pending);
+    expect(await cluster.keySlot(pending)).toBe(await cluster.keySlot(`{${base}:${emails.name}}`));
+    const queue = new Queue(emails.name, { connection, prefix: tag });
+    const opts = withOrigin(withCallback({ attempts: 1 }, { url: 'https://example.com/hooks' }), {
+      client: 'c',
+    });
+    const job = await queue.add('welcome', { userId: 1, to: 'ada@example.com' }, opts);
+    const worker = new Worker(emails.name, async () => ({ messageId: '<1@example.com>' }), {
+      connection,
+      prefix: tag,
+    });
+    await new Promise<void>((resolve) => worker.once('completed', () => resolve()));
+    await worker.close();
+    await connection.zadd(pending, 1, String(job.id));
+    const result = await store.reconcileCallbacks({ settleMs: 0 });
+    expect(result.queued.emails).toBe(1);
+    const deliveries = new Queue(webhooks.name, {
+      connection,
+      prefix: queuePrefix(connection, base, webhooks.name),
+    });
+    const delivery = await deliveries.getJob(webhookDeliveryId(emails.name, String(job.id), 'job.completed'));
+    expect(delivery?.data).toMatchObject({ event: { type: 'job.completed', data: { id: job.id } } });
+    expect(await connection.zcard(pending)).toBe(0);
+    await Promise.all([queue.close(), deliveries.close(), store.close()]);
   });
 });
