@@ -17,7 +17,8 @@ const { PORT = '0' } = process.env;
 const { jobfleetPrefix } = loadConfigOrExit(commonConfig);
 const target = redisTargetFromEnv();
 
-// The connection the gateway opens for its queues, and its queue's prefix, so only the layers on top differ.
+// The producer flavour of connection the gateway opens and its queue's prefix. Without the gateway's
+// write coalescing (one write per turn): that is the gateway's own work, so here each add is a write.
 const connection = target.connect('producer', 'bench-bare');
 const queue = new Queue(emails.name, {
   connection,
