@@ -5,7 +5,7 @@ import {
   webhookDeliveryId,
   webhooks,
 } from '@jobfleet/queue-contracts';
-import { withLock } from './lock.js';
+import { perQueueLocked } from './lock.js';
 import type { DeadLetterRecords } from './records.js';
 
 export interface CallbackReconcileOptions {
@@ -50,21 +50,17 @@ export async function reconcileCallbacks(
   store: DeadLetterRecords,
   options: CallbackReconcileOptions = {},
 ): Promise<CallbackReconcileResult> {
-  const result: CallbackReconcileResult = { queued: {}, lost: {}, busy: [] };
-  for (const queue of store.contracts.keys()) {
-    if (queue === webhooks.name) continue;
-    const done = await withLock(
-      store.client,
-      store.keys.callbacksLock(queue),
-      options.lockTtlMs ?? 60_000,
-      () => reconcileQueue(store, queue, options),
-    );
-    if (!done) {
-      result.busy.push(queue);
-      continue;
-    }
-    result.queued[queue] = done.queued;
-    result.lost[queue] = done.lost;
+  const { done, busy } = await perQueueLocked(
+    store.client,
+    [...store.contracts.keys()].filter((queue) => queue !== webhooks.name),
+    store.keys.callbacksLock,
+    options.lockTtlMs ?? 60_000,
+    (queue) => reconcileQueue(store, queue, options),
+  );
+  const result: CallbackReconcileResult = { queued: {}, lost: {}, busy };
+  for (const [queue, { queued, lost }] of done) {
+    result.queued[queue] = queued;
+    result.lost[queue] = lost;
   }
   return result;
 }

@@ -22,3 +22,25 @@ export async function withLock<T>(
     await releaseLockScript.run(client, [key], [token]);
   }
 }
+
+/**
+ * Runs `work` for each of `queues` in turn, each under its own lock
+ * (`lockKey(queue)`, see {@link withLock}): the results by queue, and the
+ * queues another process held at the time (skipped).
+ */
+export async function perQueueLocked<T>(
+  client: RedisClient,
+  queues: Iterable<string>,
+  lockKey: (queue: string) => string,
+  ttlMs: number,
+  work: (queue: string) => Promise<T>,
+): Promise<{ done: Map<string, T>; busy: string[] }> {
+  const done = new Map<string, T>();
+  const busy: string[] = [];
+  for (const queue of queues) {
+    const result = await withLock(client, lockKey(queue), ttlMs, () => work(queue));
+    if (result === undefined) busy.push(queue);
+    else done.set(queue, result);
+  }
+  return { done, busy };
+}

@@ -6,7 +6,7 @@ import {
   webhooks,
 } from '@jobfleet/queue-contracts';
 import { entriesFromFlat, type IndexEntry } from './index-scan.js';
-import { withLock } from './lock.js';
+import { perQueueLocked } from './lock.js';
 import type { DeadLetterRecords } from './records.js';
 
 export interface ReconcileOptions {
@@ -56,20 +56,17 @@ export async function reconcile(
   store: DeadLetterRecords,
   options: ReconcileOptions = {},
 ): Promise<ReconcileResult> {
-  const result: ReconcileResult = { found: {}, scanned: 0, busy: [] };
-  for (const queue of store.contracts.keys()) {
-    const done = await withLock(
-      store.client,
-      store.keys.reconcileLock(queue),
-      options.lockTtlMs ?? 60_000,
-      () => reconcileQueue(store, queue, options),
-    );
-    if (!done) {
-      result.busy.push(queue);
-      continue;
-    }
-    result.found[queue] = done.found;
-    result.scanned += done.scanned;
+  const { done, busy } = await perQueueLocked(
+    store.client,
+    store.contracts.keys(),
+    store.keys.reconcileLock,
+    options.lockTtlMs ?? 60_000,
+    (queue) => reconcileQueue(store, queue, options),
+  );
+  const result: ReconcileResult = { found: {}, scanned: 0, busy };
+  for (const [queue, { found, scanned }] of done) {
+    result.found[queue] = found;
+    result.scanned += scanned;
   }
   return result;
 }
