@@ -148,11 +148,11 @@ describe('worker runtime: completion webhooks', () => {
 
   it('keeps a job that asked for a webhook pending while it runs, and clears it once the delivery is queued', async () => {
     const client = redis.connection();
-    const seen: (string | null)[] = [];
+    const seen: Record<string, string | null> = {};
     const { queue, events, stop } = await startPings(redis, {
       ...handlers,
       ping: async ({ text }, { job }) => {
-        seen.push(await client.zscore(pending(), String(job.id)));
+        seen[text] = await client.zscore(pending(), String(job.id));
         return { echoed: text };
       },
     });
@@ -162,7 +162,7 @@ describe('worker runtime: completion webhooks', () => {
     await plain.waitUntilFinished(events);
     await stop();
     // Scored with the time its attempt started; a job without a callback never has an entry.
-    expect(seen).toEqual([expect.stringMatching(/^\d{13}$/), null]);
+    expect(seen).toEqual({ a: expect.stringMatching(/^\d{13}$/), b: null });
     expect(await client.zcard(pending())).toBe(0);
     expect((await deliveryOf(asked.id))?.event?.data?.result).toEqual({ echoed: 'a' });
   });
