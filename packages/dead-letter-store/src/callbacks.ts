@@ -1,5 +1,6 @@
 import {
   CANCELLED_REASON,
+  WEBHOOK_EVENT_TYPES,
   type WebhookEventType,
   webhookDeliveryFor,
   webhookDeliveryId,
@@ -30,8 +31,6 @@ export interface CallbackReconcileResult {
   /** Queues another process was reconciling at the time (skipped here). */
   busy: string[];
 }
-
-const TYPES: readonly WebhookEventType[] = ['job.completed', 'job.failed', 'job.cancelled'];
 
 /**
  * Queues the completion webhooks the live path missed. A worker puts a job
@@ -83,7 +82,9 @@ async function reconcileQueue(
     const job = await source.getJob(id);
     if (!job) {
       const found = await Promise.all(
-        TYPES.map((type) => client.exists(deliveries.toKey(webhookDeliveryId(queue, id, type)))),
+        WEBHOOK_EVENT_TYPES.map((type) =>
+          client.exists(deliveries.toKey(webhookDeliveryId(queue, id, type))),
+        ),
       );
       if (!found.includes(1)) lost += 1;
       await client.zrem(pending, id);

@@ -141,6 +141,9 @@ const SHORT_TYPE: Record<WebhookEventType, string> = {
   'job.cancelled': 'cancelled',
 };
 
+/** Every kind of completion event. */
+export const WEBHOOK_EVENT_TYPES = Object.keys(SHORT_TYPE) as readonly WebhookEventType[];
+
 /**
  * The delivery's job id, one per job and kind of ending: a replayed event, a
  * second process or a second path (a worker and the gateway) adds nothing
@@ -171,16 +174,25 @@ export interface WebhookDelivery {
 }
 
 /**
- * Whether `job`'s ending is announced by a completion webhook: exactly when
- * {@link webhookDeliveryFor} gives a delivery for it.
+ * Where `job`'s completion event goes and whom it is signed for, when it asked
+ * for one: a callback, an origin, an id, and not itself a delivery.
  */
-export function announcesEnding(queue: string, job: { id?: string; opts: object }): boolean {
-  return (
-    queue !== webhooks.name &&
-    job.id !== undefined &&
-    callbackOf(job) !== undefined &&
-    originOf(job) !== undefined
-  );
+function announcement(
+  queue: string,
+  job: { id?: string | undefined; opts: object },
+): { id: string; callback: JobCallback; origin: JobOrigin } | undefined {
+  if (queue === webhooks.name || job.id === undefined) return undefined;
+  const callback = callbackOf(job);
+  const origin = originOf(job);
+  return callback && origin ? { id: job.id, callback, origin } : undefined;
+}
+
+/** Whether `job`'s ending is announced by a completion webhook: exactly when {@link webhookDeliveryFor} gives one. */
+export function announcesEnding<J extends { id?: string | undefined; opts: object }>(
+  queue: string,
+  job: J,
+): job is J & { id: string } {
+  return announcement(queue, job) !== undefined;
 }
 
 /**
@@ -194,12 +206,11 @@ export function webhookDeliveryFor(
   type: WebhookEventType,
   finishedAt: number = job.finishedOn ?? Date.now(),
 ): WebhookDelivery | undefined {
-  if (queue === webhooks.name || job.id === undefined) return undefined;
-  const callback = callbackOf(job);
-  const origin: JobOrigin | undefined = originOf(job);
-  if (!callback || !origin) return undefined;
+  const target = announcement(queue, job);
+  if (!target) return undefined;
+  const { id, callback, origin } = target;
   const at = new Date(finishedAt).toISOString();
-  const data: WebhookEvent['data'] = { queue, id: job.id, name: job.name, finishedAt: at };
+  const data: WebhookEvent['data'] = { queue, id, name: job.name, finishedAt: at };
   if (type === 'job.completed') data.result = job.returnvalue ?? null;
   else {
     // A queued job that was removed on request never failed: it has no reason of its own.
@@ -210,6 +221,6 @@ export function webhookDeliveryFor(
   return {
     name: WEBHOOK_DELIVERY_JOB,
     data: { url: callback.url, event: { type, timestamp: at, data } },
-    opts: { ...opts, jobId: webhookDeliveryId(queue, job.id, type) },
+    opts: { ...opts, jobId: webhookDeliveryId(queue, id, type) },
   };
 }

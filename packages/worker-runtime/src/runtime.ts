@@ -265,7 +265,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
     try {
       // Before anything can end the job: should this process die between BullMQ recording the
       // ending and the webhook's add, the pending entry lets the DLQ processor add it.
-      if (job.id && announcesEnding(queue, job)) await connection.zadd(pendingCallbacks, Date.now(), job.id);
+      if (announcesEnding(queue, job)) await connection.zadd(pendingCallbacks, Date.now(), job.id);
       const definition = findJob(contract, job.name);
       if (job.attemptsStarted <= 1 && job.processedOn) {
         const readyAt = job.timestamp + (job.opts.delay ?? 0);
