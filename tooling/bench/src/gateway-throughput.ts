@@ -73,6 +73,11 @@ export interface Run {
   latencies: number[];
   /** The server process's CPU per request (µs); `undefined` for raw runs and off Linux. */
   cpuUs: number | undefined;
+  /**
+   * This process's CPU per request (µs): the load client, and the reader of the
+   * server's log; for raw runs, BullMQ's own work per job.
+   */
+  clientCpuUs: number;
 }
 
 /** A server's figures over the rounds: medians of the per-round figures. */
@@ -81,6 +86,8 @@ export interface ServerFigures {
   rate: number;
   /** CPU of the server process per request (µs); `undefined` off Linux. */
   cpuUs: number | undefined;
+  /** CPU of the bench process (the load client, reading the server's log) per request (µs). */
+  clientCpuUs: number;
   /** Request latency percentiles (ms). */
   p50: number;
   p99: number;
@@ -96,6 +103,8 @@ export interface SingleRound {
 export interface SingleComparison {
   /** Raw `queue.add` jobs per second, median over rounds. */
   raw: number;
+  /** Raw `queue.add`'s CPU per job in the bench process (µs), median over rounds. */
+  rawCpuUs: number;
   bare: ServerFigures;
   gateway: ServerFigures;
   /** gateway / bare throughput, paired per round, median over rounds. */
@@ -131,6 +140,8 @@ export interface BatchComparison {
   size: number;
   /** Raw `addBulk` jobs per second, median over rounds. */
   raw: number;
+  /** Raw `addBulk`'s CPU per job in the bench process (µs), median over rounds. */
+  rawCpuUs: number;
   /** The bare server's batch route (JSON body → `addBulk` → 202); CPU per job, latency per request. */
   bare: ServerFigures;
   /** The gateway's batch route; CPU is per job, latency per batch request. */
@@ -178,6 +189,7 @@ async function drive(total: number, concurrency: number, task: (i: number) => Pr
   let next = 0;
   const latencies: number[] = new Array(total);
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const lane = async () => {
     for (let i = next++; i < total; i = next++) {
       const at = performance.now();
@@ -186,7 +198,13 @@ async function drive(total: number, concurrency: number, task: (i: number) => Pr
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, lane));
-  return { latencies, seconds: (performance.now() - started) / 1_000 };
+  const used = process.cpuUsage(cpu);
+  return {
+    latencies,
+    seconds: (performance.now() - started) / 1_000,
+    /** This process's CPU over the run (µs). */
+    cpuUs: used.user + used.system,
+  };
 }
 
 /** A server under test: its own process on a free port, with a keep-alive pool to it. */
@@ -275,13 +293,11 @@ export async function serve(
   jobsPerRequest = 1,
 ): Promise<Run> {
   const before = treeCpuSeconds(server.pid);
-  const { seconds, latencies } = await drive(requests, concurrency, () => post(server, path, body));
+  const run = await drive(requests, concurrency, () => post(server, path, body));
   const after = treeCpuSeconds(server.pid);
-  const cpuUs =
-    before === undefined || after === undefined
-      ? undefined
-      : ((after - before) * 1e6) / (requests * jobsPerRequest);
-  return { rate: (requests * jobsPerRequest) / seconds, latencies, cpuUs };
+  const jobs = requests * jobsPerRequest;
+  const cpuUs = before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / jobs;
+  return { rate: jobs / run.seconds, latencies: run.latencies, cpuUs, clientCpuUs: run.cpuUs / jobs };
 }
 
 /** Single-job requests the gateway's `jobfleet_http_request_duration_seconds` counted: it scrapes `/metrics`. */
@@ -415,10 +431,10 @@ export async function gatewayThroughput(
 
   const single = {
     raw: async (jobs: number): Promise<Run> => {
-      const { seconds } = await drive(jobs, connections, async () => {
+      const { seconds, cpuUs } = await drive(jobs, connections, async () => {
         await raw.add('welcome', PAYLOAD, emails.defaultJobOptions);
       });
-      return { rate: jobs / seconds, latencies: [], cpuUs: undefined };
+      return { rate: jobs / seconds, latencies: [], cpuUs: undefined, clientCpuUs: cpuUs / jobs };
     },
     bare: (jobs: number) => serve(bare, SINGLE_PATH, JOB, jobs, connections),
     gateway: (jobs: number) => serve(gateway, SINGLE_PATH, JOB, jobs, connections),
@@ -429,10 +445,15 @@ export async function gatewayThroughput(
     const { body, bulk } = batchOf(size);
     return {
       raw: async (count: number): Promise<Run> => {
-        const { seconds } = await drive(count, batchConcurrency, async () => {
+        const { seconds, cpuUs } = await drive(count, batchConcurrency, async () => {
           await raw.addBulk(bulk);
         });
-        return { rate: (count * size) / seconds, latencies: [], cpuUs: undefined };
+        return {
+          rate: (count * size) / seconds,
+          latencies: [],
+          cpuUs: undefined,
+          clientCpuUs: cpuUs / (count * size),
+        };
       },
       bare: (count: number) => serve(bare, BATCH_PATH, body, count, batchConcurrency, size),
       gateway: (count: number) => serve(gateway, BATCH_PATH, body, count, batchConcurrency, size),
@@ -467,11 +488,18 @@ export async function gatewayThroughput(
   const figures = (runs: Run[]): ServerFigures => ({
     rate: median(runs.map((run) => run.rate)),
     cpuUs: medianOf(runs.map((run) => run.cpuUs)),
+    clientCpuUs: median(runs.map((run) => run.clientCpuUs)),
     p50: median(runs.map((run) => percentile(run.latencies, 50))),
     p99: median(runs.map((run) => percentile(run.latencies, 99))),
   });
   const perRound = (a: Run[], b: Run[], of: (run: Run) => number) =>
-    median(a.map((run, i) => of(run) / of(b[i] ?? { rate: Number.NaN, latencies: [], cpuUs: undefined })));
+    median(
+      a.map(
+        (run, i) =>
+          of(run) /
+          of(b[i] ?? { rate: Number.NaN, latencies: [], cpuUs: undefined, clientCpuUs: Number.NaN }),
+      ),
+    );
   const p99 = (run: Run) => percentile(run.latencies, 99);
   /** This gateway against the baseline's runs of the same rounds. */
   const overBaseline = (mine: Run[], theirs: Run[]) => ({
@@ -500,6 +528,7 @@ export async function gatewayThroughput(
       batches.push({
         size,
         raw: median(b.raw.map((run) => run.rate)),
+        rawCpuUs: median(b.raw.map((run) => run.clientCpuUs)),
         bare: figures(b.bare),
         gateway: figures(b.gateway),
         ratio: perRound(b.gateway, b.raw, (run) => run.rate),
@@ -511,7 +540,12 @@ export async function gatewayThroughput(
     const metricsCounted = await countedByMetrics(gateway);
     const servedRequests = gateway.requests;
     await gateway.stop();
-    const roundOf = (run: Run) => ({ rate: run.rate, cpuUs: run.cpuUs, p99: p99(run) });
+    const roundOf = (run: Run) => ({
+      rate: run.rate,
+      cpuUs: run.cpuUs,
+      clientCpuUs: run.clientCpuUs,
+      p99: p99(run),
+    });
     return {
       jobs: options.jobs,
       rounds: options.rounds,
@@ -529,6 +563,7 @@ export async function gatewayThroughput(
       },
       single: {
         raw: median(s.raw.map((run) => run.rate)),
+        rawCpuUs: median(s.raw.map((run) => run.clientCpuUs)),
         bare: figures(s.bare),
         gateway: figures(s.gateway),
         overBare: perRound(s.gateway, s.bare, (run) => run.rate),
@@ -595,7 +630,9 @@ export function describeGatewayThroughput(
   const row = (cells: string[]) =>
     `  ${cells.map((cell, i) => pad(cell, [5, 11, 11, 11, 8, 7, 9, 9, 9, 9][i] ?? 9)).join(' ')}`;
   const server = (name: string, figures: ServerFigures, unit = 'request') =>
-    `  ${name.padEnd(28)} ${pad(formatRate(figures.rate), 15)}   CPU ${us(figures.cpuUs)}/${unit}, p50 ${ms(figures.p50)}, p99 ${ms(figures.p99)}`;
+    `  ${name.padEnd(28)} ${pad(formatRate(figures.rate), 15)}   CPU ${us(figures.cpuUs)}/${unit} (load client ${us(figures.clientCpuUs)}), p50 ${ms(figures.p50)}, p99 ${ms(figures.p99)}`;
+  const rawLine = (name: string, jobsPerSecond: number, cpuUs: number) =>
+    `  ${name.padEnd(28)} ${pad(formatRate(jobsPerSecond), 15)}   CPU ${us(cpuUs)}/job (in the bench process)`;
   return [
     `gateway vs bare Fastify vs raw BullMQ, one job per request, ${rate(result.jobs)} jobs per run, ` +
       `${result.connections} keep-alive connections / adds in flight, ${result.rounds} interleaved rounds`,
@@ -631,7 +668,7 @@ export function describeGatewayThroughput(
       ]),
     ),
     '  medians over rounds:',
-    `  raw queue.add                ${pad(formatRate(single.raw), 15)}`,
+    rawLine('raw queue.add', single.raw, single.rawCpuUs),
     server('bare Fastify POST /jobs', single.bare),
     server('gateway POST /jobs', single.gateway),
     `  gateway/bare                 ${single.overBare.toFixed(2)} ${verdict(single.overBare >= targets.single, `>= ${targets.single}`)}`,
@@ -655,7 +692,7 @@ export function describeGatewayThroughput(
       : []),
     ...batches.flatMap((batch) => [
       `gateway vs raw BullMQ, batches of ${batch.size}, ${result.batchConcurrency} in flight:`,
-      `  raw queue.addBulk            ${pad(formatRate(batch.raw), 15)}`,
+      rawLine('raw queue.addBulk', batch.raw, batch.rawCpuUs),
       server('bare Fastify POST /jobs/batch', batch.bare, 'job'),
       server('gateway POST /jobs/batch', batch.gateway, 'job'),
       `  gateway/raw                  ${batch.ratio.toFixed(2)} ${verdict(batch.ratio >= targets.batch, `>= ${targets.batch}`)}`,
