@@ -493,13 +493,7 @@ export async function gatewayThroughput(
     p99: median(runs.map((run) => percentile(run.latencies, 99))),
   });
   const perRound = (a: Run[], b: Run[], of: (run: Run) => number) =>
-    median(
-      a.map(
-        (run, i) =>
-          of(run) /
-          of(b[i] ?? { rate: Number.NaN, latencies: [], cpuUs: undefined, clientCpuUs: Number.NaN }),
-      ),
-    );
+    median(a.map((run, i) => of(run) / (b[i] === undefined ? Number.NaN : of(b[i]))));
   const p99 = (run: Run) => percentile(run.latencies, 99);
   /** This gateway against the baseline's runs of the same rounds. */
   const overBaseline = (mine: Run[], theirs: Run[]) => ({
