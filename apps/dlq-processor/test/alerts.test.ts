@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { deadLetters, emails } from '@jobfleet/queue-contracts';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { Queue } from 'bullmq';
@@ -53,18 +54,30 @@ describe('spike alerts', () => {
       }, `${records} records and no pending alert`);
     const sent = async (p: DlqProcessor, outcome: string) =>
       sumMetric(await p.registry.metrics(), 'jobfleet_dlq_alerts_total', `outcome="${outcome}"`);
-    return { receiver, processor, settled, sent, alerts };
+    /**
+     * Resolves once the alert worker has handled a delivered alert: the `sent` count is bumped by the
+     * processor's own `completed` listener, registered first, so it runs before this one. Redis shows
+     * the job completed a moment before that listener runs.
+     */
+    const alertHandled = () => {
+      const worker = processor.resources.alerts?.worker;
+      if (!worker) throw new Error('the processor has no alert delivery');
+      return once(worker, 'completed');
+    };
+    return { receiver, processor, settled, sent, alerts, alertHandled };
   }
 
   it('12 failures within a minute: one POST with the text, the counts and sample reasons; 12 more inside the cooldown: none', async () => {
-    const { receiver, processor, settled, sent } = await setup({});
+    const { receiver, processor, settled, sent, alertHandled } = await setup({});
 
     await addWelcomes(redis, 9);
     await settled(9);
     expect(receiver.requests).toHaveLength(0);
 
+    const handled = alertHandled();
     await addWelcomes(redis, 3, 9);
     await receiver.waitForRequests(1);
+    await handled;
     await settled(12);
     expect(receiver.requests).toEqual([{ method: 'POST', contentType: 'application/json' }]);
     const alert = receiver.bodies[0] as SpikeAlert;
@@ -91,9 +104,11 @@ describe('spike alerts', () => {
   });
 
   it('retries a failing webhook with backoff until it accepts the alert', async () => {
-    const { receiver, processor, settled, sent, alerts } = await setup({}, [503, 500]);
+    const { receiver, processor, settled, sent, alerts, alertHandled } = await setup({}, [503, 500]);
+    const handled = alertHandled();
     await addWelcomes(redis, 10);
     await receiver.waitForRequests(3);
+    await handled;
     await settled(10);
     expect(receiver.requests).toHaveLength(3);
     expect(receiver.bodies[2]).toEqual(receiver.bodies[0]);
