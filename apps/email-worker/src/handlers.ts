@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { emails, type JobResult } from '@jobfleet/queue-contracts';
+import { bindCounter } from '@jobfleet/service-kit';
 import type { HandlerMap, JobContext } from '@jobfleet/worker-runtime';
 import { type DeliveryLedger, jobHashKey, type LedgerJob } from './delivery-ledger.js';
 import { domainOf, type Mailbox } from './mailbox.js';
@@ -49,7 +50,7 @@ export function createEmailHandlers(deps: EmailHandlerDeps): HandlerMap<typeof e
   const countSent = (template: EmailTemplate) => {
     let counter = sent.get(template);
     if (!counter) {
-      counter = metrics.sent.labels({ template });
+      counter = bindCounter(metrics.sent, { template });
       sent.set(template, counter);
     }
     counter.inc();

@@ -1,4 +1,4 @@
-import type { ReadinessCheck, ReadinessResult } from '@jobfleet/service-kit';
+import { bindHistogram, type ReadinessCheck, type ReadinessResult } from '@jobfleet/service-kit';
 import { ShuttingDownError } from '@jobfleet/worker-runtime';
 import nodemailer from 'nodemailer';
 import type { EmailMetrics } from './metrics.js';
@@ -94,8 +94,8 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     logger: false,
   });
   const url = describeSmtpEndpoint(endpoint);
-  const accepted = metrics?.smtpSendDuration.labels({ outcome: 'accepted' });
-  const failed = metrics?.smtpSendDuration.labels({ outcome: 'failed' });
+  const accepted = metrics && bindHistogram(metrics.smtpSendDuration, { outcome: 'accepted' });
+  const failed = metrics && bindHistogram(metrics.smtpSendDuration, { outcome: 'failed' });
 
   const socketTimeoutMs = options.socketTimeoutMs ?? 60_000;
   let verdict: { at: number; result: ReadinessResult } | undefined;

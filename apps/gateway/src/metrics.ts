@@ -1,5 +1,11 @@
 import { catalog, deadLetters } from '@jobfleet/queue-contracts';
-import { DURATION_BUCKETS, perRegistry, registerQueueInfo } from '@jobfleet/service-kit';
+import {
+  bindCounter,
+  bindHistogram,
+  DURATION_BUCKETS,
+  perRegistry,
+  registerQueueInfo,
+} from '@jobfleet/service-kit';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
@@ -20,8 +26,9 @@ export interface GatewayMetrics {
   deadLetterRedrives: Counter<'queue'>;
   /**
    * Counts `n` jobs of an enqueue request. The label set is bound once and
-   * reused: prom-client hashes a label object on every call, which the
-   * enqueue hot path would otherwise pay each time.
+   * reused (service-kit's `bindCounter`): prom-client hashes a label object on
+   * every call, bound children too, which the enqueue hot path would otherwise
+   * pay each time.
    */
   countEnqueued(queue: string, jobName: string, client: string, result: EnqueueResult, n?: number): void;
   /** Observes one answered request, with its label set bound once (see `countEnqueued`). */
@@ -92,7 +99,7 @@ export const gatewayMetrics: (registry: Registry) => GatewayMetrics = perRegistr
       const key = `${method} ${statusCode} ${route}`;
       let child = boundHttp.get(key);
       if (!child) {
-        child = metrics.httpDuration.labels({ method, route, status_code: String(statusCode) });
+        child = bindHistogram(metrics.httpDuration, { method, route, status_code: String(statusCode) });
         boundHttp.set(key, child);
       }
       child.observe(seconds);
@@ -101,7 +108,7 @@ export const gatewayMetrics: (registry: Registry) => GatewayMetrics = perRegistr
       const key = `${queue}\u0000${jobName}\u0000${client}\u0000${result}`;
       let child = bound.get(key);
       if (!child) {
-        child = enqueued.labels({ queue, job_name: jobName, client, result });
+        child = bindCounter(enqueued, { queue, job_name: jobName, client, result });
         bound.set(key, child);
       }
       child.inc(n);

@@ -1,4 +1,11 @@
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import {
+  type Counter,
+  collectDefaultMetrics,
+  Gauge,
+  type Histogram,
+  type LabelValues,
+  Registry,
+} from 'prom-client';
 
 /** Every jobfleet metric name starts with this. */
 export const METRIC_PREFIX = 'jobfleet_';
@@ -67,4 +74,120 @@ export function registerQueueInfo(registry: Registry, queues: Iterable<QueueOwne
       aggregator: 'first',
     });
   for (const queue of queues) gauge.labels({ queue: queue.name, team: queue.team }).set(1);
+}
+
+/** One series of a histogram, as prom-client keeps it. */
+interface HistogramSeries {
+  sum: number;
+  count: number;
+  bucketValues: Record<string, number>;
+}
+
+/** What {@link bindHistogram} and {@link bindCounter} read of a prom-client metric. */
+interface SeriesMap<S> {
+  hashMap?: Record<string, S>;
+  upperBounds?: readonly number[];
+  enableExemplars?: boolean;
+}
+
+/** The key and entry of `labels`' series in `metric`'s map, made (at zero) by `create` if missing. */
+function findSeries<S extends { labels: object }>(
+  metric: SeriesMap<S>,
+  labels: Record<string, string | number>,
+  create: () => void,
+): { map: Record<string, S>; key: string; entry: S } | undefined {
+  const search = () => {
+    const map = metric.hashMap;
+    if (typeof map !== 'object' || map === null) return undefined;
+    for (const [key, entry] of Object.entries(map)) {
+      const theirs = entry.labels as Record<string, unknown>;
+      const names = Object.keys(theirs);
+      if (
+        names.length === Object.keys(labels).length &&
+        names.every((n) => String(theirs[n]) === String(labels[n]))
+      ) {
+        return { map, key, entry };
+      }
+    }
+    return undefined;
+  };
+  const found = search();
+  if (found) return found;
+  create();
+  return search();
+}
+
+/**
+ * `histogram`'s series of `labels`, to observe with the label set worked out
+ * once. prom-client checks and hashes the label object on every `observe`,
+ * bound children (`labels(…)`) too; a hot path that observes per request or per
+ * job pays that each time. The series is looked up again if the histogram was
+ * reset or the series removed. Falls back to prom-client's own `observe` for
+ * histograms with exemplars, or should its series not look as expected.
+ */
+export function bindHistogram<T extends string>(
+  histogram: Histogram<T>,
+  labels: LabelValues<T>,
+): { observe(value: number): void } {
+  const metric = histogram as unknown as SeriesMap<HistogramSeries & { labels: object }>;
+  const plain = labels as Record<string, string | number>;
+  const bounds = metric.upperBounds;
+  const fallback = histogram.labels(labels);
+  const resolve = () => findSeries(metric, plain, () => histogram.zero(labels));
+  const looksRight = (found: ReturnType<typeof resolve>) =>
+    found !== undefined &&
+    typeof found.entry.sum === 'number' &&
+    typeof found.entry.count === 'number' &&
+    typeof found.entry.bucketValues === 'object';
+  let series = resolve();
+  if (metric.enableExemplars || !Array.isArray(bounds) || !looksRight(series)) return fallback;
+  const keys = bounds.map(String);
+  return {
+    observe(value) {
+      if (!Number.isFinite(value)) return fallback.observe(value);
+      if (series === undefined || metric.hashMap !== series.map || series.map[series.key] !== series.entry) {
+        series = resolve();
+        if (!looksRight(series)) return fallback.observe(value);
+      }
+      const entry = (series as NonNullable<typeof series>).entry;
+      entry.sum += value;
+      entry.count += 1;
+      // As prom-client: the first bound not below the value; above them all, only +Inf (the count).
+      for (let i = 0; i < bounds.length; i++) {
+        if (value <= (bounds[i] as number)) {
+          (entry.bucketValues[keys[i] as string] as number) += 1;
+          break;
+        }
+      }
+    },
+  };
+}
+
+/**
+ * `counter`'s series of `labels`, to count with the label set worked out once
+ * (see {@link bindHistogram}).
+ */
+export function bindCounter<T extends string>(
+  counter: Counter<T>,
+  labels: LabelValues<T>,
+): { inc(value?: number): void } {
+  const metric = counter as unknown as SeriesMap<{ value: number; labels: object }>;
+  const plain = labels as Record<string, string | number>;
+  const fallback = counter.labels(labels);
+  const resolve = () => findSeries(metric, plain, () => counter.inc(labels, 0));
+  const looksRight = (found: ReturnType<typeof resolve>) =>
+    found !== undefined && typeof found.entry.value === 'number';
+  let series = resolve();
+  if (metric.enableExemplars || !looksRight(series)) return fallback;
+  return {
+    inc(value = 1) {
+      // prom-client's own checks and errors for what is not a count.
+      if (!Number.isFinite(value) || value < 0) return fallback.inc(value);
+      if (series === undefined || metric.hashMap !== series.map || series.map[series.key] !== series.entry) {
+        series = resolve();
+        if (!looksRight(series)) return fallback.inc(value);
+      }
+      (series as NonNullable<typeof series>).entry.value += value;
+    },
+  };
 }

@@ -11,7 +11,7 @@ import {
   webhookDeliveryFor,
   webhooks,
 } from '@jobfleet/queue-contracts';
-import { coalesceWrites, queuePrefix, type RedisClient } from '@jobfleet/service-kit';
+import { bindHistogram, coalesceWrites, queuePrefix, type RedisClient } from '@jobfleet/service-kit';
 import {
   type Job,
   MetricsTime,
@@ -196,8 +196,9 @@ export function createWorkerRuntime<Q extends QueueContract>(
   activeGauge.set(0);
   /** Jobs running now; handed to the gauge when metrics are read (see `WorkerMetrics.beforeCollect`). */
   let activeCount = 0;
-  // prom-client hashes label objects on every call, bound children too: each label set is bound once, and
-  // attempts are counted in `pending`, handed over to the counter when metrics are read.
+  // prom-client hashes label objects on every call, bound children too: each label set is bound once
+  // (service-kit's `bindHistogram`), and attempts are counted in `pending`, handed over to the counter
+  // when metrics are read.
   interface Bound {
     processed: { inc(value?: number): void };
     duration: { observe(v: number): void };
@@ -211,7 +212,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
         const labels = { queue, job_name: jobName, outcome };
         return {
           processed: metrics.processed.labels(labels),
-          duration: metrics.duration.labels(labels),
+          duration: bindHistogram(metrics.duration, labels),
           pending: 0,
         };
       };
@@ -241,20 +242,18 @@ export function createWorkerRuntime<Q extends QueueContract>(
   const observeWait = (jobName: string, seconds: number) => {
     let child = waitFor.get(jobName);
     if (!child) {
-      child = metrics.wait.labels({ queue, job_name: jobName });
+      child = bindHistogram(metrics.wait, { queue, job_name: jobName });
       waitFor.set(jobName, child);
     }
     child.observe(seconds);
   };
 
-  // Every series exists from the start at 0, so rate() and increase() see a process's first event too.
+  // Every series exists from the start at 0, so rate() and increase() see a process's first event too
+  // (binding a histogram's series makes it at 0).
   metrics.stalled.inc({ queue }, 0);
   for (const jobName of Object.keys(contract.jobs)) {
     metrics.wait.zero({ queue, job_name: jobName });
-    for (const outcome of OUTCOMES) {
-      boundFor(jobName, outcome).processed.inc(0);
-      metrics.duration.zero({ queue, job_name: jobName, outcome });
-    }
+    for (const outcome of OUTCOMES) boundFor(jobName, outcome).processed.inc(0);
   }
 
   // Two parameters: BullMQ then makes no AbortSignal per job; a run makes its own when its handler reads it.
