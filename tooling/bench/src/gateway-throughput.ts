@@ -466,14 +466,17 @@ export async function gatewayThroughput(
     await Promise.all([raw, ...views].map((queue) => queue.obliterate({ force: true })));
   };
 
-  /** Runs every contestant once per round, each round starting one further along; the runs of each, by round. */
+  /**
+   * Runs every contestant once unmeasured, then once per round, each round starting one further
+   * along; the runs of each, by round. The unmeasured run is a whole one: in a process just started
+   * the CPU per request was still falling after 2,000 requests.
+   */
   async function rounds<Name extends string>(
     runs: Record<Name, (size: number) => Promise<Run>>,
     size: number,
-    warmup: number,
   ): Promise<Record<Name, Run[]>> {
     const names = Object.keys(runs) as Name[];
-    for (const name of names) await runs[name](warmup);
+    for (const name of names) await runs[name](size);
     await clean();
     const results = Object.fromEntries(names.map((name) => [name, [] as Run[]])) as Record<Name, Run[]>;
     for (let round = 0; round < options.rounds; round++) {
@@ -508,7 +511,6 @@ export async function gatewayThroughput(
     const s = await rounds(
       single as Record<'raw' | 'bare' | 'gateway' | 'workers' | 'baseline', (size: number) => Promise<Run>>,
       options.jobs,
-      Math.min(2_000, options.jobs),
     );
     const singleRequests = gateway.requests;
     const batches: BatchComparison[] = [];
@@ -517,7 +519,6 @@ export async function gatewayThroughput(
       const b = await rounds(
         batch(size) as Record<'raw' | 'bare' | 'gateway' | 'baseline', (count: number) => Promise<Run>>,
         count,
-        Math.min(4, count),
       );
       batches.push({
         size,
