@@ -90,12 +90,17 @@ interface SeriesMap<S> {
   enableExemplars?: boolean;
 }
 
-/** The key and entry of `labels`' series in `metric`'s map, made (at zero) by `create` if missing. */
-function findSeries<S extends { labels: object }>(
+/**
+ * A reader of `labels`' series in `metric`'s map: found (made at zero by
+ * `create` if missing) once, and again only after the metric was reset or the
+ * series removed; `undefined` when the entry is not what `fits` expects.
+ */
+function seriesOf<S extends { labels: object }>(
   metric: SeriesMap<S>,
   labels: Record<string, string | number>,
   create: () => void,
-): { map: Record<string, S>; key: string; entry: S } | undefined {
+  fits: (entry: S) => boolean,
+): () => S | undefined {
   const search = () => {
     const map = metric.hashMap;
     if (typeof map !== 'object' || map === null) return undefined;
@@ -111,45 +116,54 @@ function findSeries<S extends { labels: object }>(
     }
     return undefined;
   };
-  const found = search();
-  if (found) return found;
-  create();
-  return search();
+  const find = () => {
+    let found = search();
+    if (found === undefined) {
+      create();
+      found = search();
+    }
+    return found !== undefined && fits(found.entry) ? found : undefined;
+  };
+  let found = find();
+  return () => {
+    if (found === undefined || metric.hashMap !== found.map || found.map[found.key] !== found.entry) {
+      found = find();
+    }
+    return found?.entry;
+  };
 }
 
 /**
  * `histogram`'s series of `labels`, to observe with the label set worked out
  * once. prom-client checks and hashes the label object on every `observe`,
  * bound children (`labels(…)`) too; a hot path that observes per request or per
- * job pays that each time. The series is looked up again if the histogram was
- * reset or the series removed. Falls back to prom-client's own `observe` for
- * histograms with exemplars, or should its series not look as expected.
+ * job pays that each time. Falls back to prom-client's own `observe` for
+ * histograms with exemplars, for values it refuses, or should its series not
+ * look as expected.
  */
 export function bindHistogram<T extends string>(
   histogram: Histogram<T>,
   labels: LabelValues<T>,
 ): { observe(value: number): void } {
   const metric = histogram as unknown as SeriesMap<HistogramSeries & { labels: object }>;
-  const plain = labels as Record<string, string | number>;
   const bounds = metric.upperBounds;
   const fallback = histogram.labels(labels);
-  const resolve = () => findSeries(metric, plain, () => histogram.zero(labels));
-  const looksRight = (found: ReturnType<typeof resolve>) =>
-    found !== undefined &&
-    typeof found.entry.sum === 'number' &&
-    typeof found.entry.count === 'number' &&
-    typeof found.entry.bucketValues === 'object';
-  let series = resolve();
-  if (metric.enableExemplars || !Array.isArray(bounds) || !looksRight(series)) return fallback;
+  if (metric.enableExemplars || !Array.isArray(bounds)) return fallback;
+  const entryOf = seriesOf(
+    metric,
+    labels as Record<string, string | number>,
+    () => histogram.zero(labels),
+    (entry) =>
+      typeof entry.sum === 'number' &&
+      typeof entry.count === 'number' &&
+      typeof entry.bucketValues === 'object',
+  );
+  if (entryOf() === undefined) return fallback;
   const keys = bounds.map(String);
   return {
     observe(value) {
-      if (!Number.isFinite(value)) return fallback.observe(value);
-      if (series === undefined || metric.hashMap !== series.map || series.map[series.key] !== series.entry) {
-        series = resolve();
-        if (!looksRight(series)) return fallback.observe(value);
-      }
-      const entry = (series as NonNullable<typeof series>).entry;
+      const entry = Number.isFinite(value) ? entryOf() : undefined;
+      if (entry === undefined) return fallback.observe(value);
       entry.sum += value;
       entry.count += 1;
       // As prom-client: the first bound not below the value; above them all, only +Inf (the count).
@@ -172,22 +186,21 @@ export function bindCounter<T extends string>(
   labels: LabelValues<T>,
 ): { inc(value?: number): void } {
   const metric = counter as unknown as SeriesMap<{ value: number; labels: object }>;
-  const plain = labels as Record<string, string | number>;
   const fallback = counter.labels(labels);
-  const resolve = () => findSeries(metric, plain, () => counter.inc(labels, 0));
-  const looksRight = (found: ReturnType<typeof resolve>) =>
-    found !== undefined && typeof found.entry.value === 'number';
-  let series = resolve();
-  if (metric.enableExemplars || !looksRight(series)) return fallback;
+  if (metric.enableExemplars) return fallback;
+  const entryOf = seriesOf(
+    metric,
+    labels as Record<string, string | number>,
+    () => counter.inc(labels, 0),
+    (entry) => typeof entry.value === 'number',
+  );
+  if (entryOf() === undefined) return fallback;
   return {
     inc(value = 1) {
       // prom-client's own checks and errors for what is not a count.
-      if (!Number.isFinite(value) || value < 0) return fallback.inc(value);
-      if (series === undefined || metric.hashMap !== series.map || series.map[series.key] !== series.entry) {
-        series = resolve();
-        if (!looksRight(series)) return fallback.inc(value);
-      }
-      (series as NonNullable<typeof series>).entry.value += value;
+      const entry = Number.isFinite(value) && value >= 0 ? entryOf() : undefined;
+      if (entry === undefined) return fallback.inc(value);
+      entry.value += value;
     },
   };
 }

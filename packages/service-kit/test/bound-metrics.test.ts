@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { bindCounter, bindHistogram, DURATION_BUCKETS } from '../src/index.js';
 
@@ -6,7 +6,8 @@ import { bindCounter, bindHistogram, DURATION_BUCKETS } from '../src/index.js';
 function twinHistograms(options: { exemplars?: boolean } = {}) {
   const make = () => {
     // prom-client keeps exemplars for OpenMetrics registries only.
-    const registry = options.exemplars ? new Registry(Registry.OPENMETRICS_CONTENT_TYPE) : new Registry();
+    const registry = new Registry<RegistryContentType>();
+    if (options.exemplars) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     const histogram = new Histogram({
       name: 'test_duration_seconds',
       help: 'Test.',
