@@ -101,16 +101,14 @@ function seriesOf<S extends { labels: object }>(
   create: () => void,
   fits: (entry: S) => boolean,
 ): () => S | undefined {
+  const size = Object.keys(labels).length;
   const search = () => {
     const map = metric.hashMap;
     if (typeof map !== 'object' || map === null) return undefined;
     for (const [key, entry] of Object.entries(map)) {
       const theirs = entry.labels as Record<string, unknown>;
       const names = Object.keys(theirs);
-      if (
-        names.length === Object.keys(labels).length &&
-        names.every((n) => String(theirs[n]) === String(labels[n]))
-      ) {
+      if (names.length === size && names.every((n) => String(theirs[n]) === String(labels[n]))) {
         return { map, key, entry };
       }
     }

@@ -239,20 +239,20 @@ export function createWorkerRuntime<Q extends QueueContract>(
   };
   metrics.beforeCollect.add(flushMetrics);
   const waitFor = new Map<string, { observe(v: number): void }>();
-  const observeWait = (jobName: string, seconds: number) => {
-    let child = waitFor.get(jobName);
-    if (!child) {
-      child = bindHistogram(metrics.wait, { queue, job_name: jobName });
-      waitFor.set(jobName, child);
+  const waitSeries = (jobName: string) => {
+    let series = waitFor.get(jobName);
+    if (!series) {
+      series = bindHistogram(metrics.wait, { queue, job_name: jobName });
+      waitFor.set(jobName, series);
     }
-    child.observe(seconds);
+    return series;
   };
 
   // Every series exists from the start at 0, so rate() and increase() see a process's first event too
   // (binding a histogram's series makes it at 0).
   metrics.stalled.inc({ queue }, 0);
   for (const jobName of Object.keys(contract.jobs)) {
-    metrics.wait.zero({ queue, job_name: jobName });
+    waitSeries(jobName);
     for (const outcome of OUTCOMES) boundFor(jobName, outcome).processed.inc(0);
   }
 
@@ -268,7 +268,7 @@ export function createWorkerRuntime<Q extends QueueContract>(
       const definition = findJob(contract, job.name);
       if (job.attemptsStarted <= 1 && job.processedOn) {
         const readyAt = job.timestamp + (job.opts.delay ?? 0);
-        observeWait(definition ? job.name : 'unknown', Math.max(0, job.processedOn - readyAt) / 1000);
+        waitSeries(definition ? job.name : 'unknown').observe(Math.max(0, job.processedOn - readyAt) / 1000);
       }
       const handler = handlers[job.name];
       if (!definition || !handler) throw new UnknownJobError(queue, job.name);

@@ -72,6 +72,10 @@ describe('worker runtime', () => {
       'jobfleet_jobs_processed_total{queue="pings",job_name="pause",outcome="cancelled"} 0',
     );
     expect(text).toContain('jobfleet_jobs_stalled_total{queue="pings"} 0');
+    expect(text).toContain('jobfleet_job_wait_seconds_count{queue="pings",job_name="pause"} 0');
+    expect(text).toContain(
+      'jobfleet_job_duration_seconds_count{queue="pings",job_name="pause",outcome="cancelled"} 0',
+    );
     expect(text).toMatch(
       /jobfleet_job_duration_seconds_count\{queue="pings",job_name="ping",outcome="completed"\} 1/,
     );
