@@ -17,8 +17,8 @@ import { createLogger, createMetricsRegistry } from '@jobfleet/service-kit';
 import { createWorkerRuntime } from '@jobfleet/worker-runtime';
 import { Queue } from 'bullmq';
 import nodemailer from 'nodemailer';
-import { SMTPServer } from 'smtp-server';
 import type { RedisTarget } from './redis-target.js';
+import { createSmtpSink } from './smtp-sink.js';
 import { formatRate, median } from './stats.js';
 
 /**
@@ -26,9 +26,10 @@ import { formatRate, median } from './stats.js';
  * templates, the pooled SMTP transport) against nodemailer's pooled transport
  * sending the same welcome messages directly, both to one local SMTP sink.
  *
- * The sink runs in its own thread, so it takes no CPU from the side being
- * measured, as a real mail server would not; it accepts every message and
- * keeps none. Both sides use the worker's default pool (5 connections, 100
+ * The sink ({@link createSmtpSink}) runs in its own thread, so it takes no CPU
+ * from the side being measured, as a real mail server would not; it accepts
+ * every message and keeps none, and greets a new connection at once (the pool
+ * replaces each after 100 messages). Both sides use the worker's default pool (5 connections, 100
  * messages each). Two sinks are measured: one that answers at once, where
  * sending is pure CPU and every cost of the worker shows; and one that takes
  * 20 ms to accept each message, as a nearby relay does (providers take
@@ -47,26 +48,18 @@ const POOL = { maxConnections: 5, maxMessages: 100 };
 type SinkRequest = { type: 'count' } | { type: 'delay'; ms: number };
 type SinkMessage = { type: 'listening'; port: number } | { type: 'count'; count: number };
 
-/** The sink thread: an `smtp-server` that answers 250 to everything and counts messages. */
+/** The sink thread: {@link createSmtpSink}, counting messages, with the reply delay the main thread sets. */
 function runSink(): void {
   let count = 0;
   let delayMs = 0;
-  const server = new SMTPServer({
-    logger: false,
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    disableReverseLookup: true,
-    onData(stream, _session, callback) {
-      stream.on('end', () => {
-        count += 1;
-        if (delayMs > 0) setTimeout(callback, delayMs);
-        else callback();
-      });
-      stream.resume();
+  const server = createSmtpSink({
+    replyDelayMs: () => delayMs,
+    onMessage: () => {
+      count += 1;
     },
   });
   server.listen(0, '127.0.0.1', () => {
-    const { port } = server.server.address() as AddressInfo;
+    const { port } = server.address() as AddressInfo;
     parentPort?.postMessage({ type: 'listening', port } satisfies SinkMessage);
   });
   parentPort?.on('message', (request: SinkRequest) => {
