@@ -30,8 +30,8 @@ import { formatRate, median } from './stats.js';
  * The sink ({@link createSmtpSink}) runs in its own thread, so it takes no CPU
  * from the side being measured, as a real mail server would not; it accepts
  * every message and keeps none, and greets a new connection at once (the pool
- * replaces each after 100 messages). Both sides use the worker's default pool (5 connections, 100
- * messages each). Two sinks are measured: one that answers at once, where
+ * replaces each after 100 messages). Both sides use the worker's default pool
+ * (5 connections, 100 messages each). Two sinks are measured: one that answers at once, where
  * sending is pure CPU and every cost of the worker shows; and one that takes
  * 20 ms to accept each message, as a nearby relay does (providers take
  * longer), where the question is whether the worker keeps the pool busy.
@@ -123,10 +123,9 @@ interface Side {
 
 /**
  * nodemailer's pooled transport sending each run's messages with `inFlight`
- * of them handed to it at a time, as many as the worker runs jobs at once.
- * All at once, its queue grows with the run: its rate fell from about 1,400
- * to 1,240 messages/s between runs of 1,000 and 3,000, while 40 at a time
- * made about 1,450 in both.
+ * of them handed to it at a time, as many as the worker runs jobs at once:
+ * handed a whole run at once, its queue grows with the run, and its rate
+ * came to depend on the run's size.
  */
 function directSide(port: number, inFlight: number): Side {
   const transporter = nodemailer.createTransport({ pool: true, host: '127.0.0.1', port, ...POOL });
