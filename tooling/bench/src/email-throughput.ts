@@ -19,7 +19,7 @@ import { Queue } from 'bullmq';
 import nodemailer from 'nodemailer';
 import type { RedisTarget } from './redis-target.js';
 import { createSmtpSink } from './smtp-sink.js';
-import { formatRate, median } from './stats.js';
+import { drive, formatRate, median } from './stats.js';
 
 /**
  * Messages per second through the email worker (BullMQ, the delivery ledger,
@@ -144,13 +144,10 @@ function directSide(port: number, inFlight: number): Side {
   return {
     async run(messages) {
       const createdAt = Date.now();
-      const started = performance.now();
-      let next = 0;
-      const lane = async () => {
-        for (let i = next++; i < messages; i = next++) await send(i, createdAt);
-      };
-      await Promise.all(Array.from({ length: Math.min(inFlight, messages) }, lane));
-      return messages / ((performance.now() - started) / 1000);
+      const { seconds } = await drive(messages, inFlight, async (i) => {
+        await send(i, createdAt);
+      });
+      return messages / seconds;
     },
     async close() {
       transporter.close();

@@ -10,7 +10,7 @@ import { Queue } from 'bullmq';
 import { Pool } from 'undici';
 import { treeCpuSeconds } from './process-cpu.js';
 import type { RedisTarget } from './redis-target.js';
-import { formatRate, median } from './stats.js';
+import { drive, formatRate, median } from './stats.js';
 
 /** The built gateway; `pnpm bench` builds every package first. */
 export const GATEWAY_MAIN = fileURLToPath(new URL('../../../apps/gateway/dist/main.js', import.meta.url));
@@ -182,29 +182,6 @@ export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-/** Runs `total` tasks with `concurrency` of them in flight; returns the per-task times (ms) and the wall time. */
-async function drive(total: number, concurrency: number, task: (i: number) => Promise<void>) {
-  let next = 0;
-  const latencies: number[] = new Array(total);
-  const started = performance.now();
-  const cpu = process.cpuUsage();
-  const lane = async () => {
-    for (let i = next++; i < total; i = next++) {
-      const at = performance.now();
-      await task(i);
-      latencies[i] = performance.now() - at;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, lane));
-  const used = process.cpuUsage(cpu);
-  return {
-    latencies,
-    seconds: (performance.now() - started) / 1_000,
-    /** This process's CPU over the run (µs). */
-    cpuUs: used.user + used.system,
-  };
 }
 
 /** A server under test: its own process on a free port, with a keep-alive pool to it. */

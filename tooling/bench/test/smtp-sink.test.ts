@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import nodemailer from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,7 +19,12 @@ async function startSink(replyDelayMs = 0) {
     },
   });
   const sockets = new Set<Socket>();
-  server.on('connection', (socket) => sockets.add(socket));
+  // What the sink's side of each connection reads (it reads first: its listener was added first).
+  const reads = new EventEmitter<{ read: [string] }>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('data', (chunk: string) => reads.emit('read', chunk));
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   close = async () => {
@@ -27,10 +32,20 @@ async function startSink(replyDelayMs = 0) {
     for (const socket of sockets) socket.destroy();
     await once(server, 'close');
   };
-  return { port: (server.address() as AddressInfo).port, counted };
+  /** Resolves once the sink has read a chunk that `matches`. */
+  const read = (matches: (chunk: string) => boolean) =>
+    new Promise<void>((resolve) => {
+      const listener = (chunk: string) => {
+        if (!matches(chunk)) return;
+        reads.off('read', listener);
+        resolve();
+      };
+      reads.on('read', listener);
+    });
+  return { port: (server.address() as AddressInfo).port, counted, read };
 }
 
-/** Reads a raw session's replies until `done` says they are complete. */
+/** A raw session: `until(test)` resolves with the replies so far once `test` accepts them. */
 function session(port: number) {
   const socket = connect(port, '127.0.0.1');
   socket.setEncoding('latin1');
@@ -97,7 +112,7 @@ describe('the benchmark SMTP sink', () => {
   it('greets a new connection without a pause: a client that talks first is answered, not refused', async () => {
     const sink = await startSink();
     const client = session(sink.port);
-    // smtp-server answers this with 421 ("You talked too soon"): it holds its greeting back for 100 ms.
+    // smtp-server answers this with 421 ("You talk too soon"): it holds its greeting back for 100 ms.
     client.write('EHLO client.example\r\n');
     const replies = await client.until((text) => text.includes('250 SMTPUTF8\r\n'));
     expect(replies).toBe(
@@ -112,8 +127,10 @@ describe('the benchmark SMTP sink', () => {
     await client.until((text) => text.startsWith('220 '));
     client.write('EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n');
     await client.until((text) => text.includes('354 '));
-    // The end of data arrives cut in two, then the next commands in the same write as its last part.
+    // The end of data cut across two reads, then the next commands in the same read as its last part.
+    const firstPart = sink.read((chunk) => chunk.endsWith('body\r'));
     client.write('Subject: s\r\n\r\nbody\r');
+    await firstPart;
     client.write('\n.\r\nRSET\r\nNOOP\r\nBOGUS\r\nQUIT\r\n');
     await once(client.socket, 'end');
     const replies = await client.until(() => true);
