@@ -1,9 +1,9 @@
 import { bindHistogram, type ReadinessCheck, type ReadinessResult } from '@jobfleet/service-kit';
 import { ShuttingDownError } from '@jobfleet/worker-runtime';
-import nodemailer from 'nodemailer';
 import type { EmailMetrics } from './metrics.js';
 import { describeSmtpEndpoint, type SmtpEndpoint } from './smtp-endpoint.js';
 import { classifySmtpError, smtpError } from './smtp-errors.js';
+import { createSmtpSender } from './smtp-sender.js';
 import {
   type MailTransport,
   type OutgoingMessage,
@@ -37,9 +37,11 @@ export interface SmtpTransportOptions {
   metrics?: EmailMetrics;
   /** How long a readiness verdict is reused before the server is asked again (default 15 s). */
   readinessTtlMs?: number;
+  /** The sender thread's module; default: the built one beside this file. Tests from `src/` pass the built one. */
+  senderModule?: URL;
 }
 
-/** Production delivery: SMTP through a nodemailer connection pool. */
+/** Production delivery: SMTP through a nodemailer connection pool in a worker thread. */
 export interface SmtpTransport extends MailTransport {
   readonly kind: 'smtp';
   /** The server as a URL without its password, for logs. */
@@ -55,7 +57,9 @@ const POOL_CLOSED = 'Connection pool was closed';
 
 /**
  * Delivers over SMTP through a pool of `maxConnections` connections, each
- * reused for up to `maxMessages` messages. Failures are classified (see
+ * reused for up to `maxMessages` messages, run in a thread of its own
+ * ({@link createSmtpSender}): nodemailer's MIME composing and writing take
+ * another core, not the event loop BullMQ renews its locks on. Failures are classified (see
  * `SMTP_ERROR_CLASSES`) and counted; a 5xx reply becomes a `PermanentSmtpError`,
  * anything else an `SmtpDeliveryError` the job is retried for.
  *
@@ -72,27 +76,30 @@ const POOL_CLOSED = 'Connection pool was closed';
  */
 export function createSmtpTransport(options: SmtpTransportOptions): SmtpTransport {
   const { endpoint, starttls = 'auto', metrics, readinessTtlMs = 15_000 } = options;
-  const transporter = nodemailer.createTransport({
-    pool: true,
-    host: endpoint.host,
-    port: endpoint.port,
-    secure: endpoint.secure,
-    auth: endpoint.auth ? { user: endpoint.auth.user, pass: endpoint.auth.pass } : undefined,
-    requireTLS: !endpoint.secure && starttls === 'required',
-    ignoreTLS: !endpoint.secure && starttls === 'off',
-    tls: {
-      rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
-      ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
+  const sender = createSmtpSender(
+    {
+      pool: true,
+      host: endpoint.host,
+      port: endpoint.port,
+      secure: endpoint.secure,
+      auth: endpoint.auth ? { user: endpoint.auth.user, pass: endpoint.auth.pass } : undefined,
+      requireTLS: !endpoint.secure && starttls === 'required',
+      ignoreTLS: !endpoint.secure && starttls === 'off',
+      tls: {
+        rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
+        ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
+      },
+      name: options.ehloName,
+      maxConnections: options.maxConnections ?? 5,
+      maxMessages: options.maxMessages ?? 100,
+      maxRequeues: 0,
+      connectionTimeout: options.connectionTimeoutMs ?? 10_000,
+      greetingTimeout: options.greetingTimeoutMs ?? 10_000,
+      socketTimeout: options.socketTimeoutMs ?? 60_000,
+      logger: false,
     },
-    name: options.ehloName,
-    maxConnections: options.maxConnections ?? 5,
-    maxMessages: options.maxMessages ?? 100,
-    maxRequeues: 0,
-    connectionTimeout: options.connectionTimeoutMs ?? 10_000,
-    greetingTimeout: options.greetingTimeoutMs ?? 10_000,
-    socketTimeout: options.socketTimeoutMs ?? 60_000,
-    logger: false,
-  });
+    options.senderModule,
+  );
   const url = describeSmtpEndpoint(endpoint);
   const accepted = metrics && bindHistogram(metrics.smtpSendDuration, { outcome: 'accepted' });
   const failed = metrics && bindHistogram(metrics.smtpSendDuration, { outcome: 'failed' });
@@ -107,7 +114,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     draining = true;
     // Not forced: the pool stops assigning messages, closes idle connections and fails the
     // queued messages at once; a connection in the middle of a message finishes it first.
-    transporter.close();
+    sender.close({ force: false });
   };
 
   async function send(message: OutgoingMessage, sendOptions: SendOptions = {}): Promise<SendResult> {
@@ -119,7 +126,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     sendOptions.cancellation?.throwIfAborted();
     if (draining) throw new ShuttingDownError('the worker is shutting down; the message was not sent');
     const started = performance.now();
-    const sending = transporter.sendMail(toMailOptions(message));
+    const sending = sender.sendMail(toMailOptions(message));
     inFlight.add(sending);
     void sending.then(
       () => inFlight.delete(sending),
@@ -146,7 +153,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     name: 'smtp',
     async check() {
       if (verdict && Date.now() - verdict.at < readinessTtlMs) return verdict.result;
-      verifying ??= transporter
+      verifying ??= sender
         .verify()
         .then(
           (): ReadinessResult => ({ ok: true }),
@@ -185,7 +192,8 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
         clearTimeout(timer);
       }
       // Whatever is left has outlived the socket timeout.
-      (transporter.close as (options?: { force?: boolean }) => void)({ force: true });
+      sender.close({ force: true });
+      await sender.terminate();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { emails } from '@jobfleet/queue-contracts';
-import { defineWorker } from '@jobfleet/worker-runtime';
+import { defineWorker, type WorkerContext } from '@jobfleet/worker-runtime';
 import { type EmailConfig, emailConfig, JOBS_PER_SMTP_CONNECTION } from './config.js';
 import { createRedisDeliveryLedger } from './delivery-ledger.js';
 import { createEmailHandlers } from './handlers.js';
@@ -8,8 +8,18 @@ import { createOutboxTransport, type OutboxTransport } from './outbox.js';
 import { rateLimiter } from './rate-limit.js';
 import { createSmtpTransport, type SmtpTransport } from './smtp-transport.js';
 
+/** Code-only options of the email worker's resources: no environment key reaches them. */
+export interface EmailResourceOptions {
+  /** The SMTP sender thread's module; default: the built one beside this file. Tests from `src/` pass it. */
+  senderModule?: URL;
+}
+
 /** The transport the configuration asks for: SMTP when `SMTP_URL` is set, the file outbox otherwise. */
-function createTransport(config: EmailConfig, metrics: EmailMetrics): SmtpTransport | OutboxTransport {
+function createTransport(
+  config: EmailConfig,
+  metrics: EmailMetrics,
+  options: EmailResourceOptions,
+): SmtpTransport | OutboxTransport {
   if (config.smtpUrl) {
     return createSmtpTransport({
       endpoint: config.smtpUrl,
@@ -22,9 +32,26 @@ function createTransport(config: EmailConfig, metrics: EmailMetrics): SmtpTransp
       greetingTimeoutMs: config.smtpGreetingTimeoutMs,
       socketTimeoutMs: config.smtpSocketTimeoutMs,
       metrics,
+      ...(options.senderModule ? { senderModule: options.senderModule } : {}),
     });
   }
   return createOutboxTransport({ dir: config.emailOutboxDir });
+}
+
+/** What the email worker's handlers share: its metrics and the transport, which closes after the worker. */
+export function createEmailResources(
+  { config, registry }: WorkerContext<EmailConfig>,
+  options: EmailResourceOptions = {},
+) {
+  const metrics = emailMetrics(registry);
+  const transport = createTransport(config, metrics, options);
+  return {
+    metrics,
+    transport,
+    readiness: [transport.readiness],
+    drain: () => transport.drain?.(),
+    close: () => transport.close(),
+  };
 }
 
 /**
@@ -36,17 +63,7 @@ export const worker = defineWorker({
   service: 'email-worker',
   metricsPort: 9101,
   config: emailConfig,
-  resources: ({ config, registry }) => {
-    const metrics = emailMetrics(registry);
-    const transport = createTransport(config, metrics);
-    return {
-      metrics,
-      transport,
-      readiness: [transport.readiness],
-      drain: () => transport.drain?.(),
-      close: () => transport.close(),
-    };
-  },
+  resources: (context) => createEmailResources(context),
   // Handlers with a message on an SMTP connection at the shutdown deadline wait for its reply.
   abortGraceMs: (config) => (config.smtpUrl ? config.smtpSocketTimeoutMs : 5_000),
   queues: [

@@ -2,7 +2,10 @@ import type { emails } from '@jobfleet/queue-contracts';
 import { createLogger } from '@jobfleet/service-kit';
 import { type LogLine, logSink } from '@jobfleet/test-utils';
 import type { HandlerMap } from '@jobfleet/worker-runtime';
-import { worker } from '../src/worker.js';
+import { createEmailResources, worker } from '../src/worker.js';
+
+/** The built SMTP sender thread: tests run `src/`, whose module beside it is TypeScript. */
+export const DIST_SENDER = new URL('../dist/smtp-sender-entry.js', import.meta.url);
 
 export interface InProcessWorkerOptions {
   redisUrl: string;
@@ -31,6 +34,7 @@ export async function startInProcessWorker(options: InProcessWorkerOptions): Pro
       ...options.env,
     },
     logger: createLogger({ service: 'email-worker', level: 'info', destination }),
+    resources: (context) => createEmailResources(context, { senderModule: DIST_SENDER }),
     ...(options.wrap ? { wrap: options.wrap } : {}),
   });
   return { ...running, logs };
