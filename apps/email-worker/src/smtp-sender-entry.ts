@@ -11,27 +11,27 @@ import {
 const port = parentPort;
 if (!port) throw new Error('smtp-sender-entry.js runs as a worker thread');
 const transporter = nodemailer.createTransport((workerData as { options: SmtpPoolOptions }).options);
-const failed = (id: number) => (error: unknown) =>
-  port.postMessage({ type: 'failed', id, error: errorFields(error) } satisfies SenderReply);
+const reply = (message: SenderReply) => port.postMessage(message);
+const failed = (id: number) => (error: unknown) => reply({ type: 'failed', id, error: errorFields(error) });
 
 port.on('message', (request: SenderRequest) => {
   switch (request.type) {
     case 'send':
-      transporter.sendMail(request.mail).then((info) => {
-        const reply: SenderReply = {
-          type: 'done',
-          id: request.id,
-          messageId: info.messageId,
-          response: info.response,
-        };
-        port.postMessage(reply);
-      }, failed(request.id));
+      transporter
+        .sendMail(request.mail)
+        .then(
+          (info) =>
+            reply({ type: 'done', id: request.id, messageId: info.messageId, response: info.response }),
+          failed(request.id),
+        );
       break;
     case 'verify':
-      transporter.verify().then(() => {
-        const reply: SenderReply = { type: 'done', id: request.id, messageId: '', response: undefined };
-        port.postMessage(reply);
-      }, failed(request.id));
+      transporter
+        .verify()
+        .then(
+          () => reply({ type: 'done', id: request.id, messageId: '', response: undefined }),
+          failed(request.id),
+        );
       break;
     case 'close':
       (transporter.close as (options?: { force?: boolean }) => void)({ force: request.force });

@@ -59,9 +59,10 @@ const POOL_CLOSED = 'Connection pool was closed';
  * Delivers over SMTP through a pool of `maxConnections` connections, each
  * reused for up to `maxMessages` messages, run in a thread of its own
  * ({@link createSmtpSender}): nodemailer's MIME composing and writing take
- * another core, not the event loop BullMQ renews its locks on. Failures are classified (see
- * `SMTP_ERROR_CLASSES`) and counted; a 5xx reply becomes a `PermanentSmtpError`,
- * anything else an `SmtpDeliveryError` the job is retried for.
+ * another core, not the event loop BullMQ renews its locks on. Failures are
+ * classified (see `SMTP_ERROR_CLASSES`) and counted; a 5xx reply becomes a
+ * `PermanentSmtpError`, anything else an `SmtpDeliveryError` the job is
+ * retried for.
  *
  * nodemailer's own re-sending of a message whose connection dropped is turned
  * off (`maxRequeues: 0`): every retry goes through the job's backoff and the
