@@ -79,8 +79,8 @@ describe('the SMTP sender thread', () => {
         .then((second) => console.log(second.response));
       `,
     );
-    // No close(): the process must end on its own once the reply is in.
-    const outcome = await runToExit(process.execPath, [script]);
+    // No close(): the process must end on its own once the reply is in (or is killed after 15 s, and fails).
+    const outcome = await runToExit(process.execPath, [script], { timeout: 15_000 });
     expect(outcome).toMatchObject({ code: 0, stderr: '' });
     expect(outcome.stdout).toMatch(/^250 .*\n250 /);
     expect(smtp.messages).toHaveLength(2);
