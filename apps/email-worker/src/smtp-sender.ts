@@ -30,9 +30,9 @@ const toError = (fields: SmtpErrorFields) => Object.assign(new Error(fields.mess
 
 /**
  * nodemailer's pool (`options`) in a worker thread. Composing MIME and
- * writing it out costs several times what BullMQ costs per job; in a thread it
- * runs on another core and leaves the main thread's event loop to BullMQ
- * (lock renewals, fetching) and `/metrics`. The main thread posts each
+ * writing it out is the bulk of a job's CPU; in a thread it runs on another
+ * core and leaves the main thread's event loop to BullMQ (lock renewals,
+ * fetching) and `/metrics`. The main thread posts each
  * message (a structured copy) and gets the server's reply or nodemailer's
  * error fields back.
  *
