@@ -1,17 +1,9 @@
 import { PermanentJobError } from '@jobfleet/worker-runtime';
 import type { SmtpErrorClass } from './metrics.js';
+import type { NodemailerErrorField } from './nodemailer-error.js';
 
 /** What nodemailer attaches to the errors it hands back (see nodemailer's `NodemailerError`). */
-interface NodemailerErrorFields {
-  message?: unknown;
-  code?: unknown;
-  originalCode?: unknown;
-  response?: unknown;
-  responseCode?: unknown;
-  permanent?: unknown;
-  command?: unknown;
-  timeoutType?: unknown;
-}
+type NodemailerErrorFields = { message?: unknown } & { [field in NodemailerErrorField]?: unknown };
 
 /** One failed SMTP delivery, classified. */
 export interface SmtpFailure {

@@ -1,5 +1,6 @@
 import type { SendMailOptions } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import { NODEMAILER_ERROR_FIELDS, type NodemailerErrorField } from './nodemailer-error.js';
 
 /** nodemailer's pool settings: plain data, so they cross to the sender thread as they are. */
 export type SmtpPoolOptions = SMTPPool.Options;
@@ -8,16 +9,9 @@ export type SmtpPoolOptions = SMTPPool.Options;
  * What nodemailer attached to an error (see `classifySmtpError`), copied field
  * by field: an Error sent to another thread keeps only its name and message.
  */
-export interface SmtpErrorFields {
-  message: string;
-  code?: string | number | boolean;
-  originalCode?: string | number | boolean;
-  response?: string | number | boolean;
-  responseCode?: string | number | boolean;
-  permanent?: string | number | boolean;
-  command?: string | number | boolean;
-  timeoutType?: string | number | boolean;
-}
+export type SmtpErrorFields = { message: string } & {
+  [field in NodemailerErrorField]?: string | number | boolean;
+};
 
 /** From the worker's main thread to the sender thread. */
 export type SenderRequest =
@@ -31,22 +25,12 @@ export type SenderReply =
   | { type: 'done'; id: number; messageId: string; response: string | undefined }
   | { type: 'failed'; id: number; error: SmtpErrorFields };
 
-const FIELDS = [
-  'code',
-  'originalCode',
-  'response',
-  'responseCode',
-  'permanent',
-  'command',
-  'timeoutType',
-] as const;
-
 export function errorFields(error: unknown): SmtpErrorFields {
   const source = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
   const fields: SmtpErrorFields = {
     message: typeof source.message === 'string' ? source.message : String(error),
   };
-  for (const name of FIELDS) {
+  for (const name of NODEMAILER_ERROR_FIELDS) {
     const value = source[name];
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
       fields[name] = value;
