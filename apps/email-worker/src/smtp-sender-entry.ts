@@ -8,6 +8,10 @@ import {
 } from './smtp-sender-protocol.js';
 
 // The sender thread (see `createSmtpSender`): one nodemailer pool, driven by the main thread's requests.
+// No stacks here: the main thread gets a failure's fields (message, code…) and a crash's message, never a
+// stack, and Node's stream.pipeline, which nodemailer runs for every message, makes an AbortError each time,
+// stack and all (2-8 % of nodemailer's CPU per message, ad hoc).
+Error.stackTraceLimit = 0;
 const port = parentPort;
 if (!port) throw new Error('smtp-sender-entry.js runs as a worker thread');
 const transporter = nodemailer.createTransport((workerData as { options: SmtpPoolOptions }).options);
