@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
-import { availableParallelism } from 'node:os';
 import type { Logger } from '@jobfleet/service-kit';
 import { AggregatorRegistry, type Registry } from 'prom-client';
+import { availableCores } from './available-cores.js';
 
 /**
  * `GATEWAY_WORKERS=<n|auto>`: n gateway processes share one port (node:cluster);
@@ -32,9 +32,9 @@ const METRICS_TIMEOUT_MS = 5_000;
 const PARTS_TIMEOUT_MS = 4_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 
-/** The number of processes `GATEWAY_WORKERS` asks for: `auto` is one per available core. */
+/** The number of processes `GATEWAY_WORKERS` asks for: `auto` is one per available core (see {@link availableCores}). */
 export function workerCount(setting: number | 'auto'): number {
-  return setting === 'auto' ? availableParallelism() : setting;
+  return setting === 'auto' ? availableCores() : setting;
 }
 
 interface MetricsRequest {

@@ -32,7 +32,7 @@ function fraction(options: { default: number; doc: string }): EnvVar<number> {
 
 /** `GATEWAY_WORKERS`: a process count, or `auto` for one per available core. */
 const gatewayWorkers: EnvVar<number | 'auto'> = {
-  doc: 'Gateway processes sharing the port (`node:cluster`): a number from 1 to 64, or `auto` for one per available core. With more than one, a primary process supervises them (replaces one that dies, shuts all down gracefully on SIGTERM) and `/metrics` sums over all of them.',
+  doc: 'Gateway processes sharing the port (`node:cluster`): a number from 1 to 64, or `auto` for one per available core (the CPUs it may run on, capped by the CPU quota of its cgroup, such as a container CPU limit). With more than one, a primary process supervises them (replaces one that dies, shuts all down gracefully on SIGTERM) and `/metrics` sums over all of them.',
   defaultText: '1',
   example: 'auto',
   parse(raw) {

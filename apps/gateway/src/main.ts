@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import {
   createLogger,
   createMetricsRegistry,
@@ -9,6 +10,7 @@ import {
   turnBufferedOutput,
 } from '@jobfleet/service-kit';
 import { buildGateway } from './app.js';
+import { cpuQuota } from './available-cores.js';
 import { joinCluster, runPrimary, workerCount } from './cluster.js';
 import { gatewayConfig } from './config.js';
 
@@ -21,6 +23,13 @@ const logger = createLogger({
   // and at most PIPE_BUF bytes, which a pipe takes atomically, so their lines never interleave.
   destination: turnBufferedOutput(workers > 1 ? { maxWrite: 4_096 } : {}),
 });
+
+// What `auto` came to, and from what: a container's CPU limit is easily overlooked.
+if (config.gatewayWorkers === 'auto' && cluster.isPrimary)
+  logger.info(
+    { workers, cpus: availableParallelism(), cpu_quota: cpuQuota() ?? null },
+    'GATEWAY_WORKERS=auto: one process per available core',
+  );
 
 if (workers > 1 && cluster.isPrimary)
   runPrimary({ workers, logger, shutdownTimeoutMs: config.shutdownTimeoutMs });

@@ -1,13 +1,15 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { useTestRedis } from '@jobfleet/test-utils';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cgroupMounts } from '../src/available-cores.js';
 import { eventually, inspectQueue, KEY_LIST, SECRETS, welcome } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,8 +28,12 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
 });
 
-function startMain(env: Record<string, string>) {
-  const child = spawn(process.execPath, [main], {
+/** `cgroup`: a cgroup directory the gateway starts in (moved there before Node starts). */
+function startMain(env: Record<string, string>, { cgroup }: { cgroup?: string } = {}) {
+  const [command, args] = cgroup
+    ? ['/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$1" "$2"', cgroup, process.execPath, main]]
+    : [process.execPath, [main]];
+  const child = spawn(command, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,6 +63,40 @@ function startMain(env: Record<string, string>) {
   // Tests that expect a refusal never await it.
   listening.catch(() => {});
   return { child, lines, listening, exited, stderr: () => stderr };
+}
+
+/**
+ * A new cgroup directly under this host's cgroup v1 `cpu` or v2 mount, with a
+ * CPU quota of `cores`; `undefined` where none can be made (not root, no
+ * such controller).
+ */
+function cpuLimitedCgroup(cores: number): string | undefined {
+  let mountinfo: string;
+  try {
+    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const mount of cgroupMounts(mountinfo)) {
+    const directory = join(mount.mountPoint, `jobfleet-test-${process.pid}-${Date.now()}`);
+    try {
+      mkdirSync(directory);
+    } catch {
+      continue;
+    }
+    try {
+      if (mount.version === 2) writeFileSync(join(directory, 'cpu.max'), `${cores * 100_000} 100000`);
+      else {
+        writeFileSync(join(directory, 'cpu.cfs_period_us'), '100000');
+        writeFileSync(join(directory, 'cpu.cfs_quota_us'), String(cores * 100_000));
+      }
+      return directory;
+    } catch {
+      // A v2 mount without the cpu controller has no cpu.max to write.
+      rmdirSync(directory);
+    }
+  }
+  return undefined;
 }
 
 describe('node dist/main.js', () => {
@@ -251,6 +291,48 @@ describe('GATEWAY_WORKERS', () => {
     expect(logged(gateway, 'gateway workers stopped')).toHaveLength(1);
     for (const pid of second) expect(existsSync(`/proc/${pid}`)).toBe(false);
   }, 90_000);
+
+  it("auto: one process per core its cgroup's CPU quota allows, not one per CPU", async (context) => {
+    if (availableParallelism() < 2) return context.skip('one CPU: auto would make one process anyway');
+    const cgroup = cpuLimitedCgroup(1);
+    if (!cgroup) return context.skip('no cgroup cpu controller this user may write (run as root on Linux)');
+    const gateway = startMain(
+      {
+        REDIS_URL: redis.url,
+        JOBFLEET_PREFIX: redis.prefix,
+        GATEWAY_API_KEYS: JSON.stringify(KEY_LIST),
+        GATEWAY_WORKERS: 'auto',
+      },
+      { cgroup },
+    );
+    try {
+      const url = await gateway.listening;
+      expect(logged(gateway, 'GATEWAY_WORKERS=auto: one process per available core')).toEqual([
+        expect.objectContaining({ workers: 1, cpus: availableParallelism(), cpu_quota: 1 }),
+      ]);
+      // One process serving, no primary with workers under it.
+      expect(workersOf(gateway.child.pid)).toEqual([]);
+      await eventually(async () => ((await fetch(`${url}/health/ready`)).ok ? true : undefined), 30_000);
+      expect(await postAlone(url)).toBe(202);
+      gateway.child.kill('SIGTERM');
+      const [code] = await gateway.exited;
+      expect(code, gateway.stderr()).toBe(0);
+    } finally {
+      // A cgroup goes once the processes in it are gone (a killed primary's workers follow it shortly).
+      if (gateway.child.exitCode === null && gateway.child.signalCode === null) {
+        gateway.child.kill('SIGKILL');
+        await gateway.exited;
+      }
+      await eventually(async () => {
+        try {
+          rmdirSync(cgroup);
+          return true;
+        } catch {
+          return undefined;
+        }
+      }, 10_000);
+    }
+  }, 60_000);
 
   it('stops with exit 1 when its workers cannot start, saying why', async () => {
     const gateway = startMain({ REDIS_URL: redis.url, GATEWAY_WORKERS: '2' });
