@@ -1,7 +1,24 @@
 import { createServer } from 'node:net';
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
+/**
+ * Ports already handed out by this process: the kernel may offer a port again
+ * once its probe is closed, and a caller that asks for several ports at once
+ * (a Redis and an app each) must not get one twice.
+ */
+const handedOut = new Set<number>();
+
+/** A TCP port that was free on 127.0.0.1 a moment ago, and never handed out before by this process. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await probePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
