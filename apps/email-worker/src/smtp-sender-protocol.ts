@@ -7,7 +7,8 @@ export type SmtpPoolOptions = SMTPPool.Options;
 
 /**
  * What nodemailer attached to an error (see `classifySmtpError`), copied field
- * by field: an Error sent to another thread keeps only its name and message.
+ * by field: an Error sent to another thread keeps its name, message and stack
+ * but none of nodemailer's own fields.
  */
 export type SmtpErrorFields = { message: string } & {
   [field in NodemailerErrorField]?: string | number | boolean;

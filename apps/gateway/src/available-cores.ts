@@ -8,12 +8,12 @@ import { dirname, join } from 'node:path';
  * `resources.limits.cpu`) rounded down, and at least 1. Node 20's
  * `availableParallelism()` counts CPUs only: in a pod limited to one CPU on a
  * 32-core node it says 32, and 32 gateway processes there would share one
- * CPU's time and the pod's memory limit.
+ * CPU's time and the pod's memory limit. With the two figures it came from.
  */
-export function availableCores(root = '/'): number {
+export function availableCores(root = '/'): { cores: number; cpus: number; quota: number | undefined } {
   const cpus = availableParallelism();
   const quota = cpuQuota(root);
-  return quota === undefined ? cpus : Math.max(1, Math.min(cpus, Math.floor(quota)));
+  return { cores: quota === undefined ? cpus : Math.max(1, Math.min(cpus, Math.floor(quota))), cpus, quota };
 }
 
 /** A cgroup hierarchy that can hold a CPU quota, as `/proc/self/mountinfo` shows it. */

@@ -1,7 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '@jobfleet/service-kit';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import { availableCores } from './available-cores.js';
 
 /**
  * `GATEWAY_WORKERS=<n|auto>`: n gateway processes share one port (node:cluster);
@@ -31,11 +30,6 @@ const METRICS_TIMEOUT_MS = 5_000;
 /** How long the primary waits for the workers' parts: within the asking worker's own wait. */
 const PARTS_TIMEOUT_MS = 4_000;
 const MAX_RESTART_DELAY_MS = 30_000;
-
-/** The number of processes `GATEWAY_WORKERS` asks for: `auto` is one per available core (see {@link availableCores}). */
-export function workerCount(setting: number | 'auto'): number {
-  return setting === 'auto' ? availableCores() : setting;
-}
 
 interface MetricsRequest {
   type: typeof METRICS;

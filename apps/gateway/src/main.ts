@@ -1,5 +1,4 @@
 import cluster from 'node:cluster';
-import { availableParallelism } from 'node:os';
 import {
   createLogger,
   createMetricsRegistry,
@@ -10,12 +9,13 @@ import {
   turnBufferedOutput,
 } from '@jobfleet/service-kit';
 import { buildGateway } from './app.js';
-import { cpuQuota } from './available-cores.js';
-import { joinCluster, runPrimary, workerCount } from './cluster.js';
+import { availableCores } from './available-cores.js';
+import { joinCluster, runPrimary } from './cluster.js';
 import { gatewayConfig } from './config.js';
 
 const config = loadConfigOrExit(gatewayConfig);
-const workers = workerCount(config.gatewayWorkers);
+const auto = config.gatewayWorkers === 'auto' ? availableCores() : undefined;
+const workers = typeof config.gatewayWorkers === 'number' ? config.gatewayWorkers : (auto?.cores ?? 1);
 const logger = createLogger({
   service: 'gateway',
   level: config.logLevel,
@@ -25,9 +25,9 @@ const logger = createLogger({
 });
 
 // What `auto` came to, and from what: a container's CPU limit is easily overlooked.
-if (config.gatewayWorkers === 'auto' && cluster.isPrimary)
+if (auto && cluster.isPrimary)
   logger.info(
-    { workers, cpus: availableParallelism(), cpu_quota: cpuQuota() ?? null },
+    { workers, cpus: auto.cpus, cpu_quota: auto.quota ?? null },
     'GATEWAY_WORKERS=auto: one process per available core',
   );
 

@@ -36,7 +36,7 @@ describe('cpuQuota', () => {
       'sys/fs/cgroup/cpu.max': '150000 100000',
     });
     expect(cpuQuota(root)).toBe(1.5);
-    expect(availableCores(root)).toBe(1);
+    expect(availableCores(root).cores).toBe(1);
   });
 
   it('takes the tightest limit on the way up: a pod limit above an unlimited container', () => {
@@ -59,7 +59,7 @@ describe('cpuQuota', () => {
     });
     expect(cpuQuota(root)).toBe(0.5);
     // Half a core is still one process.
-    expect(availableCores(root)).toBe(1);
+    expect(availableCores(root).cores).toBe(1);
   });
 
   it('reads the v1 cpu hierarchy of a hybrid host, whose cgroup v2 mount holds no cpu controller', () => {
@@ -96,7 +96,7 @@ describe('cpuQuota', () => {
       'sys/fs/cgroup/cpu.max': 'max 100000',
     });
     expect(cpuQuota(unlimited)).toBeUndefined();
-    expect(availableCores(unlimited)).toBe(availableParallelism());
+    expect(availableCores(unlimited).cores).toBe(availableParallelism());
     const v1Unlimited = host({
       'proc/self/mountinfo': v1CpuMount('/', '/sys/fs/cgroup/cpu'),
       'proc/self/cgroup': '4:cpu,cpuacct:/',
@@ -106,7 +106,7 @@ describe('cpuQuota', () => {
     expect(cpuQuota(v1Unlimited)).toBeUndefined();
     const noProc = host({});
     expect(cpuQuota(noProc)).toBeUndefined();
-    expect(availableCores(noProc)).toBe(availableParallelism());
+    expect(availableCores(noProc).cores).toBe(availableParallelism());
   });
 
   it('never grants more processes than CPUs', () => {
@@ -115,6 +115,6 @@ describe('cpuQuota', () => {
       'proc/self/cgroup': '0::/',
       'sys/fs/cgroup/cpu.max': `${(availableParallelism() + 8) * 100_000} 100000`,
     });
-    expect(availableCores(root)).toBe(availableParallelism());
+    expect(availableCores(root).cores).toBe(availableParallelism());
   });
 });
