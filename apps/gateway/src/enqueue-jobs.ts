@@ -2,17 +2,15 @@ import { type JobOrigin, type QueueContract, withCallback, withOrigin } from '@j
 import type { RedisClient } from '@jobfleet/service-kit';
 import type { JobsOptions } from 'bullmq';
 import type { Principal } from './auth.js';
+import type { JobToAdd, JobWriter } from './job-writer.js';
 import type { GatewayQueue } from './queues.js';
 import type { EnqueueBody } from './schemas/enqueue.js';
 import { canSee } from './tenancy.js';
 
-/** One job, ready for `queue.add` / `addBulk`. */
-export interface PreparedJob {
-  name: string;
-  data: unknown;
-  opts: JobsOptions;
+/** One job, ready for the queue's {@link JobWriter}. */
+export interface PreparedJob extends JobToAdd {
   /** The client's own job id, if it gave one. */
-  customId: string | undefined;
+  readonly customId: string | undefined;
 }
 
 /** The origin a principal's jobs record. */
@@ -53,11 +51,11 @@ function preparerFor(contract: QueueContract, origin: JobOrigin): Preparer {
   return (body) => {
     const requested = body.options;
     if (requested === undefined)
-      return { name: body.name, data: body.data, opts: plain, customId: undefined };
+      return { name: body.name, data: body.data, opts: plain, shared: true, customId: undefined };
     const { callback, ...rest } = requested;
     const own: JobsOptions = withOrigin({ ...contract.defaultJobOptions, ...rest }, origin);
     const opts = callback ? withCallback(own, callback) : own;
-    return { name: body.name, data: body.data, opts, customId: requested.jobId };
+    return { name: body.name, data: body.data, opts, shared: false, customId: requested.jobId };
   };
 }
 

@@ -3,6 +3,7 @@ import type { RedisClient } from '@jobfleet/service-kit';
 import { activeTelemetry, type Logger, queuePrefix } from '@jobfleet/service-kit';
 import { Queue, type Telemetry } from 'bullmq';
 import { UnknownQueueError } from './errors.js';
+import { JobWriter } from './job-writer.js';
 
 /** The catalog's queue names, as a 404 for any other name lists them. */
 const KNOWN_QUEUES = Object.keys(catalog).join(', ');
@@ -14,6 +15,8 @@ export const unknownQueue = (name: string) => new UnknownQueueError(name.slice(0
 export interface GatewayQueue {
   readonly contract: QueueContract;
   readonly queue: Queue<unknown, unknown, string>;
+  /** What enqueue routes add jobs with. */
+  readonly writer: JobWriter;
 }
 
 /**
@@ -45,7 +48,8 @@ export class GatewayQueues {
         // Outages are logged once by the connection; anything else is worth a line each.
         if (connection.status === 'ready') logger.error({ err: error, queue: contract.name }, 'queue error');
       });
-      this.#queues.set(contract.name, { contract, queue });
+      const writer = new JobWriter(queue, Object.keys(contract.jobs), { telemetry: telemetry !== undefined });
+      this.#queues.set(contract.name, { contract, queue, writer });
     }
   }
 

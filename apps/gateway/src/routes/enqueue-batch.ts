@@ -4,9 +4,9 @@ import { principalOf } from '../auth.js';
 import { callbackHook } from '../callbacks.js';
 import { findExisting, jobPreparer, type PreparedJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
+import type { JobWriter } from '../job-writer.js';
 import type { EnqueueResult } from '../metrics.js';
 import { idempotencyHooks, idempotencyKeyOf } from '../plugins/idempotency.js';
-import type { GatewayQueue } from '../queues.js';
 import { usingRedis } from '../redis-availability.js';
 import { reportTenantHooks } from '../report-tenant.js';
 import { describeOutcome } from '../request-log.js';
@@ -31,21 +31,16 @@ const asReplay = (body: BatchAccepted): BatchAccepted => ({
 });
 
 /**
- * Up to this many new jobs are added with one `add` each, sent together (the
- * producer connection writes one turn's commands at once); more with one
- * `addBulk`. `addBulk` builds an ioredis pipeline per call (ioredis copies
+ * A batch the queue's {@link JobWriter} cannot send straight to BullMQ's script
+ * (a job with options of its own, say) goes through BullMQ: up to this many new
+ * jobs with one `add` each, sent together (the producer connection writes one
+ * turn's commands at once); more with one `addBulk`. `addBulk` builds an ioredis pipeline per call (ioredis copies
  * every one of BullMQ's scripts onto each new pipeline), which costs a small
  * batch more than its jobs do (see the README, Performance). BullMQ checks a
  * job's options as it adds it, so separate adds are all or nothing only
  * because the body's schema refuses what BullMQ would (custom ids, priority).
  */
 const SEPARATE_ADDS_UP_TO = 10;
-
-/** A batch's new jobs, added in one round trip, in order. */
-const addJobs = (queue: GatewayQueue['queue'], jobs: PreparedJob[]) =>
-  jobs.length <= SEPARATE_ADDS_UP_TO
-    ? Promise.all(jobs.map((job) => queue.add(job.name, job.data, job.opts)))
-    : queue.addBulk(jobs);
 
 /** The jobs of a validated batch body. */
 const jobsOf = (body: unknown) => (body as BatchBody).jobs;
@@ -55,8 +50,9 @@ const at = (i: number) => `/jobs/${i}`;
 /**
  * `POST /v1/queues/<queue>/jobs/batch` `{ jobs: [{ name, data, options? }] }`:
  * 1 to 1000 jobs, validated all or nothing (a 400 names every failing index and
- * path), then added in one Redis round trip (`addBulk`, or an `add` each for up to 10 jobs; two when the
- * batch carries custom job ids, which are looked up first). → 202 `{ jobs: [{
+ * path), then added in one Redis round trip (a script call per job, written
+ * together; two round trips when the batch carries custom job ids, which are
+ * looked up first). → 202 `{ jobs: [{
  * id, name, duplicate }] }` in request order; 200 when nothing new was added.
  */
 export const enqueueBatchRoutes: FastifyPluginAsync = async (app) => {
@@ -65,7 +61,7 @@ export const enqueueBatchRoutes: FastifyPluginAsync = async (app) => {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   for (const entry of queues.values()) {
-    const { contract, queue } = entry;
+    const { contract, writer } = entry;
     const { config, onRequest, errors, labelOf } = enqueueRouteBase(
       app,
       contract,
@@ -167,11 +163,13 @@ export const enqueueBatchRoutes: FastifyPluginAsync = async (app) => {
         });
         // A write: should no reply come in time, the jobs may exist (504, not 503).
         const added =
-          fresh.length > 0 ? await usingRedis(redis, () => addJobs(queue, fresh), { writes: true }) : [];
+          fresh.length > 0
+            ? await usingRedis(redis, () => writer.addAll(fresh, SEPARATE_ADDS_UP_TO), { writes: true })
+            : [];
         let next = 0;
         const body = {
           jobs: plan.map(({ job, duplicate }) => ({
-            id: duplicate ? (job.customId ?? '') : String(added[next++]?.id),
+            id: duplicate ? (job.customId ?? '') : (added[next++] ?? ''),
             name: job.name,
             duplicate,
           })),

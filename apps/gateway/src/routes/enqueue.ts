@@ -64,7 +64,7 @@ export function withIdempotentId(
 ): PreparedJob {
   if (idempotencyKey === undefined || job.customId !== undefined) return job;
   const id = idempotentJobId(principalId, idempotencyKey, index);
-  return { ...job, customId: id, opts: { ...job.opts, jobId: id } };
+  return { ...job, customId: id, opts: { ...job.opts, jobId: id }, shared: false };
 }
 
 /**
@@ -85,7 +85,7 @@ export const enqueueRoutes: FastifyPluginAsync = async (app) => {
   const jobOf = (body: unknown) => [body as EnqueueBody];
 
   for (const entry of queues.values()) {
-    const { contract, queue } = entry;
+    const { contract, writer } = entry;
     const { config, onRequest, errors, labelOf } = enqueueRouteBase(
       app,
       contract,
@@ -174,11 +174,9 @@ export const enqueueRoutes: FastifyPluginAsync = async (app) => {
           }
         }
         // A write: should no reply come in time, the job may exist (504, not 503).
-        const added = await usingRedis(redis, () => queue.add(job.name, job.data, job.opts), {
-          writes: true,
-        });
+        const id = await usingRedis(redis, () => writer.add(job), { writes: true });
         return answer(request, reply, 202, {
-          id: String(added.id),
+          id,
           queue: contract.name,
           name: job.name,
           duplicate: false,

@@ -1,0 +1,163 @@
+import { catalog, type QueueContract } from '@jobfleet/queue-contracts';
+import { useTestRedis } from '@jobfleet/test-utils';
+import type { JobsOptions, Queue } from 'bullmq';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { jobPreparer } from '../src/enqueue-jobs.js';
+import { type JobToAdd, JobWriter } from '../src/job-writer.js';
+import { GatewayQueues } from '../src/queues.js';
+import { EVERY_JOB, inspectQueue, memoryLogger } from './helpers.js';
+
+const redis = useTestRedis();
+const contracts = catalog as unknown as Record<string, QueueContract>;
+const principal = { id: 'svc', tenant: 'acme', scopes: new Set<string>(), rateLimit: undefined } as never;
+
+/** A job as Redis holds it, without what differs between two adds: the timestamp. */
+async function stored(queue: Queue, id: string) {
+  const { timestamp, ...fields } = await redis.connection().hgetall(queue.toKey(id));
+  return { fields, timestamp: Number(timestamp) };
+}
+
+/** The events stream without ids: what a QueueEvents listener sees. */
+async function events(queue: Queue) {
+  const entries = await redis.connection().xrange(queue.keys.events as string, '-', '+');
+  return entries.map(([, fields]) => fields);
+}
+
+let queues: Queue[] = [];
+const open = (name: string, prefix: string) => {
+  const queue = inspectQueue({ ...redis, prefix } as typeof redis, name);
+  queues.push(queue);
+  return queue;
+};
+beforeEach(() => {
+  queues = [];
+});
+afterEach(async () => {
+  await Promise.all(queues.map((queue) => queue.close()));
+});
+
+describe('JobWriter', () => {
+  it("adds a standard job with a principal's shared options as BullMQ's queue.add does, field by field", async () => {
+    for (const [i, { queue: name, name: jobName, data }] of EVERY_JOB.entries()) {
+      const contract = contracts[name] as QueueContract;
+      const ours = open(name, `${redis.prefix}-ours-${i}`);
+      const theirs = open(name, `${redis.prefix}-theirs-${i}`);
+      const writer = new JobWriter(ours, Object.keys(contract.jobs), { telemetry: false });
+      const job = jobPreparer(contract, principal)({ name: jobName, data } as never);
+      expect(job.shared).toBe(true);
+      expect(writer.sendsDirectly(job)).toBe(true);
+
+      const before = Date.now();
+      const id = await writer.add(job);
+      const after = Date.now();
+      const reference = await theirs.add(job.name, job.data, job.opts);
+      expect(id).toBe(reference.id);
+
+      const mine = await stored(ours, id);
+      expect(mine.fields).toEqual((await stored(theirs, id)).fields);
+      expect(mine.timestamp).toBeGreaterThanOrEqual(before);
+      expect(mine.timestamp).toBeLessThanOrEqual(after);
+      expect(await ours.getWaiting()).toHaveLength(1);
+      expect((await ours.getJob(id))?.data).toEqual(data);
+      expect(await events(ours)).toEqual(await events(theirs));
+    }
+  });
+
+  it('packs names and key prefixes of any length as BullMQ does (msgpack str 8 and str 16 headers)', async () => {
+    const contract = contracts.emails as QueueContract;
+    const job = jobPreparer(contract, principal)({ name: 'welcome', data: EVERY_JOB[0].data } as never);
+    for (const length of [40, 300]) {
+      const prefix = `${redis.prefix}-${'p'.repeat(length)}`;
+      const ours = open('emails', prefix);
+      const writer = new JobWriter(ours, Object.keys(contract.jobs), { telemetry: false });
+      expect(writer.sendsDirectly(job)).toBe(true);
+      const id = await writer.add(job);
+      expect((await ours.getJob(id))?.data).toEqual(EVERY_JOB[0].data);
+    }
+  });
+
+  it('adds a batch in request order, one id per job, as addBulk would', async () => {
+    const contract = contracts.emails as QueueContract;
+    const ours = open('emails', `${redis.prefix}-ours`);
+    const theirs = open('emails', `${redis.prefix}-theirs`);
+    const writer = new JobWriter(ours, Object.keys(contract.jobs), { telemetry: false });
+    const prepare = jobPreparer(contract, principal);
+    const jobs = EVERY_JOB.filter((job) => job.queue === 'emails')
+      .flatMap((job) => [job, job, job])
+      .map((job, i) => prepare({ name: job.name, data: { ...job.data, i } } as never));
+    expect(jobs.every((job) => writer.sendsDirectly(job))).toBe(true);
+
+    const ids = await writer.addAll(jobs, 10);
+    const reference = await theirs.addBulk(jobs);
+    expect(ids).toEqual(reference.map((job) => job.id));
+    const order = async (queue: Queue) =>
+      (await queue.getWaiting(0, -1)).map((job) => [job.id, job.name, job.data]);
+    expect(await order(ours)).toEqual(await order(theirs));
+  });
+
+  it('sends through BullMQ what it cannot send alike: own options, a delay, telemetry, an unknown name', async () => {
+    const contract = contracts.emails as QueueContract;
+    const queue = open('emails', redis.prefix);
+    const writer = new JobWriter(queue, Object.keys(contract.jobs), { telemetry: false });
+    const prepare = jobPreparer(contract, principal);
+    const shared = prepare({ name: 'welcome', data: EVERY_JOB[0].data } as never);
+    const own = prepare({ name: 'welcome', data: EVERY_JOB[0].data, options: { attempts: 2 } } as never);
+    const delayed: JobToAdd = { ...shared, opts: { ...shared.opts, delay: 60_000 } as JobsOptions };
+    const unknown: JobToAdd = { ...shared, name: 'not-in-the-contract' };
+    expect(own.shared).toBe(false);
+    expect(writer.sendsDirectly(own)).toBe(false);
+    expect(writer.sendsDirectly(delayed)).toBe(false);
+    expect(writer.sendsDirectly(unknown)).toBe(false);
+    expect(new JobWriter(queue, Object.keys(contract.jobs), { telemetry: true }).sendsDirectly(shared)).toBe(
+      false,
+    );
+
+    // A batch that mixes them keeps its order: all of it goes through BullMQ.
+    const ids = await writer.addAll([shared, own, delayed, unknown, shared], 10);
+    expect(ids).toEqual(['1', '2', '3', '4', '5']);
+    expect((await queue.getJob('2'))?.opts.attempts).toBe(2);
+    expect(await queue.getDelayedCount()).toBe(1);
+    expect((await queue.getWaiting(0, -1)).map((job) => job.id)).toEqual(['1', '2', '4', '5']);
+  });
+
+  it("keeps BullMQ's producer spans: with tracing on, the gateway's queues add every job through queue.add", async () => {
+    const job = jobPreparer(
+      contracts.emails as QueueContract,
+      principal,
+    )({
+      name: 'welcome',
+      data: EVERY_JOB[0].data,
+    } as never);
+    // A recording stand-in for bullmq-otel: which spans BullMQ opens, and the context it hands the job.
+    const spans: string[] = [];
+    const span = { setAttributes() {}, setSpanOnContext: () => ({}), recordException() {}, end() {} };
+    const telemetry = {
+      tracer: {
+        startSpan(name: string) {
+          spans.push(name);
+          return span;
+        },
+      },
+      contextManager: {
+        active: () => ({}),
+        with: (_context: unknown, fn: () => unknown) => fn(),
+        getMetadata: () => 'trace-context',
+        fromMetadata: () => ({}),
+      },
+    };
+    const { logger } = memoryLogger();
+    const traced = new GatewayQueues(redis.connection(), redis.prefix, logger, telemetry as never);
+    const plain = new GatewayQueues(redis.connection(), `${redis.prefix}-plain`, logger, undefined);
+    try {
+      const writer = traced.require('emails').writer;
+      expect(writer.sendsDirectly(job)).toBe(false);
+      const id = await writer.add(job);
+      expect(spans).toEqual(['add emails.welcome']);
+      const added = await open('emails', redis.prefix).getJob(id);
+      expect(added?.opts.telemetry?.metadata).toBe('trace-context');
+      expect(plain.require('emails').writer.sendsDirectly(job)).toBe(true);
+    } finally {
+      await Promise.all([traced.close(), plain.close()]);
+    }
+  });
+});
