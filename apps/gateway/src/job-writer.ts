@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { type RedisClient as BullRedisClient, Job, type JobsOptions, type Queue } from 'bullmq';
 
 /**
@@ -13,6 +14,57 @@ interface Template {
   readonly encodedOpts: string | Buffer;
   /** The msgpack of the script's argument list up to the name, per job name. */
   readonly heads: ReadonlyMap<string, Buffer>;
+  /** The same script run for many jobs in one call, when this BullMQ's source of it is at hand. */
+  readonly batch: BatchScript | undefined;
+}
+
+interface BatchScript {
+  readonly name: string;
+  readonly lua: string;
+}
+
+/**
+ * Jobs per call of the batch script. Redis runs one script at a time, so a
+ * call holds every other client up for all its jobs; a hundred take about a
+ * millisecond or two (see the README, Performance).
+ */
+export const JOBS_PER_CALL = 100;
+
+const require = createRequire(import.meta.url);
+
+/**
+ * BullMQ's `addStandardJob` script, as BullMQ itself defines it, run once for
+ * each job of a call: ARGV holds each job's three arguments in turn, the keys
+ * are the queue's. One call for a hundred jobs costs Redis and ioredis far less
+ * than a hundred calls (the script's set-up and one command's parsing, reply
+ * and promise per job). The source comes from the installed BullMQ (the module
+ * its connections load their scripts from); `undefined` when that BullMQ keeps
+ * it elsewhere or under another name: batches then send a call per job.
+ */
+function batchScriptFor(command: string, keyCount: number): BatchScript | undefined {
+  try {
+    const { addStandardJob: script } = require('bullmq/dist/cjs/scripts/index.js') as {
+      addStandardJob?: { name: string; content: string; keys: number };
+    };
+    const [name, version, ...rest] = command.split(':');
+    if (script === undefined || script.name !== name || script.keys !== keyCount) return undefined;
+    if (version === undefined || rest.length > 0) {
+      return undefined;
+    }
+    const lua = [
+      'local function addStandardJob(KEYS, ARGV)',
+      script.content,
+      'end',
+      'local ids = {}',
+      'for i = 1, #ARGV, 3 do',
+      '  ids[#ids + 1] = addStandardJob(KEYS, { ARGV[i], ARGV[i + 1], ARGV[i + 2] })',
+      'end',
+      'return ids',
+    ].join('\n');
+    return { name: `jobfleetAddStandardJobs:${version}`, lua };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The six nil arguments after the timestamp: parent key and dependencies, parent, repeat key, deduplication, deferral. */
@@ -104,15 +156,23 @@ function templateFor(queue: Queue, opts: JobsOptions, names: readonly string[]):
       heads.set(name, recorded.head);
     }
     if (first === undefined) return undefined;
+    const keys = first.args.slice(0, -3) as (string | Buffer)[];
     return {
       command: first.command,
-      keys: first.args.slice(0, -3) as (string | Buffer)[],
+      keys,
       encodedOpts: first.args.at(-1) as string | Buffer,
       heads,
+      batch: batchScriptFor(first.command, keys.length),
     };
   } catch {
     return undefined;
   }
+}
+
+/** A job id from BullMQ's script; a negative number is its refusal. */
+function idOf(result: unknown): string {
+  if (typeof result === 'number' && result < 0) throw new Error(`BullMQ refused the job (code ${result})`);
+  return String(result);
 }
 
 /** A job as the gateway adds it. */
@@ -142,6 +202,7 @@ export class JobWriter {
   readonly #direct: boolean;
   readonly #templates = new WeakMap<JobsOptions, Template | null>();
   #client: BullRedisClient | undefined;
+  #batchDefined = false;
 
   constructor(queue: Queue, jobNames: readonly string[], { telemetry }: { telemetry: boolean }) {
     this.#queue = queue;
@@ -160,19 +221,42 @@ export class JobWriter {
     return head === undefined ? undefined : (template ?? undefined);
   }
 
-  async #send(template: Template, job: JobToAdd): Promise<string> {
-    // BullMQ hands out its connection as a promise; awaited once, then kept.
+  /** BullMQ hands out its connection as a promise; awaited once, then kept. */
+  async #connection(): Promise<BullRedisClient> {
     this.#client ??= await this.#queue.backend.client;
-    const client = this.#client;
-    const head = template.heads.get(job.name) as Buffer;
-    const result: unknown = await client.runCommand(template.command, [
-      ...template.keys,
-      packArgs(head, Date.now()),
+    return this.#client;
+  }
+
+  /** The three arguments of `job` after the keys, as BullMQ sends them. */
+  #argsOf(template: Template, job: JobToAdd): [Buffer, string, string | Buffer] {
+    return [
+      packArgs(template.heads.get(job.name) as Buffer, Date.now()),
       JSON.stringify(job.data === undefined ? {} : job.data),
       template.encodedOpts,
-    ]);
-    if (typeof result === 'number' && result < 0) throw new Error(`BullMQ refused the job (code ${result})`);
-    return String(result);
+    ];
+  }
+
+  async #send(template: Template, job: JobToAdd): Promise<string> {
+    const client = await this.#connection();
+    return idOf(
+      await client.runCommand(template.command, [...template.keys, ...this.#argsOf(template, job)]),
+    );
+  }
+
+  /** Jobs of one template, a call of the batch script per {@link JOBS_PER_CALL}. */
+  async #sendBatch(template: Template, batch: BatchScript, jobs: readonly JobToAdd[]): Promise<string[]> {
+    const client = await this.#connection();
+    if (!this.#batchDefined) {
+      client.defineCommand(batch.name, { numberOfKeys: template.keys.length, lua: batch.lua });
+      this.#batchDefined = true;
+    }
+    const calls: Promise<unknown[]>[] = [];
+    for (let at = 0; at < jobs.length; at += JOBS_PER_CALL) {
+      const args: unknown[] = [...template.keys];
+      for (const job of jobs.slice(at, at + JOBS_PER_CALL)) args.push(...this.#argsOf(template, job));
+      calls.push(client.runCommand(batch.name, args));
+    }
+    return (await Promise.all(calls)).flat().map(idOf);
   }
 
   /** Whether `job` would go straight to BullMQ's script (else through `queue.add`). */
@@ -190,12 +274,19 @@ export class JobWriter {
 
   /**
    * Adds jobs in order (one connection runs its commands in the order sent);
-   * their ids. All standard with shared options: one command each, written
-   * together. Otherwise all through BullMQ, so that none overtakes another: up
-   * to `separateUpTo` with an `add` each, more with one `addBulk`.
+   * their ids. All standard with the same shared options: the batch script,
+   * or one command each, written together. Otherwise all through BullMQ, so
+   * that none overtakes another: up to `separateUpTo` with an `add` each, more
+   * with one `addBulk`.
    */
   async addAll(jobs: readonly JobToAdd[], separateUpTo: number): Promise<string[]> {
     const templates = jobs.map((job) => this.#template(job));
+    const [first] = templates;
+    if (first !== undefined && templates.every((template) => template === first)) {
+      return first.batch && jobs.length > 1
+        ? this.#sendBatch(first, first.batch, jobs)
+        : Promise.all(jobs.map((job) => this.#send(first, job)));
+    }
     if (templates.every((template) => template !== undefined)) {
       return Promise.all(jobs.map((job, i) => this.#send(templates[i] as Template, job)));
     }

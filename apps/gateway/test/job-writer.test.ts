@@ -76,23 +76,50 @@ describe('JobWriter', () => {
     }
   });
 
-  it('adds a batch in request order, one id per job, as addBulk would', async () => {
+  it('adds a batch in request order, one id per job, as addBulk would, in one script call per 100 jobs', async () => {
     const contract = contracts.emails as QueueContract;
     const ours = open('emails', `${redis.prefix}-ours`);
     const theirs = open('emails', `${redis.prefix}-theirs`);
     const writer = new JobWriter(ours, Object.keys(contract.jobs), { telemetry: false });
     const prepare = jobPreparer(contract, principal);
-    const jobs = EVERY_JOB.filter((job) => job.queue === 'emails')
-      .flatMap((job) => [job, job, job])
-      .map((job, i) => prepare({ name: job.name, data: { ...job.data, i } } as never));
+    const kinds = EVERY_JOB.filter((job) => job.queue === 'emails');
+    const jobs = Array.from({ length: 250 }, (_, i) => {
+      const kind = kinds[i % kinds.length] as (typeof kinds)[number];
+      return prepare({ name: kind.name, data: { ...kind.data, i } } as never);
+    });
     expect(jobs.every((job) => writer.sendsDirectly(job))).toBe(true);
 
+    // Two jobs first, both ways: ioredis sends a script's first call on a connection as an EVAL.
+    await writer.addAll(jobs.slice(0, 2), 10);
+    await theirs.addBulk(jobs.slice(0, 2));
+    // What reaches Redis from this test's queue: the calls, not the commands the scripts run.
+    const monitor = await redis.connection().monitor();
+    const calls: string[] = [];
+    const end = `${redis.prefix}-ours:end`;
+    const ended = new Promise<void>((resolve) => {
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (args.includes(end)) resolve();
+        else if (source !== 'lua' && args.some((arg) => arg.startsWith(`${redis.prefix}-ours:`))) {
+          calls.push(String(args[0]).toLowerCase());
+        }
+      });
+    });
     const ids = await writer.addAll(jobs, 10);
+    await redis.connection().get(end);
+    await ended;
+    await monitor.disconnect();
+    expect(calls).toEqual(['evalsha', 'evalsha', 'evalsha']);
+
     const reference = await theirs.addBulk(jobs);
     expect(ids).toEqual(reference.map((job) => job.id));
+    expect(ids[0]).toBe('3');
     const order = async (queue: Queue) =>
       (await queue.getWaiting(0, -1)).map((job) => [job.id, job.name, job.data]);
     expect(await order(ours)).toEqual(await order(theirs));
+    for (const id of ['1', '3', '103', '252']) {
+      expect((await stored(ours, id)).fields).toEqual((await stored(theirs, id)).fields);
+    }
+    expect(await events(ours)).toEqual(await events(theirs));
   });
 
   it('sends through BullMQ what it cannot send alike: own options, a delay, telemetry, an unknown name', async () => {
