@@ -168,6 +168,19 @@ function templateFor(queue: Queue, opts: JobsOptions, names: readonly string[]):
   }
 }
 
+/**
+ * A batch the writer cannot send straight to BullMQ's script (a job with
+ * options of its own, say) goes through BullMQ: up to this many jobs with one
+ * `add` each, sent together (the producer connection writes one turn's
+ * commands at once); more with one `addBulk`. `addBulk` builds an ioredis
+ * pipeline per call (ioredis copies every one of BullMQ's scripts onto each new
+ * pipeline), which costs a small batch more than its jobs do (see the README,
+ * Performance). BullMQ checks a job's options as it adds it, so separate adds
+ * are all or nothing only because the body's schema refuses what BullMQ would
+ * (custom ids, priority).
+ */
+const SEPARATE_ADDS_UP_TO = 10;
+
 /** A job id from BullMQ's script; a negative number is its refusal. */
 function idOf(result: unknown): string {
   if (typeof result === 'number' && result < 0) throw new Error(`BullMQ refused the job (code ${result})`);
@@ -216,8 +229,7 @@ export class JobWriter {
       template = templateFor(this.#queue, job.opts, this.#names) ?? null;
       this.#templates.set(job.opts, template);
     }
-    const head = template?.heads.get(job.name);
-    return head === undefined ? undefined : (template ?? undefined);
+    return template?.heads.has(job.name) ? template : undefined;
   }
 
   /** BullMQ hands out its connection as a promise; awaited once, then kept. */
@@ -236,7 +248,7 @@ export class JobWriter {
   }
 
   async #send(template: Template, job: JobToAdd): Promise<string> {
-    const client = await this.#connection();
+    const client = this.#client ?? (await this.#connection());
     return idOf(
       await client.runCommand(template.command, [...template.keys, ...this.#argsOf(template, job)]),
     );
@@ -273,24 +285,20 @@ export class JobWriter {
 
   /**
    * Adds jobs in order (one connection runs its commands in the order sent);
-   * their ids. All standard with the same shared options: the batch script,
-   * or one command each, written together. Otherwise all through BullMQ, so
-   * that none overtakes another: up to `separateUpTo` with an `add` each, more
-   * with one `addBulk`.
+   * their ids. All standard with the same shared options (a batch's jobs are
+   * one key's): the batch script, or one command each, written together.
+   * Otherwise all through BullMQ, so that none overtakes another.
    */
-  async addAll(jobs: readonly JobToAdd[], separateUpTo: number): Promise<string[]> {
-    const templates = jobs.map((job) => this.#template(job));
-    const [first] = templates;
-    if (first !== undefined && templates.every((template) => template === first)) {
-      return first.batch && jobs.length > 1
-        ? this.#sendBatch(first, first.batch, jobs)
-        : Promise.all(jobs.map((job) => this.#send(first, job)));
-    }
-    if (templates.every((template) => template !== undefined)) {
-      return Promise.all(jobs.map((job, i) => this.#send(templates[i] as Template, job)));
+  async addAll(jobs: readonly JobToAdd[]): Promise<string[]> {
+    const [first] = jobs;
+    const template = first && this.#template(first);
+    if (template && jobs.every((job) => this.#template(job) === template)) {
+      return template.batch && jobs.length > 1
+        ? this.#sendBatch(template, template.batch, jobs)
+        : Promise.all(jobs.map((job) => this.#send(template, job)));
     }
     const queue = this.#queue;
-    if (jobs.length <= separateUpTo) {
+    if (jobs.length <= SEPARATE_ADDS_UP_TO) {
       return Promise.all(
         jobs.map(async ({ name, data, opts }) => String((await queue.add(name, data, opts)).id)),
       );

@@ -90,7 +90,7 @@ describe('JobWriter', () => {
     expect(jobs.every((job) => writer.sendsDirectly(job))).toBe(true);
 
     // Two jobs first, both ways: ioredis sends a script's first call on a connection as an EVAL.
-    await writer.addAll(jobs.slice(0, 2), 10);
+    await writer.addAll(jobs.slice(0, 2));
     await theirs.addBulk(jobs.slice(0, 2));
     // What reaches Redis from this test's queue: the calls, not the commands the scripts run.
     const monitor = await redis.connection().monitor();
@@ -104,7 +104,7 @@ describe('JobWriter', () => {
         }
       });
     });
-    const ids = await writer.addAll(jobs, 10);
+    const ids = await writer.addAll(jobs);
     await redis.connection().get(end);
     await ended;
     await monitor.disconnect();
@@ -140,7 +140,7 @@ describe('JobWriter', () => {
     );
 
     // A batch that mixes them keeps its order: all of it goes through BullMQ.
-    const ids = await writer.addAll([shared, own, delayed, unknown, shared], 10);
+    const ids = await writer.addAll([shared, own, delayed, unknown, shared]);
     expect(ids).toEqual(['1', '2', '3', '4', '5']);
     expect((await queue.getJob('2'))?.opts.attempts).toBe(2);
     expect(await queue.getDelayedCount()).toBe(1);

@@ -4,7 +4,6 @@ import { principalOf } from '../auth.js';
 import { callbackHook } from '../callbacks.js';
 import { findExisting, jobPreparer, type PreparedJob } from '../enqueue-jobs.js';
 import { JobIdTakenError } from '../errors.js';
-import type { JobWriter } from '../job-writer.js';
 import type { EnqueueResult } from '../metrics.js';
 import { idempotencyHooks, idempotencyKeyOf } from '../plugins/idempotency.js';
 import { usingRedis } from '../redis-availability.js';
@@ -30,18 +29,6 @@ const asReplay = (body: BatchAccepted): BatchAccepted => ({
   jobs: body.jobs.map((job) => ({ ...job, duplicate: true })),
 });
 
-/**
- * A batch the queue's {@link JobWriter} cannot send straight to BullMQ's script
- * (a job with options of its own, say) goes through BullMQ: up to this many new
- * jobs with one `add` each, sent together (the producer connection writes one
- * turn's commands at once); more with one `addBulk`. `addBulk` builds an ioredis pipeline per call (ioredis copies
- * every one of BullMQ's scripts onto each new pipeline), which costs a small
- * batch more than its jobs do (see the README, Performance). BullMQ checks a
- * job's options as it adds it, so separate adds are all or nothing only
- * because the body's schema refuses what BullMQ would (custom ids, priority).
- */
-const SEPARATE_ADDS_UP_TO = 10;
-
 /** The jobs of a validated batch body. */
 const jobsOf = (body: unknown) => (body as BatchBody).jobs;
 /** Where job `i` of a batch is, in messages. */
@@ -50,9 +37,8 @@ const at = (i: number) => `/jobs/${i}`;
 /**
  * `POST /v1/queues/<queue>/jobs/batch` `{ jobs: [{ name, data, options? }] }`:
  * 1 to 1000 jobs, validated all or nothing (a 400 names every failing index and
- * path), then added in one Redis round trip (a script call per job, written
- * together; two round trips when the batch carries custom job ids, which are
- * looked up first). → 202 `{ jobs: [{
+ * path), then added in one Redis round trip by the queue's `JobWriter` (two
+ * when the batch carries custom job ids, which are looked up first). → 202 `{ jobs: [{
  * id, name, duplicate }] }` in request order; 200 when nothing new was added.
  */
 export const enqueueBatchRoutes: FastifyPluginAsync = async (app) => {
@@ -163,9 +149,7 @@ export const enqueueBatchRoutes: FastifyPluginAsync = async (app) => {
         });
         // A write: should no reply come in time, the jobs may exist (504, not 503).
         const added =
-          fresh.length > 0
-            ? await usingRedis(redis, () => writer.addAll(fresh, SEPARATE_ADDS_UP_TO), { writes: true })
-            : [];
+          fresh.length > 0 ? await usingRedis(redis, () => writer.addAll(fresh), { writes: true }) : [];
         let next = 0;
         const body = {
           jobs: plan.map(({ job, duplicate }) => ({
