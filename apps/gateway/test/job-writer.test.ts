@@ -8,18 +8,20 @@ import { GatewayQueues } from '../src/queues.js';
 import { EVERY_JOB, inspectQueue, memoryLogger } from './helpers.js';
 
 const redis = useTestRedis();
+/** One plain connection per test, to read what the writers wrote. */
+let admin: ReturnType<typeof redis.connection>;
 const contracts = catalog as unknown as Record<string, QueueContract>;
 const principal = { id: 'svc', tenant: 'acme', scopes: new Set<string>(), rateLimit: undefined } as never;
 
 /** A job as Redis holds it, without what differs between two adds: the timestamp. */
 async function stored(queue: Queue, id: string) {
-  const { timestamp, ...fields } = await redis.connection().hgetall(queue.toKey(id));
+  const { timestamp, ...fields } = await admin.hgetall(queue.toKey(id));
   return { fields, timestamp: Number(timestamp) };
 }
 
 /** The events stream without ids: what a QueueEvents listener sees. */
 async function events(queue: Queue) {
-  const entries = await redis.connection().xrange(queue.keys.events as string, '-', '+');
+  const entries = await admin.xrange(queue.keys.events as string, '-', '+');
   return entries.map(([, fields]) => fields);
 }
 
@@ -31,6 +33,7 @@ const open = (name: string, prefix: string) => {
 };
 beforeEach(() => {
   queues = [];
+  admin = redis.connection();
 });
 afterEach(async () => {
   await Promise.all(queues.map((queue) => queue.close()));
@@ -105,7 +108,7 @@ describe('JobWriter', () => {
       });
     });
     const ids = await writer.addAll(jobs);
-    await redis.connection().get(end);
+    await admin.get(end);
     await ended;
     await monitor.disconnect();
     expect(calls).toEqual(['evalsha', 'evalsha', 'evalsha']);
