@@ -50,13 +50,21 @@ function batchScriptFor(command: string, keyCount: number): BatchScript | undefi
     if (script?.name !== name || script?.keys !== keyCount || version === undefined || rest.length > 0) {
       return undefined;
     }
+    // Each job's error is its own (a call may carry many requests' jobs): caught
+    // and returned in its place as `{ message }`, the other jobs still added.
+    // Redis raises a command's error inside a script as a table with `err`.
     const lua = [
       'local function addStandardJob(KEYS, ARGV)',
       script.content,
       'end',
       'local ids = {}',
       'for i = 1, #ARGV, 3 do',
-      '  ids[#ids + 1] = addStandardJob(KEYS, { ARGV[i], ARGV[i + 1], ARGV[i + 2] })',
+      '  local ok, id = pcall(addStandardJob, KEYS, { ARGV[i], ARGV[i + 1], ARGV[i + 2] })',
+      '  if not ok then',
+      "    if type(id) == 'table' then id = id.err end",
+      '    id = { tostring(id) }',
+      '  end',
+      '  ids[#ids + 1] = id',
       'end',
       'return ids',
     ].join('\n');
@@ -181,10 +189,19 @@ function templateFor(queue: Queue, opts: JobsOptions, names: readonly string[]):
  */
 const SEPARATE_ADDS_UP_TO = 10;
 
-/** A job id from BullMQ's script; a negative number is its refusal. */
+/** A job id from BullMQ's script; a negative number is its refusal, `[message]` the batch script's error for the job. */
 function idOf(result: unknown): string {
   if (typeof result === 'number' && result < 0) throw new Error(`BullMQ refused the job (code ${result})`);
+  if (Array.isArray(result)) throw new Error(String(result[0]));
   return String(result);
+}
+
+/** A single job waiting for the next call of the batch script. */
+interface Waiting {
+  readonly template: Template;
+  readonly args: readonly [Buffer, string, string | Buffer];
+  resolve(id: string): void;
+  reject(error: unknown): void;
 }
 
 /** A job as the gateway adds it. */
@@ -215,6 +232,7 @@ export class JobWriter {
   readonly #templates = new WeakMap<JobsOptions, Template | null>();
   #client: BullRedisClient | undefined;
   #batchDefined = false;
+  #waiting: Waiting[] = [];
 
   constructor(queue: Queue, jobNames: readonly string[], { telemetry }: { telemetry: boolean }) {
     this.#queue = queue;
@@ -239,7 +257,7 @@ export class JobWriter {
   }
 
   /** The three arguments of `job` after the keys, as BullMQ sends them. */
-  #argsOf(template: Template, job: JobToAdd): [Buffer, string, string | Buffer] {
+  #argsOf(template: Template, job: JobToAdd): Waiting['args'] {
     return [
       packArgs(template.heads.get(job.name) as Buffer, Date.now()),
       JSON.stringify(job.data === undefined ? {} : job.data),
@@ -247,27 +265,68 @@ export class JobWriter {
     ];
   }
 
-  async #send(template: Template, job: JobToAdd): Promise<string> {
+  /** One job, one call of BullMQ's script. */
+  async #send(template: Template, args: Waiting['args']): Promise<string> {
     const client = this.#client ?? (await this.#connection());
-    return idOf(
-      await client.runCommand(template.command, [...template.keys, ...this.#argsOf(template, job)]),
-    );
+    return idOf(await client.runCommand(template.command, [...template.keys, ...args]));
   }
 
-  /** Jobs of one template, a call of the batch script per {@link JOBS_PER_CALL}. */
-  async #sendBatch(template: Template, batch: BatchScript, jobs: readonly JobToAdd[]): Promise<string[]> {
-    const client = await this.#connection();
+  /** One call of the batch script for up to {@link JOBS_PER_CALL} jobs; what it answered for each. */
+  async #sendBatch(
+    template: Template,
+    batch: BatchScript,
+    jobs: readonly Waiting['args'][],
+  ): Promise<unknown[]> {
+    const client = this.#client ?? (await this.#connection());
     if (!this.#batchDefined) {
       client.defineCommand(batch.name, { numberOfKeys: template.keys.length, lua: batch.lua });
       this.#batchDefined = true;
     }
-    const calls: Promise<unknown[]>[] = [];
-    for (let at = 0; at < jobs.length; at += JOBS_PER_CALL) {
-      const args: unknown[] = [...template.keys];
-      for (const job of jobs.slice(at, at + JOBS_PER_CALL)) args.push(...this.#argsOf(template, job));
-      calls.push(client.runCommand(batch.name, args));
+    const results = await client.runCommand(batch.name, [...template.keys, ...jobs.flat()]);
+    if (!Array.isArray(results) || results.length !== jobs.length) {
+      throw new Error(`the batch script answered ${String(results)} for ${jobs.length} jobs`);
     }
-    return (await Promise.all(calls)).flat().map(idOf);
+    return results;
+  }
+
+  /**
+   * Sends the single jobs that came in since the last turn of the event loop
+   * (one request's each, from any key: all options travel with their job):
+   * one call of the batch script per {@link JOBS_PER_CALL}, or BullMQ's own
+   * script for a lone job. Each job gets its own answer.
+   */
+  readonly #flush = () => {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (let at = 0; at < waiting.length; at += JOBS_PER_CALL) {
+      void this.#sendWaiting(waiting.slice(at, at + JOBS_PER_CALL));
+    }
+  };
+
+  async #sendWaiting(waiting: readonly Waiting[]): Promise<void> {
+    const [first] = waiting as [Waiting, ...Waiting[]];
+    try {
+      if (waiting.length === 1) {
+        first.resolve(await this.#send(first.template, first.args));
+        return;
+      }
+      const batch = first.template.batch as BatchScript;
+      const results = await this.#sendBatch(
+        first.template,
+        batch,
+        waiting.map(({ args }) => args),
+      );
+      results.forEach((result, i) => {
+        const job = waiting[i] as Waiting;
+        try {
+          job.resolve(idOf(result));
+        } catch (error) {
+          job.reject(error);
+        }
+      });
+    } catch (error) {
+      for (const job of waiting) job.reject(error);
+    }
   }
 
   /** Whether `job` would go straight to BullMQ's script (else through `queue.add`). */
@@ -275,12 +334,18 @@ export class JobWriter {
     return this.#template(job) !== undefined;
   }
 
-  /** Adds one job; its id. */
+  /**
+   * Adds one job; its id. A standard job waits for the end of this turn of
+   * the event loop, to share a call with the other requests' jobs of the turn.
+   */
   async add(job: JobToAdd): Promise<string> {
     const template = this.#template(job);
-    if (template) return this.#send(template, job);
-    const added = await this.#queue.add(job.name, job.data, job.opts);
-    return String(added.id);
+    if (template === undefined) return String((await this.#queue.add(job.name, job.data, job.opts)).id);
+    const args = this.#argsOf(template, job);
+    if (template.batch === undefined) return this.#send(template, args);
+    return new Promise((resolve, reject) => {
+      if (this.#waiting.push({ template, args, resolve, reject }) === 1) setImmediate(this.#flush);
+    });
   }
 
   /**
@@ -293,9 +358,16 @@ export class JobWriter {
     const [first] = jobs;
     const template = first && this.#template(first);
     if (template && jobs.every((job) => this.#template(job) === template)) {
-      return template.batch && jobs.length > 1
-        ? this.#sendBatch(template, template.batch, jobs)
-        : Promise.all(jobs.map((job) => this.#send(template, job)));
+      const { batch } = template;
+      const args = jobs.map((job) => this.#argsOf(template, job));
+      if (batch === undefined || jobs.length === 1) {
+        return Promise.all(args.map((one) => this.#send(template, one)));
+      }
+      const calls: Promise<unknown[]>[] = [];
+      for (let at = 0; at < args.length; at += JOBS_PER_CALL) {
+        calls.push(this.#sendBatch(template, batch, args.slice(at, at + JOBS_PER_CALL)));
+      }
+      return (await Promise.all(calls)).flat().map(idOf);
     }
     const queue = this.#queue;
     if (jobs.length <= SEPARATE_ADDS_UP_TO) {

@@ -1,10 +1,12 @@
 import { catalog, type QueueContract } from '@jobfleet/queue-contracts';
-import { useTestRedis } from '@jobfleet/test-utils';
-import type { JobsOptions, Queue } from 'bullmq';
+import { startRedisServer, useTestRedis } from '@jobfleet/test-utils';
+import { type JobsOptions, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jobPreparer } from '../src/enqueue-jobs.js';
 import { type JobToAdd, JobWriter } from '../src/job-writer.js';
 import { GatewayQueues } from '../src/queues.js';
+import { isRedisFull } from '../src/redis-availability.js';
 import { EVERY_JOB, inspectQueue, memoryLogger } from './helpers.js';
 
 const redis = useTestRedis();
@@ -23,6 +25,37 @@ async function stored(queue: Queue, id: string) {
 async function events(queue: Queue) {
   const entries = await admin.xrange(queue.keys.events as string, '-', '+');
   return entries.map(([, fields]) => fields);
+}
+
+/** A script call as Redis saw it: the script's SHA and how many jobs' arguments (three each) it carried. */
+interface Call {
+  command: string;
+  sha: string;
+  jobs: number;
+}
+
+/**
+ * The calls that reach Redis for keys under `prefix` while `work` runs (the
+ * calls themselves, not the commands their scripts run).
+ */
+async function callsDuring(prefix: string, work: () => Promise<unknown>): Promise<Call[]> {
+  const monitor = await redis.connection().monitor();
+  const calls: Call[] = [];
+  const end = `${prefix}:end`;
+  const ended = new Promise<void>((resolve) => {
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (args.includes(end)) resolve();
+      else if (source !== 'lua' && args.some((arg) => arg.startsWith(`${prefix}:`))) {
+        const [command, sha, keys] = args as [string, string, string];
+        calls.push({ command: command.toLowerCase(), sha, jobs: (args.length - 3 - Number(keys)) / 3 });
+      }
+    });
+  });
+  await work();
+  await admin.get(end);
+  await ended;
+  await monitor.disconnect();
+  return calls;
 }
 
 let queues: Queue[] = [];
@@ -95,23 +128,15 @@ describe('JobWriter', () => {
     // Two jobs first, both ways: ioredis sends a script's first call on a connection as an EVAL.
     await writer.addAll(jobs.slice(0, 2));
     await theirs.addBulk(jobs.slice(0, 2));
-    // What reaches Redis from this test's queue: the calls, not the commands the scripts run.
-    const monitor = await redis.connection().monitor();
-    const calls: string[] = [];
-    const end = `${redis.prefix}-ours:end`;
-    const ended = new Promise<void>((resolve) => {
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (args.includes(end)) resolve();
-        else if (source !== 'lua' && args.some((arg) => arg.startsWith(`${redis.prefix}-ours:`))) {
-          calls.push(String(args[0]).toLowerCase());
-        }
-      });
+    let ids: string[] = [];
+    const calls = await callsDuring(`${redis.prefix}-ours`, async () => {
+      ids = await writer.addAll(jobs);
     });
-    const ids = await writer.addAll(jobs);
-    await admin.get(end);
-    await ended;
-    await monitor.disconnect();
-    expect(calls).toEqual(['evalsha', 'evalsha', 'evalsha']);
+    expect(calls.map(({ command, jobs }) => [command, jobs])).toEqual([
+      ['evalsha', 100],
+      ['evalsha', 100],
+      ['evalsha', 50],
+    ]);
 
     const reference = await theirs.addBulk(jobs);
     expect(ids).toEqual(reference.map((job) => job.id));
@@ -123,6 +148,72 @@ describe('JobWriter', () => {
       expect((await stored(ours, id)).fields).toEqual((await stored(theirs, id)).fields);
     }
     expect(await events(ours)).toEqual(await events(theirs));
+  });
+
+  it('sends the single jobs of one turn, from any key, in one call, each as queue.add would add it', async () => {
+    const contract = contracts.emails as QueueContract;
+    const ours = open('emails', `${redis.prefix}-ours`);
+    const theirs = open('emails', `${redis.prefix}-theirs`);
+    const writer = new JobWriter(ours, Object.keys(contract.jobs), { telemetry: false });
+    // Two keys: each has its own shared options (its origin), which travel with each job.
+    const other = { ...(principal as object), id: 'other', tenant: 'globex' } as never;
+    const jobs = [principal, other, principal, other, principal].map((who, i) =>
+      jobPreparer(contract, who)({ name: 'welcome', data: { ...EVERY_JOB[0].data, i } } as never),
+    );
+    expect(jobs[0]?.opts).not.toEqual(jobs[1]?.opts);
+    // A lone job and a pair first: ioredis sends a script's first call on a connection as an EVAL.
+    const warmUp = [await writer.add(jobs[0] as JobToAdd)];
+    warmUp.push(...(await Promise.all([writer.add(jobs[0] as JobToAdd), writer.add(jobs[1] as JobToAdd)])));
+    expect(warmUp).toEqual(['1', '2', '3']);
+
+    let ids: string[] = [];
+    let lone = '';
+    const calls = await callsDuring(`${redis.prefix}-ours`, async () => {
+      ids = await Promise.all(jobs.map((job) => writer.add(job)));
+      lone = await writer.add(jobs[1] as JobToAdd);
+    });
+    expect(calls.map(({ command, jobs }) => [command, jobs])).toEqual([
+      ['evalsha', 5],
+      ['evalsha', 1],
+    ]);
+    // The lone job went through BullMQ's own script, not the batch script.
+    expect(calls[1]?.sha).not.toBe(calls[0]?.sha);
+    expect(ids).toEqual(['4', '5', '6', '7', '8']);
+    expect(lone).toBe('9');
+
+    for (const job of [jobs[0], jobs[0], jobs[1], ...jobs, jobs[1]] as JobToAdd[]) {
+      await theirs.add(job.name, job.data, job.opts);
+    }
+    for (let id = 1; id <= 9; id++) {
+      expect((await stored(ours, String(id))).fields).toEqual((await stored(theirs, String(id))).fields);
+    }
+    expect(await events(ours)).toEqual(await events(theirs));
+  });
+
+  it('answers each job of a shared call on its own: Redis at maxmemory refuses each with its OOM reply', async () => {
+    // Its own Redis: it is made full.
+    const server = await startRedisServer();
+    const connection = new Redis(server.url, { maxRetriesPerRequest: null });
+    const queue = new Queue('emails', { connection, prefix: redis.prefix });
+    try {
+      const contract = contracts.emails as QueueContract;
+      const writer = new JobWriter(queue, Object.keys(contract.jobs), { telemetry: false });
+      const job = jobPreparer(contract, principal)({ name: 'welcome', data: EVERY_JOB[0].data } as never);
+      expect(await Promise.all([writer.add(job), writer.add(job)])).toEqual(['1', '2']);
+      await connection.config('SET', 'maxmemory', '1');
+      const answers = await Promise.allSettled([writer.add(job), writer.add(job), writer.add(job)]);
+      await connection.config('SET', 'maxmemory', '0');
+      for (const answer of answers) {
+        expect(answer.status).toBe('rejected');
+        expect(isRedisFull((answer as PromiseRejectedResult).reason)).toBe(true);
+      }
+      expect(await queue.getWaitingCount()).toBe(2);
+      expect(await Promise.all([writer.add(job), writer.add(job)])).toEqual(['3', '4']);
+    } finally {
+      await queue.close();
+      connection.disconnect();
+      await server.stop();
+    }
   });
 
   it('sends through BullMQ what it cannot send alike: own options, a delay, telemetry, an unknown name', async () => {
