@@ -223,7 +223,10 @@ export interface JobToAdd {
  * for every job (5–12 % of a single-job request's CPU in the gateway, more of a batch's);
  * everything else, and every job while BullMQ telemetry is on (its producer
  * spans), goes through `queue.add` / `addBulk`. Jobs end up alike in Redis
- * either way (tested field by field).
+ * either way (tested field by field). The single jobs of one turn of the event
+ * loop (concurrent requests) share a call of the batch script, as a batch's
+ * jobs do: every template of a writer has its queue's keys, and each job
+ * carries its own options.
  */
 export class JobWriter {
   readonly #queue: Queue;
